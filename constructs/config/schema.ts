@@ -1,0 +1,125 @@
+import { z } from "zod";
+
+/**
+ * The config file's schema: the single source of the types that the constructs, the CLI
+ * and local mode share. Shape checks live here; rules that need the file system (the
+ * Procfile) or more than one app (ports, listener capacity) live in `load.ts`.
+ */
+
+export const PROJECT_NAME = /^[a-z][a-z0-9-]{0,11}$/;
+export const APP_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+export const PLAN_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:(ssm|secretsmanager):[a-z0-9-]+:\d{12}:(parameter\/|secret:).+$/;
+const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(3[0-2]|[12]?\d)$/;
+const IPV6_CIDR = /^[0-9a-fA-F:]+:[0-9a-fA-F:]*\/(12[0-8]|1[01]\d|[1-9]?\d)$/;
+
+/** Variables the platform sets itself; an app may not set them in `env` or `secrets`. */
+export const RESERVED_ENV = ["PORT", "TCP_URL"] as const;
+
+export const PlanSchema = z.strictObject({
+  /** Packets per second per container, each direction. */
+  packetsPerSecond: z.number().int().positive().max(10_000_000),
+  /** Token-bucket size in packets. Defaults to one second's worth (the agent's default). */
+  burst: z.number().int().positive().optional(),
+});
+export type PlanSpec = z.infer<typeof PlanSchema>;
+
+export const NetworkSchema = z.strictObject({
+  vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'expected a VPC id like "vpc-0abc"'),
+  publicSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet id like "subnet-0abc"')).min(1),
+  privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet id like "subnet-0abc"')).min(1),
+});
+export type NetworkSpec = z.infer<typeof NetworkSchema>;
+
+export const AgentSchema = z.strictObject({
+  /** A prebuilt agent image. Omitted: built from runtime/ and pushed to a stack-owned ECR repo. */
+  image: z.string().min(1).optional(),
+});
+
+const envName = z.string().regex(ENV_NAME, "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+
+export const AppSchema = z.strictObject({
+  image: z.string().min(1, "expected a container image reference"),
+  procfile: z.string().min(1).optional(),
+  command: z.string().min(1).optional(),
+  plan: z.string().default("tcp-1k"),
+  containers: z.number().int().min(1).max(100).default(1),
+  port: z.number().int().min(1).max(65535).optional(),
+  cpu: z.number().int().default(256),
+  memory: z.number().int().default(512),
+  env: z.record(envName, z.string()).default({}),
+  secrets: z
+    .record(envName, z.string().regex(SECRET_ARN, "expected an SSM parameter or Secrets Manager ARN"))
+    .default({}),
+  allowedCidrs: z
+    .array(
+      z.string().refine((c) => IPV4_CIDR.test(c) || IPV6_CIDR.test(c), "expected a CIDR block like 203.0.113.0/24"),
+    )
+    .min(1)
+    .default(["0.0.0.0/0"]),
+  /** Pins the app to one of the project's NLBs (0-based). Omitted: placed automatically. */
+  loadBalancer: z.number().int().min(0).max(49).optional(),
+});
+export type AppSpec = z.infer<typeof AppSchema>;
+
+export const AddonConfigSchema = z.strictObject({
+  project: z.string().regex(PROJECT_NAME, "expected 1-12 lowercase letters, digits or hyphens, starting with a letter"),
+  region: z.string().regex(REGION, 'expected an AWS region like "eu-west-1"'),
+  network: NetworkSchema.optional(),
+  plans: z
+    .record(z.string().regex(PLAN_NAME, "expected a plan name of lowercase letters, digits or hyphens"), PlanSchema)
+    .default({}),
+  agent: AgentSchema.default({}),
+  apps: z
+    .record(
+      z.string().regex(APP_NAME, "expected 1-31 lowercase letters, digits or hyphens, starting with a letter"),
+      AppSchema,
+    )
+    .refine((apps) => Object.keys(apps).length > 0, "expected at least one app"),
+});
+/** The config file as written, after defaults. */
+export type AddonConfig = z.infer<typeof AddonConfigSchema>;
+
+/** A plan with its name, as the constructs and the agent use it. */
+export interface Plan {
+  readonly name: string;
+  readonly packetsPerSecond: number;
+  /** Bucket size in packets; undefined = the agent's default (one second's worth). */
+  readonly burst?: number;
+}
+
+/** One app after every rule has passed: the command is known, the port and the NLB chosen. */
+export interface ResolvedApp {
+  readonly name: string;
+  readonly image: string;
+  /** The Procfile's `tcp:` command, or `command:` from the config. */
+  readonly command: string;
+  /** Folder the command runs in locally (the Procfile's folder, or the config's). */
+  readonly workdir: string;
+  readonly plan: Plan;
+  readonly containers: number;
+  /** Public port: the NLB listener's in AWS, the balancer's on 127.0.0.1 locally. */
+  readonly port: number;
+  readonly cpu: number;
+  readonly memory: number;
+  readonly env: Readonly<Record<string, string>>;
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly allowedCidrs: readonly string[];
+  /** Index of the project NLB that carries this app's listener. */
+  readonly loadBalancer: number;
+}
+
+/** A whole config after every rule has passed. */
+export interface ResolvedConfig {
+  readonly project: string;
+  readonly region: string;
+  readonly network?: NetworkSpec;
+  readonly agentImage?: string;
+  readonly plans: Readonly<Record<string, Plan>>;
+  /** In the file's order. */
+  readonly apps: readonly ResolvedApp[];
+  /** Absolute path of the file it came from, when it came from one. */
+  readonly source?: string;
+}
