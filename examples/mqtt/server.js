@@ -1,0 +1,100 @@
+// An MQTT broker (aedes) for the tcp-addon: it listens on $PORT and tells clients to use $TCP_URL.
+//
+// One replica keeps its messages in memory. Several replicas of the same app share
+// subscriptions, retained and offline messages through Redis when REDIS_URL is set
+// (mqemitter-redis carries the live messages, aedes-persistence-redis stores the rest),
+// so a subscriber and a publisher that the balancer sent to different replicas still meet.
+
+import { createServer } from 'node:net'
+import { Aedes } from 'aedes'
+
+const port = Number(process.env.PORT ?? 1883)
+const host = process.env.HOST ?? '127.0.0.1'
+const redisUrl = process.env.REDIS_URL
+const tcpUrl = process.env.TCP_URL ?? `tcp://${host}:${port}`
+// How long to wait for Redis at start before giving up with a clear error.
+const REDIS_START_TIMEOUT_MS = 10_000
+// A slow client may hold delivery for everyone at most this long (aedes' own default is 60 s).
+const DRAIN_TIMEOUT_MS = 10_000
+
+function log (message) {
+  console.log(`mqtt: ${message}`)
+}
+
+function fail (message) {
+  console.error(`mqtt: ${message}`)
+  process.exit(1)
+}
+
+/** ioredis options from a redis:// or rediss:// URL (user, password, db and TLS included). */
+function redisOptions (url) {
+  let parsed
+  try {
+    parsed = new URL(url)
+  } catch {
+    fail(`REDIS_URL is not a URL: expected redis://[user:password@]host:port[/db], got "${url}"`)
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    fail(`REDIS_URL must start with redis:// or rediss://, got "${parsed.protocol}//"`)
+  }
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: Number(parsed.pathname.slice(1) || 0),
+    tls: parsed.protocol === 'rediss:' ? {} : undefined
+  }
+}
+
+async function createBroker () {
+  const options = { drainTimeout: DRAIN_TIMEOUT_MS }
+  if (!redisUrl) {
+    log('REDIS_URL is not set: messages stay inside this replica (fine for one container; set REDIS_URL to share them across several)')
+    return Aedes.createBroker(options)
+  }
+  const { default: mqemitterRedis } = await import('mqemitter-redis')
+  const { default: persistenceRedis } = await import('aedes-persistence-redis')
+  const redis = redisOptions(redisUrl)
+  const where = `${redis.host}:${redis.port}`
+  const timer = setTimeout(() => fail(`cannot reach Redis at ${where} (REDIS_URL) within ${REDIS_START_TIMEOUT_MS / 1000} s`), REDIS_START_TIMEOUT_MS)
+  let started = false
+  let lastError = ''
+  const mq = mqemitterRedis(redis)
+  // Redis down at start is a configuration error; later, ioredis reconnects on its own.
+  mq.state.on('error', (err) => {
+    if (!started) fail(`cannot reach Redis at ${where} (REDIS_URL): ${err.message}`)
+    if (err.message !== lastError) log(`Redis at ${where}: ${err.message} (reconnecting)`)
+    lastError = err.message
+  })
+  const broker = await Aedes.createBroker({ ...options, mq, persistence: persistenceRedis(redis) })
+  started = true
+  clearTimeout(timer)
+  log(`sharing messages with the other replicas through Redis at ${where}`)
+  return broker
+}
+
+const broker = await createBroker()
+const server = createServer(broker.handle)
+
+server.on('error', (err) => fail(`cannot listen on ${host}:${port}: ${err.message}`))
+server.listen(port, host, () => {
+  log(`broker listening on ${host}:${port}; clients connect to TCP_URL=${tcpUrl}`)
+})
+
+let stopping = false
+function stop (signal) {
+  if (stopping) return
+  stopping = true
+  log(`${signal}: closing the listener and ${broker.connectedClients} client connection(s)`)
+  // Exit even if a client or Redis does not answer: a stop must never hang.
+  setTimeout(() => process.exit(0), 5_000).unref()
+  server.close()
+  broker.close(() => {
+    Promise.resolve(broker.persistence.destroy?.())
+      .catch(() => {})
+      .finally(() => process.exit(0))
+  })
+}
+process.on('SIGTERM', () => stop('SIGTERM'))
+process.on('SIGINT', () => stop('SIGINT'))
