@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { fargatePairProblem } from "./fargate";
+import { BUILT_IN_PLANS, DEFAULT_PLAN } from "./plans";
 
 /**
  * The config file's schema: the single source of the types that the constructs, the CLI
@@ -14,6 +16,10 @@ const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:(ssm|secretsmanager):[a-z0-9-]+:\d{12}:(parameter\/|secret:).+$/;
 const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(3[0-2]|[12]?\d)$/;
 const IPV6_CIDR = /^[0-9a-fA-F:]+:[0-9a-fA-F:]*\/(12[0-8]|1[01]\d|[1-9]?\d)$/;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
 
 /** Variables the platform sets itself; an app may not set them in `env` or `secrets`. */
 export const RESERVED_ENV = ["PORT", "TCP_URL"] as const;
@@ -44,7 +50,7 @@ export const AppSchema = z.strictObject({
   image: z.string().min(1, "expected a container image reference"),
   procfile: z.string().min(1).optional(),
   command: z.string().min(1).optional(),
-  plan: z.string().default("tcp-1k"),
+  plan: z.string().min(1).default(DEFAULT_PLAN),
   containers: z.number().int().min(1).max(100).default(1),
   port: z.number().int().min(1).max(65535).optional(),
   cpu: z.number().int().default(256),
@@ -55,13 +61,65 @@ export const AppSchema = z.strictObject({
     .default({}),
   allowedCidrs: z
     .array(
-      z.string().refine((c) => IPV4_CIDR.test(c) || IPV6_CIDR.test(c), "expected a CIDR block like 203.0.113.0/24"),
+      z.string().refine((c) => IPV4_CIDR.test(c) || IPV6_CIDR.test(c), {
+        error: (issue) => `expected a CIDR block like 203.0.113.0/24, got ${JSON.stringify(issue.input)}`,
+      }),
     )
     .min(1)
     .default(["0.0.0.0/0"]),
   /** Pins the app to one of the project's NLBs (0-based). Omitted: placed automatically. */
   loadBalancer: z.number().int().min(0).max(49).optional(),
-});
+}).superRefine(
+  (app, ctx) => {
+    // Runs even when some fields failed, so one typo does not hide the other problems; each
+    // rule only looks at fields that parsed.
+    const broken = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+    const ok = (...fields: string[]): boolean => fields.every((f) => !broken.has(f));
+    if (ok("procfile", "command")) {
+      if (app.procfile !== undefined && app.command !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["command"],
+          message: "set either `procfile:` or `command:`, not both; remove one",
+        });
+      } else if (app.procfile === undefined && app.command === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["procfile"],
+          message: "no command to run; set `procfile:` (a Procfile with a `tcp:` line) or `command:`",
+        });
+      }
+    }
+    if (ok("cpu", "memory")) {
+      const pair = fargatePairProblem(app.cpu, app.memory);
+      if (pair !== undefined) ctx.addIssue({ code: "custom", path: [pair.field], message: pair.message });
+    }
+    for (const field of ["env", "secrets"] as const) {
+      if (!ok(field)) continue;
+      for (const name of RESERVED_ENV) {
+        if (Object.hasOwn(app[field], name)) {
+          ctx.addIssue({
+            code: "custom",
+            path: [field, name],
+            message: `${name} is set by the platform; remove it from \`${field}:\``,
+          });
+        }
+      }
+    }
+    if (ok("env", "secrets")) {
+      for (const name of Object.keys(app.secrets)) {
+        if (Object.hasOwn(app.env, name)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["secrets", name],
+            message: `${name} is also set in \`env:\`; keep it in one place`,
+          });
+        }
+      }
+    }
+  },
+  { when: (payload) => isObject(payload.value) },
+);
 export type AppSpec = z.infer<typeof AppSchema>;
 
 export const AddonConfigSchema = z.strictObject({
@@ -70,6 +128,20 @@ export const AddonConfigSchema = z.strictObject({
   network: NetworkSchema.optional(),
   plans: z
     .record(z.string().regex(PLAN_NAME, "expected a plan name of lowercase letters, digits or hyphens"), PlanSchema)
+    .superRefine(
+      (plans, ctx) => {
+        for (const name of Object.keys(plans)) {
+          if (Object.hasOwn(BUILT_IN_PLANS, name)) {
+            ctx.addIssue({
+              code: "custom",
+              path: [name],
+              message: `"${name}" is a built-in plan and cannot be redefined; give your plan another name`,
+            });
+          }
+        }
+      },
+      { when: (payload) => isObject(payload.value) },
+    )
     .default({}),
   agent: AgentSchema.default({}),
   apps: z

@@ -1,0 +1,8 @@
+/** The config API: schema and types, loader, Procfile parser, plans, ports, Fargate sizes. */
+export * from "./schema";
+export * from "./errors";
+export * from "./load";
+export * from "./plans";
+export * from "./ports";
+export * from "./procfile";
+export * from "./fargate";
