@@ -1,0 +1,135 @@
+import { Construct } from "constructs";
+import { DataResource } from "cdktf";
+import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ConstructError } from "./errors";
+
+/** The repository root: where `runtime/Dockerfile` and the agent's sources live. */
+export const PACKAGE_ROOT = path.resolve(__dirname, "..");
+
+export interface TcpAgentImageProps {
+  /** Resource-name prefix: the repository is `<project>-tcp-agent`. */
+  readonly project: string;
+  /** Region of the registry, for `aws ecr get-login-password`. */
+  readonly region: string;
+  /**
+   * Docker build context; the Dockerfile is `runtime/Dockerfile` inside it.
+   * @default this package's root folder
+   */
+  readonly contextDir?: string;
+  /**
+   * Files and folders (relative to `contextDir`) whose content makes the image tag, so the tag
+   * changes exactly when what goes into the image changes.
+   * @default ["runtime/Dockerfile", "runtime/agent"]
+   */
+  readonly sourcePaths?: readonly string[];
+  /**
+   * CPU architecture the image is built for; the task definitions run on the matching one.
+   * @default "linux/amd64"
+   */
+  readonly platform?: "linux/amd64" | "linux/arm64";
+  /**
+   * Let `terraform destroy` delete the repository while it still holds images.
+   * @default false: destroy stops at a non-empty repository
+   */
+  readonly forceDelete?: boolean;
+}
+
+/**
+ * The agent's image, built from this repository and pushed to a stack-owned ECR repository
+ * (scan on push, immutable tags). The build is a `terraform_data` resource (Terraform's
+ * built-in provider, nothing to download) whose local-exec provisioner logs in to ECR, runs
+ * `docker build -f runtime/Dockerfile` and pushes. The tag is a content hash of the agent's
+ * sources, so synth is deterministic, an unchanged agent is never rebuilt, and a changed one
+ * gets a new tag (which a new task definition revision then points at). An existing tag is
+ * not pushed again (immutable tags would refuse it). Needs `docker` and the `aws` CLI where
+ * `cdktf deploy` runs, and `contextDir` is written as an absolute path: deploy where you synth.
+ */
+export class TcpAgentImage extends Construct {
+  readonly repository: EcrRepository;
+  /** The build step; task definitions depend on it so they never point at a missing image. */
+  readonly build: DataResource;
+  /** Content hash of the agent's sources, used as the image tag. */
+  readonly tag: string;
+  /** `<repository url>:<tag>`, for container definitions. */
+  readonly imageUri: string;
+
+  constructor(scope: Construct, id: string, props: TcpAgentImageProps) {
+    super(scope, id);
+    const contextDir = props.contextDir ?? PACKAGE_ROOT;
+    const sourcePaths = props.sourcePaths ?? ["runtime/Dockerfile", "runtime/agent"];
+    const platform = props.platform ?? "linux/amd64";
+    const forceDelete = props.forceDelete ?? false;
+
+    this.tag = `src-${hashSources(contextDir, sourcePaths)}`;
+    this.repository = new EcrRepository(this, "Repository", {
+      name: `${props.project}-tcp-agent`,
+      imageTagMutability: "IMMUTABLE",
+      imageScanningConfiguration: { scanOnPush: true },
+      forceDelete,
+    });
+    this.imageUri = `${this.repository.repositoryUrl}:${this.tag}`;
+    this.build = new DataResource(this, "Build", {
+      triggersReplace: { tag: this.tag, repository: this.repository.repositoryUrl },
+      input: { image: this.imageUri },
+      provisioners: [
+        {
+          type: "local-exec",
+          workingDir: contextDir,
+          interpreter: ["/bin/sh", "-c"],
+          environment: {
+            AWS_REGION: props.region,
+            REPOSITORY_NAME: this.repository.name,
+            REPOSITORY_URL: this.repository.repositoryUrl,
+            IMAGE_TAG: this.tag,
+            IMAGE_PLATFORM: platform,
+          },
+          // Shell variables are written $NAME (no braces): "${" would be Terraform interpolation.
+          command: [
+            "set -e",
+            'if aws ecr describe-images --region "$AWS_REGION" --repository-name "$REPOSITORY_NAME" --image-ids imageTag="$IMAGE_TAG" >/dev/null 2>&1; then echo "agent image $IMAGE_TAG already pushed"; exit 0; fi',
+            'aws ecr get-login-password --region "$AWS_REGION" | docker login --username AWS --password-stdin "$(echo "$REPOSITORY_URL" | cut -d/ -f1)"',
+            'docker build --platform "$IMAGE_PLATFORM" -f runtime/Dockerfile -t "$REPOSITORY_URL:$IMAGE_TAG" .',
+            'docker push "$REPOSITORY_URL:$IMAGE_TAG"',
+          ].join("\n"),
+        },
+      ],
+    });
+  }
+}
+
+/** sha256 over the sorted relative paths and contents of every file under `paths`; 12 hex digits. */
+export function hashSources(root: string, paths: readonly string[]): string {
+  const files: string[] = [];
+  for (const rel of paths) {
+    const abs = path.resolve(root, rel);
+    if (!fs.existsSync(abs)) {
+      throw new ConstructError(
+        "AGENT_SOURCES_MISSING",
+        `agent image: ${abs} not found; build it from a checkout of tcp-addon or set agent.image to a prebuilt image`
+      );
+    }
+    collectFiles(abs, files);
+  }
+  const hash = createHash("sha256");
+  for (const file of [...new Set(files)].sort()) {
+    hash.update(path.relative(root, file).split(path.sep).join("/")).update("\0");
+    hash.update(fs.readFileSync(file)).update("\0");
+  }
+  return hash.digest("hex").slice(0, 12);
+}
+
+function collectFiles(abs: string, into: string[]): void {
+  const stat = fs.statSync(abs);
+  if (stat.isFile()) {
+    into.push(abs);
+    return;
+  }
+  if (!stat.isDirectory()) return;
+  for (const entry of fs.readdirSync(abs)) {
+    if (entry === "node_modules" || entry.startsWith(".")) continue;
+    collectFiles(path.join(abs, entry), into);
+  }
+}

@@ -1,0 +1,10 @@
+export * from "./tcp-addon-stack";
+export * from "./platform";
+export * from "./network";
+export * from "./load-balancer";
+export * from "./agent-image";
+export * from "./tcp-app";
+export * from "./names";
+export * from "./errors";
+export * from "./synth";
+export type { AddonConfig, AppSpec, NetworkSpec, Plan, PlanSpec, ResolvedApp, ResolvedConfig } from "./config/schema";

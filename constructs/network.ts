@@ -1,0 +1,184 @@
+import { Construct } from "constructs";
+import { Fn, ITerraformDependable } from "cdktf";
+import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
+import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
+import { Eip } from "@cdktf/provider-aws/lib/eip";
+import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
+import { NatGateway } from "@cdktf/provider-aws/lib/nat-gateway";
+import { Route } from "@cdktf/provider-aws/lib/route";
+import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
+import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { Subnet } from "@cdktf/provider-aws/lib/subnet";
+import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import type { NetworkSpec } from "./config/schema";
+import { ConstructError } from "./errors";
+
+/** Number of availability zones the created VPC spans. */
+export const NETWORK_AZS = 2;
+
+export interface TcpNetworkProps {
+  /** Resource-name prefix, used in the `Name` tags. */
+  readonly project: string;
+  /**
+   * An existing VPC to adopt: the NLB goes in its public subnets, the tasks in its private ones.
+   * @default a new VPC over 2 availability zones with public and private subnets
+   */
+  readonly existing?: NetworkSpec;
+  /**
+   * IPv4 range of the created VPC, a /16 to /20.
+   * @default "10.0.0.0/16"
+   */
+  readonly cidrBlock?: string;
+  /**
+   * NAT gateways of the created VPC: 1 (one shared, the cheaper choice) or 2 (one per zone, so
+   * losing a zone does not cut the other zone's tasks off the internet and ECR).
+   * @default 1
+   */
+  readonly natGateways?: number;
+}
+
+/**
+ * Where the load balancers and the tasks live. Either adopts given ids, or declares a VPC over
+ * two zones from the `aws_availability_zones` data source: two public subnets (the NLB, the NAT
+ * gateway; no public IPs on launch), two private subnets (the tasks, which reach ECR, CloudWatch
+ * and the internet through NAT), an internet gateway, route tables, and the VPC's default
+ * security group stripped of its rules so nothing uses it by accident.
+ */
+export class TcpNetwork extends Construct {
+  readonly vpcId: string;
+  readonly publicSubnetIds: string[];
+  readonly privateSubnetIds: string[];
+  /** The created VPC; undefined when an existing one was adopted. */
+  readonly vpc?: Vpc;
+  readonly internetGateway?: InternetGateway;
+  readonly natGateways: NatGateway[] = [];
+  /** What must exist before an internet-facing load balancer can be created in the public subnets. */
+  readonly internetReady: ITerraformDependable[] = [];
+  /** What must exist before tasks in the private subnets can pull images and ship logs. */
+  readonly egressReady: ITerraformDependable[] = [];
+
+  constructor(scope: Construct, id: string, props: TcpNetworkProps) {
+    super(scope, id);
+    const cidrBlock = props.cidrBlock ?? "10.0.0.0/16";
+    const natCount = props.natGateways ?? 1;
+
+    if (props.existing) {
+      this.vpcId = props.existing.vpcId;
+      this.publicSubnetIds = [...props.existing.publicSubnetIds];
+      this.privateSubnetIds = [...props.existing.privateSubnetIds];
+      return;
+    }
+    if (natCount !== 1 && natCount !== NETWORK_AZS) {
+      throw new ConstructError(
+        "INVALID_PROPS",
+        `natGateways: expected 1 or ${NETWORK_AZS}, got ${natCount}; private tasks need NAT to reach ECR`
+      );
+    }
+    const base = parseCidr(cidrBlock);
+    const tag = (name: string) => ({ Name: `${props.project}-${name}` });
+
+    const zones = new DataAwsAvailabilityZones(this, "Zones", { state: "available" });
+    const vpc = new Vpc(this, "Vpc", {
+      cidrBlock,
+      enableDnsSupport: true,
+      enableDnsHostnames: true,
+      tags: tag("vpc"),
+    });
+    new DefaultSecurityGroup(this, "DefaultSecurityGroup", { vpcId: vpc.id, tags: tag("default-unused") });
+    const igw = new InternetGateway(this, "InternetGateway", { vpcId: vpc.id, tags: tag("igw") });
+
+    const publicTable = new RouteTable(this, "PublicRouteTable", { vpcId: vpc.id, tags: tag("public") });
+    const internetRoute = new Route(this, "PublicDefaultRoute", {
+      routeTableId: publicTable.id,
+      destinationCidrBlock: "0.0.0.0/0",
+      gatewayId: igw.id,
+    });
+
+    const publicSubnets: Subnet[] = [];
+    const privateSubnets: Subnet[] = [];
+    for (let az = 0; az < NETWORK_AZS; az++) {
+      const zone = Fn.element(zones.names, az);
+      // 16 equal blocks of the VPC range: 0-1 public, 8-9 private; the rest is left for growth.
+      const pub = new Subnet(this, `Public${az + 1}`, {
+        vpcId: vpc.id,
+        availabilityZone: zone,
+        cidrBlock: subdivide(base, 4, az),
+        mapPublicIpOnLaunch: false,
+        tags: tag(`public-${az + 1}`),
+      });
+      new RouteTableAssociation(this, `Public${az + 1}Routes`, { subnetId: pub.id, routeTableId: publicTable.id });
+      publicSubnets.push(pub);
+      privateSubnets.push(
+        new Subnet(this, `Private${az + 1}`, {
+          vpcId: vpc.id,
+          availabilityZone: zone,
+          cidrBlock: subdivide(base, 4, 8 + az),
+          mapPublicIpOnLaunch: false,
+          tags: tag(`private-${az + 1}`),
+        })
+      );
+    }
+
+    const privateRoutes: Route[] = [];
+    for (let n = 0; n < natCount; n++) {
+      const eip = new Eip(this, `NatAddress${n + 1}`, { domain: "vpc", tags: tag(`nat-${n + 1}`), dependsOn: [igw] });
+      const nat = new NatGateway(this, `Nat${n + 1}`, {
+        allocationId: eip.allocationId,
+        subnetId: publicSubnets[n].id,
+        tags: tag(`nat-${n + 1}`),
+        dependsOn: [internetRoute],
+      });
+      this.natGateways.push(nat);
+      const table = new RouteTable(this, `PrivateRouteTable${n + 1}`, { vpcId: vpc.id, tags: tag(`private-${n + 1}`) });
+      privateRoutes.push(
+        new Route(this, `PrivateDefaultRoute${n + 1}`, {
+          routeTableId: table.id,
+          destinationCidrBlock: "0.0.0.0/0",
+          natGatewayId: nat.id,
+        })
+      );
+      // With one NAT gateway, both private subnets share its table; with one per zone, each has its own.
+      const served = natCount === 1 ? privateSubnets : [privateSubnets[n]];
+      served.forEach((subnet) => {
+        const az = privateSubnets.indexOf(subnet) + 1;
+        new RouteTableAssociation(this, `Private${az}Routes`, { subnetId: subnet.id, routeTableId: table.id });
+      });
+    }
+
+    this.vpc = vpc;
+    this.internetGateway = igw;
+    this.vpcId = vpc.id;
+    this.publicSubnetIds = publicSubnets.map((s) => s.id);
+    this.privateSubnetIds = privateSubnets.map((s) => s.id);
+    this.internetReady.push(igw, internetRoute);
+    this.egressReady.push(...privateRoutes);
+  }
+}
+
+interface Ipv4Block {
+  readonly address: number;
+  readonly prefix: number;
+}
+
+function parseCidr(cidr: string): Ipv4Block {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  const octets = match ? match.slice(1, 5).map(Number) : [];
+  const prefix = match ? Number(match[5]) : NaN;
+  if (!match || octets.some((o) => o > 255) || prefix < 16 || prefix > 20) {
+    throw new ConstructError(
+      "INVALID_PROPS",
+      `cidrBlock: expected an IPv4 range from /16 to /20 like "10.0.0.0/16", got "${cidr}"`
+    );
+  }
+  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const size = 2 ** (32 - prefix);
+  return { address: address - (address % size), prefix };
+}
+
+/** The `index`-th block of `base` split into 2^newBits equal blocks (Terraform's cidrsubnet). */
+function subdivide(base: Ipv4Block, newBits: number, index: number): string {
+  const prefix = base.prefix + newBits;
+  const address = base.address + index * 2 ** (32 - prefix);
+  const octets = [24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) % 256);
+  return `${octets.join(".")}/${prefix}`;
+}

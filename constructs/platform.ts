@@ -1,0 +1,214 @@
+import { Construct } from "constructs";
+import { Lazy } from "cdktf";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
+import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import type { NetworkSpec } from "./config/schema";
+import { TcpAgentImage, TcpAgentImageProps } from "./agent-image";
+import { ConstructError } from "./errors";
+import { TcpLoadBalancer } from "./load-balancer";
+import { TcpNetwork } from "./network";
+
+/** AWS's default quota of load balancers per region. */
+export const MAX_LOAD_BALANCERS = 50;
+
+export interface TcpPlatformProps {
+  /** Resource-name prefix, 1-12 lowercase letters, digits or hyphens. */
+  readonly project: string;
+  /**
+   * An existing VPC and subnets to use.
+   * @default a new VPC over 2 availability zones (see TcpNetwork)
+   */
+  readonly network?: NetworkSpec;
+  /**
+   * NAT gateways of the created VPC (1 or 2); ignored when `network` is given.
+   * @default 1
+   */
+  readonly natGateways?: number;
+  /**
+   * A prebuilt agent image for every task.
+   * @default built from this repository and pushed to a stack-owned ECR repository
+   */
+  readonly agentImage?: string;
+  /**
+   * How the agent image is built when `agentImage` is not given.
+   * @default see TcpAgentImageProps
+   */
+  readonly agentBuild?: Omit<TcpAgentImageProps, "project" | "region">;
+  /**
+   * Days CloudWatch keeps the containers' logs.
+   * @default 30
+   */
+  readonly logRetentionDays?: number;
+  /**
+   * KMS key ARN that encrypts the log group.
+   * @default CloudWatch's own encryption
+   */
+  readonly logKmsKeyArn?: string;
+  /**
+   * Deletion protection on every network load balancer.
+   * @default false (see TcpLoadBalancerProps.deletionProtection)
+   */
+  readonly deletionProtection?: boolean;
+}
+
+/**
+ * Everything the project's apps share: the network, an ECS cluster with Container Insights,
+ * the network load balancers (created on first use, one per 50 listeners), the agent image, a
+ * log group with retention and the task-execution role. It declares no provider, so it fits in
+ * a stack that already has one; `TcpAddonStack` is the ready-made stack around it.
+ */
+export class TcpPlatform extends Construct {
+  readonly project: string;
+  readonly network: TcpNetwork;
+  readonly cluster: EcsCluster;
+  readonly logGroup: CloudwatchLogGroup;
+  /** Pulls images and writes logs for every task; reads exactly the apps' secrets, nothing else. */
+  readonly executionRole: IamRole;
+  /** The stack-owned agent image; undefined when `agentImage` was given. */
+  readonly agentImage?: TcpAgentImage;
+  /** Image reference the `tcp-agent` containers run. */
+  readonly agentImageUri: string;
+  /** Region the provider deploys to (a token), for `awslogs-region`. */
+  readonly region: string;
+  readonly partition: string;
+  /** Trust policy of task roles: ECS tasks of this account only. */
+  readonly tasksAssumeRolePolicy: string;
+  /** CPU architecture of every task, matching the agent image ("X86_64" or "ARM64"). */
+  readonly cpuArchitecture: string;
+  private readonly lbs: TcpLoadBalancer[] = [];
+  private readonly secretArns = new Set<string>();
+  private secretsPolicy?: IamRolePolicy;
+  private readonly deletionProtection: boolean;
+
+  constructor(scope: Construct, id: string, props: TcpPlatformProps) {
+    super(scope, id);
+    const logRetentionDays = props.logRetentionDays ?? 30;
+    this.deletionProtection = props.deletionProtection ?? false;
+    this.project = props.project;
+
+    this.region = new DataAwsRegion(this, "Region").region;
+    this.partition = new DataAwsPartition(this, "Partition").partition;
+    const account = new DataAwsCallerIdentity(this, "Account").accountId;
+
+    this.network = new TcpNetwork(this, "Network", {
+      project: props.project,
+      existing: props.network,
+      natGateways: props.natGateways,
+    });
+    this.cluster = new EcsCluster(this, "Cluster", {
+      name: `${props.project}-tcp-addon`,
+      setting: [{ name: "containerInsights", value: "enabled" }],
+    });
+    this.logGroup = new CloudwatchLogGroup(this, "Logs", {
+      name: `/tcp-addon/${props.project}`,
+      retentionInDays: logRetentionDays,
+      kmsKeyId: props.logKmsKeyArn,
+    });
+
+    this.cpuArchitecture = props.agentBuild?.platform === "linux/arm64" ? "ARM64" : "X86_64";
+    this.tasksAssumeRolePolicy = JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: { Service: "ecs-tasks.amazonaws.com" },
+          Action: "sts:AssumeRole",
+          Condition: { StringEquals: { "aws:SourceAccount": account } },
+        },
+      ],
+    });
+    this.executionRole = new IamRole(this, "ExecutionRole", {
+      namePrefix: `${props.project}-tcp-exec-`,
+      description: `tcp-addon ${props.project}: ECS pulls images, writes logs and reads the apps' secrets`,
+      assumeRolePolicy: this.tasksAssumeRolePolicy,
+    });
+    new IamRolePolicyAttachment(this, "ExecutionPolicy", {
+      role: this.executionRole.name,
+      policyArn: `arn:${this.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
+    });
+
+    if (props.agentImage !== undefined) {
+      this.agentImageUri = props.agentImage;
+    } else {
+      this.agentImage = new TcpAgentImage(this, "AgentImage", {
+        ...props.agentBuild,
+        project: props.project,
+        region: this.region,
+      });
+      this.agentImageUri = this.agentImage.imageUri;
+    }
+  }
+
+  /** The load balancers created so far, by index. */
+  get loadBalancers(): readonly TcpLoadBalancer[] {
+    return this.lbs.filter((lb) => lb !== undefined);
+  }
+
+  /** The `index`-th load balancer (0-based), created on first use with a stable id and name. */
+  loadBalancer(index: number): TcpLoadBalancer {
+    if (!Number.isInteger(index) || index < 0 || index >= MAX_LOAD_BALANCERS) {
+      throw new ConstructError(
+        "INVALID_PROPS",
+        `loadBalancer: expected an index from 0 to ${MAX_LOAD_BALANCERS - 1}, got ${index}`
+      );
+    }
+    const existing = this.lbs[index];
+    if (existing) return existing;
+    const lb = new TcpLoadBalancer(this, index === 0 ? "LoadBalancer" : `LoadBalancer${index + 1}`, {
+      project: this.project,
+      index,
+      vpcId: this.network.vpcId,
+      publicSubnetIds: this.network.publicSubnetIds,
+      deletionProtection: this.deletionProtection,
+      dependsOn: this.network.internetReady.length > 0 ? this.network.internetReady : undefined,
+    });
+    this.lbs[index] = lb;
+    return lb;
+  }
+
+  /**
+   * Lets the execution role read these SSM parameters / Secrets Manager secrets (and only
+   * these). The inline policy is created on the first call and lists every ARN granted by
+   * any app when the stack is synthesized.
+   */
+  grantSecrets(arns: readonly string[]): void {
+    if (arns.length === 0) return;
+    arns.forEach((arn) => this.secretArns.add(arn));
+    this.secretsPolicy ??= new IamRolePolicy(this, "SecretsPolicy", {
+      name: "read-app-secrets",
+      role: this.executionRole.name,
+      policy: Lazy.stringValue({ produce: () => secretsPolicyDocument([...this.secretArns]) }),
+    });
+  }
+}
+
+/**
+ * `ssm:GetParameters` on the SSM parameter ARNs and `secretsmanager:GetSecretValue` on the
+ * secrets. A Secrets Manager reference may carry `:json-key:version-stage:version-id` after
+ * the secret's ARN (ECS syntax); IAM wants the secret's own ARN, its first 7 fields.
+ */
+export function secretsPolicyDocument(arns: readonly string[]): string {
+  const ssm = [...new Set(arns.filter((a) => a.split(":")[2] === "ssm"))].sort();
+  const secrets = [
+    ...new Set(arns.filter((a) => a.split(":")[2] === "secretsmanager").map((a) => a.split(":").slice(0, 7).join(":"))),
+  ].sort();
+  const statements = [];
+  if (ssm.length > 0) {
+    statements.push({ Sid: "ReadParameters", Effect: "Allow", Action: "ssm:GetParameters", Resource: ssm });
+  }
+  if (secrets.length > 0) {
+    statements.push({
+      Sid: "ReadSecrets",
+      Effect: "Allow",
+      Action: "secretsmanager:GetSecretValue",
+      Resource: secrets,
+    });
+  }
+  return JSON.stringify({ Version: "2012-10-17", Statement: statements });
+}

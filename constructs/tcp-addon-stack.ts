@@ -1,0 +1,60 @@
+import { Construct } from "constructs";
+import { TerraformStack } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import type { ResolvedConfig } from "./config/schema";
+import { TcpApp } from "./tcp-app";
+import { TcpPlatform, TcpPlatformProps } from "./platform";
+
+export interface TcpAddonStackProps {
+  /** A whole, validated config: from `loadConfig(file)` or written in TypeScript. */
+  readonly config: ResolvedConfig;
+  /**
+   * Settings of the shared platform that the config file does not carry.
+   * @default the TcpPlatform defaults (30-day logs, one NAT gateway, no deletion protection)
+   */
+  readonly platform?: Omit<TcpPlatformProps, "project" | "network" | "agentImage">;
+}
+
+/**
+ * One project: the AWS provider for the config's region, tagging everything
+ * `tcp-addon:project=<project>`, the shared platform, and one TcpApp per app, in the file's order.
+ * Each app is placed on the load balancer the config chose for it (`ResolvedApp.loadBalancer`),
+ * so adding an app never moves another one.
+ */
+export class TcpAddonStack extends TerraformStack {
+  readonly platform: TcpPlatform;
+  readonly apps: readonly TcpApp[];
+
+  constructor(scope: Construct, id: string, props: TcpAddonStackProps) {
+    super(scope, id);
+    const { config } = props;
+    new AwsProvider(this, "aws", {
+      region: config.region,
+      defaultTags: [{ tags: { "tcp-addon:project": config.project } }],
+    });
+    this.platform = new TcpPlatform(this, "Platform", {
+      ...props.platform,
+      project: config.project,
+      network: config.network,
+      agentImage: config.agentImage,
+    });
+    this.apps = config.apps.map(
+      (app) =>
+        new TcpApp(this, app.name, {
+          platform: this.platform,
+          name: app.name,
+          image: app.image,
+          command: app.command,
+          plan: app.plan,
+          port: app.port,
+          containers: app.containers,
+          cpu: app.cpu,
+          memory: app.memory,
+          env: app.env,
+          secrets: app.secrets,
+          allowedCidrs: app.allowedCidrs,
+          loadBalancer: app.loadBalancer,
+        })
+    );
+  }
+}
