@@ -1,0 +1,234 @@
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import {
+  BUILT_IN_PLANS,
+  bytesPerSecond,
+  ConfigError,
+  configPath,
+  formatRate,
+  loadConfig,
+  type Plan,
+  type ResolvedConfig,
+} from "../../constructs/config";
+import { findTcpUrls, OutputsError, readOutputsFile } from "./outputs";
+
+/**
+ * The `tcp-addon` command line: validate, plans, urls, local.
+ * Exit codes: 0 ok, 1 invalid config or missing file, 2 usage error.
+ */
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+export const DEFAULT_OUTPUTS_FILE = "cdktf-outputs.json";
+
+export const USAGE = `Usage: tcp-addon <command> [options]
+
+Commands:
+  validate [--config FILE]                 check the config; one line per problem, exit 1 if any
+  plans [--containers N] [--config FILE]   packets/s and bandwidth per container and for N containers
+  urls [--outputs FILE] [--config FILE]    each app's TCP_URL from \`cdktf deploy --outputs-file FILE\`
+                                           (default ${DEFAULT_OUTPUTS_FILE})
+  local [--config FILE] [--only APP]       run every app on this machine (tcp-addon local --help)
+  help                                     show this text
+
+The config file is --config, else $TCP_ADDON_CONFIG, else tcp-addon.yaml in the current folder.
+Exit codes: 0 ok, 1 invalid config or missing file, 2 usage error.`;
+
+/** Where the CLI writes and what it reads from its surroundings; tests pass their own. */
+export interface CliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/** A wrong command line: printed as one line followed by the usage, exit code 2. */
+export class UsageError extends Error {
+  readonly code = "TCP_ADDON_USAGE";
+}
+
+type Command = (args: string[], io: CliIo) => Promise<number> | number;
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  validate,
+  plans,
+  urls,
+  local,
+  help: (_args, io) => {
+    io.out(USAGE);
+    return EXIT_OK;
+  },
+};
+
+/** Runs the CLI on `argv` (the arguments after the program name) and returns the exit code. */
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined) throw new UsageError("missing command");
+    if (command === "--help" || command === "-h") return COMMANDS.help([], io);
+    const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (run === undefined) throw new UsageError(`unknown command "${command}"`);
+    return await run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError || isParseArgsError(err)) {
+      io.err(`tcp-addon: ${oneLine(err.message)}`);
+      io.err(USAGE);
+      return EXIT_USAGE;
+    }
+    if (err instanceof ConfigError || err instanceof OutputsError) {
+      for (const issue of err.issues) io.err(issue);
+      return EXIT_FAILURE;
+    }
+    io.err(`tcp-addon: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+    return EXIT_FAILURE;
+  }
+}
+
+function validate(args: string[], io: CliIo): number {
+  const { values } = parse(args, { config: { type: "string" } });
+  if (values.help === true) return help(io, "validate [--config FILE]");
+  const config = loadConfig(configFile(values.config, io));
+  const names = config.apps.map((a) => a.name).join(", ");
+  io.out(`ok: ${config.apps.length} app${config.apps.length === 1 ? "" : "s"} (${names})`);
+  return EXIT_OK;
+}
+
+function plans(args: string[], io: CliIo): number {
+  const { values } = parse(args, { containers: { type: "string" }, config: { type: "string" } });
+  if (values.help === true) return help(io, "plans [--containers N] [--config FILE]");
+  const containers = positiveInteger(values.containers ?? "1", "--containers");
+
+  let catalogue: Record<string, Plan> = { ...BUILT_IN_PLANS };
+  const file = configFile(values.config, io);
+  try {
+    catalogue = { ...loadConfig(file).plans };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // An explicit --config must be right; the default file is optional here.
+    if (values.config !== undefined) throw err;
+    if (err.code !== "TCP_ADDON_CONFIG_NOT_FOUND") {
+      io.err(`note: ${relative(file, io)} has problems (run tcp-addon validate); showing the built-in plans only`);
+    }
+  }
+
+  const header = ["plan", "packets/s", "per container", `total (${containers} container${containers === 1 ? "" : "s"})`];
+  const rows = Object.values(catalogue).map((plan) => [
+    plan.name,
+    plan.packetsPerSecond.toLocaleString("en-US"),
+    formatRate(bytesPerSecond(plan.packetsPerSecond)),
+    formatRate(bytesPerSecond(plan.packetsPerSecond) * containers),
+  ]);
+  for (const line of table([header, ...rows], [false, true, false, false])) io.out(line);
+  io.out("A packet is up to 1500 bytes; each container gets its plan's budget in each direction.");
+  return EXIT_OK;
+}
+
+function urls(args: string[], io: CliIo): number {
+  const { values } = parse(args, { outputs: { type: "string" }, config: { type: "string" } });
+  if (values.help === true) return help(io, "urls [--outputs FILE] [--config FILE]");
+  const outputsFile = path.resolve(io.cwd, values.outputs ?? DEFAULT_OUTPUTS_FILE);
+
+  let config: ResolvedConfig | undefined;
+  try {
+    config = loadConfig(configFile(values.config, io));
+  } catch (err) {
+    // Without a config file (and none asked for), list whatever TCP_URLs the outputs hold.
+    if (!(err instanceof ConfigError) || err.code !== "TCP_ADDON_CONFIG_NOT_FOUND" || values.config !== undefined) throw err;
+  }
+
+  const outputs = readOutputsFile(outputsFile, relative(outputsFile, io));
+  const found = findTcpUrls(outputs, relative(outputsFile, io), config && {
+    stack: config.project,
+    apps: config.apps.map((a) => a.name),
+  });
+  for (const line of table(found.urls.map((u) => [u.app, u.url]), [false, false])) io.out(line);
+  for (const problem of found.problems) io.err(problem);
+  return found.problems.length === 0 ? EXIT_OK : EXIT_FAILURE;
+}
+
+/** Local mode lives in runtime/local/cli.ts; loaded on demand so the other commands stay light. */
+async function local(args: string[], io: CliIo): Promise<number> {
+  const modulePath = "../local/cli";
+  const mod: unknown = await import(modulePath);
+  const run = typeof mod === "object" && mod !== null && "main" in mod ? mod.main : undefined;
+  if (typeof run !== "function") {
+    io.err("tcp-addon: local mode is not available in this installation (runtime/local/cli.ts has no main)");
+    return EXIT_FAILURE;
+  }
+  const code: unknown = await run(args);
+  return typeof code === "number" ? code : EXIT_OK;
+}
+
+function parse<T extends Record<string, { type: "string" }>>(args: string[], options: T) {
+  return parseArgs({
+    args,
+    options: { ...options, help: { type: "boolean", short: "h" } },
+    strict: true,
+    allowPositionals: false,
+  });
+}
+
+function help(io: CliIo, synopsis: string): number {
+  io.out(`Usage: tcp-addon ${synopsis}`);
+  io.out("");
+  io.out(USAGE);
+  return EXIT_OK;
+}
+
+function configFile(flag: string | undefined, io: CliIo): string {
+  return flag === undefined ? configPath(io.env, io.cwd) : path.resolve(io.cwd, flag);
+}
+
+function positiveInteger(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 100_000) {
+    throw new UsageError(`${flag} expects a whole number from 1 to 100000, got "${text}"`);
+  }
+  return Number(text);
+}
+
+/** Left-aligned columns (right-aligned where asked), two spaces apart, no trailing blanks. */
+function table(rows: readonly (readonly string[])[], alignRight: readonly boolean[]): string[] {
+  const widths = alignRight.map((_, col) => Math.max(0, ...rows.map((row) => (row[col] ?? "").length)));
+  return rows.map((row) =>
+    row
+      .map((cell, col) => (alignRight[col] === true ? cell.padStart(widths[col] ?? 0) : cell.padEnd(widths[col] ?? 0)))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+function relative(file: string, io: CliIo): string {
+  const rel = path.relative(io.cwd, file);
+  return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : file;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, " ").trim();
+}
+
+function isParseArgsError(err: unknown): err is Error {
+  return err instanceof Error && "code" in err && typeof err.code === "string" && err.code.startsWith("ERR_PARSE_ARGS_");
+}
+
+function processIo(): CliIo {
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    env: process.env,
+    cwd: process.cwd(),
+  };
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`tcp-addon: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = EXIT_FAILURE;
+    },
+  );
+}
