@@ -1,0 +1,249 @@
+import * as net from "node:net";
+import { LocalError } from "./errors";
+
+/** A replica the balancer may send connections to. */
+export interface Backend {
+  /** Unique for the balancer's life, e.g. "mqtt.1#3" (replica name and generation). */
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface BalancerOptions {
+  /** Port to listen on. */
+  readonly port: number;
+  /** Address to listen on. @default "127.0.0.1" (local mode never listens beyond loopback) */
+  readonly host?: string;
+  /**
+   * How long a connection that arrives while no replica is ready waits for one before it
+   * is closed. @default 10 s
+   */
+  readonly waitForBackendMs?: number;
+  /** How long one connect to a replica may take before another is tried. @default 2 s */
+  readonly connectTimeoutMs?: number;
+  /**
+   * A connection with no traffic either way for this long is closed, as an AWS NLB does.
+   * @default 350 s (the NLB's default TCP idle timeout)
+   */
+  readonly idleTimeoutMs?: number;
+  /** Where to report dropped connections. @default nothing is reported */
+  readonly log?: (line: string) => void;
+}
+
+interface Pending {
+  readonly client: net.Socket;
+  readonly deadline: number;
+  readonly tried: Set<string>;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * A TCP balancer in the manner of an NLB: each new connection goes to the next ready
+ * replica (round robin) and stays with it for its whole life. Removing a replica from the
+ * rotation never touches its open connections: the replica drains them itself.
+ *
+ * A connection that arrives while no replica is ready waits (up to `waitForBackendMs`)
+ * for one instead of being refused; a replica that refuses is skipped for the next one.
+ */
+export class Balancer {
+  readonly host: string;
+  private readonly requestedPort: number;
+  private readonly waitForBackendMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly idleTimeoutMs: number;
+  private readonly log: (line: string) => void;
+  private readonly server: net.Server;
+  private rotation: Backend[] = [];
+  private next = 0;
+  private readonly waiting = new Set<Pending>();
+  /** Open client sockets, with the backend each one is piped to (undefined while connecting). */
+  private readonly open = new Map<net.Socket, Backend | undefined>();
+  private closed = false;
+
+  constructor(options: BalancerOptions) {
+    this.host = options.host ?? "127.0.0.1";
+    this.requestedPort = options.port;
+    this.waitForBackendMs = options.waitForBackendMs ?? 10_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 350_000;
+    this.log = options.log ?? (() => undefined);
+    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => this.accept(client));
+  }
+
+  /** Starts listening; resolves with the port. Fails with TCP_ADDON_LOCAL_PORT_UNAVAILABLE. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        const why = err.code === "EADDRINUSE" ? "is already in use" : `cannot be used (${err.code ?? err.message})`;
+        reject(new LocalError("TCP_ADDON_LOCAL_PORT_UNAVAILABLE", `${this.host}:${this.requestedPort} ${why}`));
+      };
+      this.server.once("error", onError);
+      this.server.listen(this.requestedPort, this.host, () => {
+        this.server.off("error", onError);
+        resolve(this.port);
+      });
+    });
+  }
+
+  /** The port it listens on (the requested one, or the kernel's pick for 0). */
+  get port(): number {
+    const address = this.server.address();
+    return address !== null && typeof address === "object" ? address.port : this.requestedPort;
+  }
+
+  /** Backends in the rotation, in order. */
+  get backends(): readonly Backend[] {
+    return [...this.rotation];
+  }
+
+  /** Puts a replica in the rotation; connections waiting for one go to it at once. */
+  add(backend: Backend): void {
+    if (this.closed || this.rotation.some((b) => b.id === backend.id)) return;
+    this.rotation.push(backend);
+    for (const pending of [...this.waiting]) {
+      this.waiting.delete(pending);
+      clearTimeout(pending.timer);
+      this.dispatch(pending);
+    }
+  }
+
+  /** Takes a replica out of the rotation. Its open connections are left alone. */
+  remove(backendId: string): void {
+    const index = this.rotation.findIndex((b) => b.id === backendId);
+    if (index === -1) return;
+    this.rotation.splice(index, 1);
+    if (index < this.next) this.next -= 1;
+  }
+
+  /** How many open connections are piped to a backend. */
+  connectionsTo(backendId: string): number {
+    let count = 0;
+    for (const backend of this.open.values()) if (backend?.id === backendId) count += 1;
+    return count;
+  }
+
+  /** Open client connections, piped or still looking for a replica. */
+  get connectionCount(): number {
+    return this.open.size;
+  }
+
+  /** Stops listening and closes every connection. Safe to call twice. */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.rotation = [];
+      for (const pending of this.waiting) clearTimeout(pending.timer);
+      this.waiting.clear();
+      for (const client of this.open.keys()) client.destroy();
+    }
+    if (!this.server.listening) return;
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: net.Socket): void {
+    if (this.closed) {
+      client.destroy();
+      return;
+    }
+    const pending: Pending = { client, deadline: Date.now() + this.waitForBackendMs, tried: new Set() };
+    this.open.set(client, undefined);
+    client.setNoDelay(true);
+    client.on("error", () => client.destroy());
+    client.once("close", () => {
+      this.open.delete(client);
+      clearTimeout(pending.timer);
+      this.waiting.delete(pending);
+    });
+    this.dispatch(pending);
+  }
+
+  /** The next backend in round-robin order that this connection has not tried yet. */
+  private pick(tried: ReadonlySet<string>): Backend | undefined {
+    for (let i = 0; i < this.rotation.length; i += 1) {
+      const backend = this.rotation[(this.next + i) % this.rotation.length];
+      if (!tried.has(backend.id)) {
+        this.next = (this.next + i + 1) % this.rotation.length;
+        return backend;
+      }
+    }
+    return undefined;
+  }
+
+  private dispatch(pending: Pending): void {
+    const { client } = pending;
+    if (client.destroyed || this.closed) return;
+    const backend = this.pick(pending.tried);
+    if (backend === undefined) {
+      this.wait(pending);
+      return;
+    }
+    pending.tried.add(backend.id);
+    const upstream = net.connect({ host: backend.host, port: backend.port, allowHalfOpen: true });
+    upstream.setTimeout(this.connectTimeoutMs);
+    const onClientGone = () => upstream.destroy();
+    const giveUp = () => {
+      client.off("close", onClientGone);
+      upstream.destroy();
+      this.dispatch(pending);
+    };
+    upstream.once("timeout", giveUp);
+    upstream.once("error", giveUp);
+    client.once("close", onClientGone);
+    upstream.once("connect", () => {
+      upstream.off("timeout", giveUp);
+      upstream.off("error", giveUp);
+      client.off("close", onClientGone);
+      this.pipe(client, upstream, backend);
+    });
+  }
+
+  /**
+   * Every backend in the rotation was tried: wait for one to be added, and try the
+   * rotation again every 100 ms, until the connection's deadline.
+   */
+  private wait(pending: Pending): void {
+    const left = pending.deadline - Date.now();
+    if (left <= 0) {
+      this.log(`closed a connection to ${this.host}:${this.port}: no ready replica within ${this.waitForBackendMs / 1000} s`);
+      pending.client.destroy();
+      return;
+    }
+    pending.tried.clear();
+    pending.timer = setTimeout(() => {
+      this.waiting.delete(pending);
+      this.dispatch(pending);
+    }, this.rotation.length > 0 ? Math.min(left, 100) : left);
+    this.waiting.add(pending);
+  }
+
+  /** Pipes both ways with backpressure; an error on either side destroys both. */
+  private pipe(client: net.Socket, upstream: net.Socket, backend: Backend): void {
+    if (client.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    this.open.set(client, backend);
+    upstream.setNoDelay(true);
+    upstream.setTimeout(0);
+    client.setTimeout(this.idleTimeoutMs, () => {
+      client.destroy();
+      upstream.destroy();
+    });
+    const destroyBoth = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    upstream.on("error", destroyBoth);
+    client.on("error", destroyBoth);
+    // A side that closes without a clean end (reset, destroyed) takes the other with it;
+    // a clean end is passed on by pipe() and the other side finishes on its own.
+    upstream.once("close", () => {
+      if (!upstream.readableEnded || !upstream.writableFinished) client.destroy();
+    });
+    client.once("close", () => {
+      if (!client.readableEnded || !client.writableFinished) upstream.destroy();
+    });
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}

@@ -1,0 +1,335 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import * as http from "node:http";
+import * as readline from "node:readline";
+import type { Backend } from "./balancer";
+import { LocalError } from "./errors";
+
+export interface ReplicaOptions {
+  /** Shown in logs: the app name and the slot, e.g. "mqtt.1". */
+  readonly name: string;
+  /** Unique id for the balancer, e.g. "mqtt.1#2". */
+  readonly id: string;
+  /** The agent bundle (dist/tcp-addon-agent.js). */
+  readonly agentPath: string;
+  /** The app's `tcp` command, run by /bin/sh. */
+  readonly command: string;
+  /** Folder the command runs in. */
+  readonly cwd: string;
+  /** The whole environment of the agent and the app (TCP_URL included). */
+  readonly env: NodeJS.ProcessEnv;
+  /** Packets per second per direction (the plan's). */
+  readonly packetsPerSecond: number;
+  /** Token-bucket size in packets. @default the agent's own default */
+  readonly burst?: number;
+  /** How long the agent lets open connections finish when it stops. */
+  readonly drainSeconds: number;
+  /** A replica not ready within this time is killed. @default 30 s */
+  readonly readyTimeoutMs?: number;
+  /** How often /healthz is polled once ready. @default 1 s */
+  readonly healthIntervalMs?: number;
+  /** Human-readable log lines (agent logs, app output, lifecycle). */
+  readonly log: (line: string) => void;
+}
+
+export interface ReplicaExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** Whether the replica had become ready before it exited. */
+  readonly wasReady: boolean;
+}
+
+type State = "created" | "starting" | "ready" | "stopping" | "exited";
+
+/** Consecutive failed health checks after which a ready replica counts as unhealthy. */
+const UNHEALTHY_AFTER = 2;
+/** Agent events that happen per connection or per second: too many for a terminal. */
+const QUIET_EVENTS = new Set(["connection", "connection_open", "connection_close", "connection_opened", "connection_closed", "throttled"]);
+
+/**
+ * One container of an app: the agent in wrapper mode around the app's `tcp` command.
+ *
+ * Ready means the agent printed its ready line and answers 200 on /healthz. After that
+ * /healthz is polled: `unhealthy` and `healthy` events tell the balancer to take the
+ * replica out of the rotation or put it back. `exit` comes once, whatever the cause.
+ *
+ * The agent runs in its own process group, so a terminal's Ctrl-C reaches only local
+ * mode, which stops replicas in order; and whatever is left of a replica when its agent
+ * exits (an app that ignored SIGTERM, its children) is killed with the group.
+ */
+export class Replica extends EventEmitter {
+  readonly name: string;
+  readonly id: string;
+  private readonly options: ReplicaOptions;
+  private child?: ChildProcess;
+  private state: State = "created";
+  private healthy = true;
+  private failedChecks = 0;
+  private healthTimer?: NodeJS.Timeout;
+  private listenPort?: number;
+  private healthPort?: number;
+  private lastStderr = "";
+  private lastStdout = "";
+  private becameReady = false;
+  private exitInfo?: ReplicaExit;
+  private readonly exited: Promise<ReplicaExit>;
+  private resolveExited!: (exit: ReplicaExit) => void;
+
+  constructor(options: ReplicaOptions) {
+    super();
+    this.options = options;
+    this.name = options.name;
+    this.id = options.id;
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+  }
+
+  /** The agent's process id (also its process group id), once started. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Where the balancer reaches it, once ready. */
+  get backend(): Backend | undefined {
+    return this.listenPort === undefined ? undefined : { id: this.id, host: "127.0.0.1", port: this.listenPort };
+  }
+
+  get isReady(): boolean {
+    return this.state === "ready";
+  }
+
+  /** The last line the agent or the app wrote to stderr (or stdout, when stderr said nothing). */
+  get lastLine(): string {
+    return this.lastStderr || this.lastStdout;
+  }
+
+  /** The agent's ports, once it printed its ready line. */
+  get ports(): { readonly listen?: number; readonly health?: number } {
+    return { listen: this.listenPort, health: this.healthPort };
+  }
+
+  /**
+   * Starts the agent and resolves once the replica is ready. Rejects with
+   * TCP_ADDON_LOCAL_EXITED_BEFORE_READY, TCP_ADDON_LOCAL_READY_TIMEOUT (the replica is
+   * then killed) or TCP_ADDON_LOCAL_STOPPED.
+   */
+  start(): Promise<void> {
+    if (this.state !== "created") throw new Error(`${this.name} was already started`);
+    this.state = "starting";
+    const o = this.options;
+    const args = [
+      o.agentPath,
+      "--host", "127.0.0.1",
+      "--listen", "0",
+      "--health-port", "0",
+      "--pps", String(o.packetsPerSecond),
+      ...(o.burst === undefined ? [] : ["--burst", String(o.burst)]),
+      "--drain-seconds", String(o.drainSeconds),
+      "--", "/bin/sh", "-c", `exec ${o.command}`,
+    ];
+    const child = spawn(process.execPath, args, { cwd: o.cwd, env: o.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = child;
+
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(readyTimer);
+        if (err) reject(err);
+        else resolve();
+      };
+      const readyTimeoutMs = o.readyTimeoutMs ?? 30_000;
+      const readyTimer = setTimeout(() => {
+        settle(new LocalError("TCP_ADDON_LOCAL_READY_TIMEOUT", `${this.name} was not ready within ${readyTimeoutMs / 1000} s${this.lastOutputSuffix()}`));
+        this.kill();
+      }, readyTimeoutMs);
+
+      readline.createInterface({ input: child.stdout! }).on("line", (line) => this.onStdout(line, settle));
+      readline.createInterface({ input: child.stderr! }).on("line", (line) => this.onStderr(line));
+      child.once("error", (err) => {
+        // spawn itself failed (node missing, cwd gone): no exit event follows
+        this.remember(err.message);
+        this.onExit(null, null);
+        settle(new LocalError("TCP_ADDON_LOCAL_EXITED_BEFORE_READY", `${this.name} could not start: ${err.message}`));
+      });
+      child.once("exit", (code, signal) => {
+        const wasStarting = this.state === "starting";
+        // Let the last lines of output arrive before the exit is reported.
+        setImmediate(() => {
+          this.onExit(code, signal);
+          if (wasStarting) {
+            const how = signal === null ? `with code ${code}` : `on ${signal}`;
+            settle(new LocalError("TCP_ADDON_LOCAL_EXITED_BEFORE_READY", `${this.name} exited ${how} before it was ready${this.lastOutputSuffix()}`));
+          } else {
+            settle(new LocalError("TCP_ADDON_LOCAL_STOPPED", `${this.name} was stopped before it was ready`));
+          }
+        });
+      });
+    });
+  }
+
+  /**
+   * SIGTERM to the agent, which drains and stops the app; SIGKILL to the whole group if
+   * it is not gone after the drain time plus `graceMs`. Resolves once it has exited.
+   */
+  async stop(graceMs = 5_000): Promise<ReplicaExit> {
+    if (this.exitInfo) return this.exitInfo;
+    if (this.child?.pid === undefined) {
+      this.onExit(null, null);
+      return this.exited;
+    }
+    this.state = "stopping";
+    this.stopHealthChecks();
+    this.signal("SIGTERM", false);
+    const killTimer = setTimeout(() => this.kill(), this.options.drainSeconds * 1000 + graceMs);
+    const exit = await this.exited;
+    clearTimeout(killTimer);
+    return exit;
+  }
+
+  /** SIGKILL to the agent's whole process group. */
+  kill(): void {
+    if (this.state !== "exited") this.state = "stopping";
+    this.stopHealthChecks();
+    this.signal("SIGKILL", true);
+  }
+
+  /** Resolves when the replica has exited (for any reason). */
+  whenExited(): Promise<ReplicaExit> {
+    return this.exited;
+  }
+
+  private signal(signal: NodeJS.Signals, group: boolean): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(group ? -pid : pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  private onStdout(line: string, settle: (err?: Error) => void): void {
+    const record = parseJson(line);
+    if (record === undefined) {
+      this.options.log(`${this.name} | ${line}`);
+      if (line.trim() !== "") this.lastStdout = line.trim();
+      return;
+    }
+    if (record.event === "ready" && this.state === "starting") {
+      const listen = Number(record.listen);
+      const health = Number(record.healthPort);
+      if (!Number.isInteger(listen) || !Number.isInteger(health)) {
+        this.options.log(`${this.name} | agent ready line without listen/healthPort: ${line}`);
+        return;
+      }
+      this.listenPort = listen;
+      this.healthPort = health;
+      this.waitUntilHealthy().then(
+        () => {
+          if (this.state !== "starting") return;
+          this.state = "ready";
+          this.becameReady = true;
+          this.scheduleHealthCheck();
+          settle();
+        },
+        () => undefined,
+      );
+      return;
+    }
+    if (typeof record.event === "string" && QUIET_EVENTS.has(record.event) && record.level === "info") return;
+    this.options.log(`${this.name} | agent ${formatRecord(record)}`);
+    if (record.level === "error" || record.level === "warn") this.remember(formatRecord(record));
+  }
+
+  private onStderr(line: string): void {
+    this.options.log(`${this.name} | ${line}`);
+    this.remember(line);
+  }
+
+  private remember(line: string): void {
+    const trimmed = line.trim();
+    if (trimmed !== "") this.lastStderr = trimmed;
+  }
+
+  private lastOutputSuffix(): string {
+    return this.lastLine === "" ? "" : `; last output: ${this.lastLine}`;
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exitInfo) return;
+    this.state = "exited";
+    this.stopHealthChecks();
+    // Whatever the agent left behind in its group (the app, the app's children) goes too.
+    this.signal("SIGKILL", true);
+    this.exitInfo = { code, signal, wasReady: this.becameReady };
+    this.resolveExited(this.exitInfo);
+    this.emit("exit", this.exitInfo);
+  }
+
+  /** Polls /healthz every 100 ms until it answers 200 (the app accepts connections). */
+  private async waitUntilHealthy(): Promise<void> {
+    while (this.state === "starting") {
+      if ((await this.checkHealth()) === 200) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error("no longer starting");
+  }
+
+  private scheduleHealthCheck(): void {
+    this.healthTimer = setTimeout(() => {
+      this.checkHealth().then((status) => {
+        if (this.state !== "ready") return;
+        if (status === 200) {
+          this.failedChecks = 0;
+          if (!this.healthy) {
+            this.healthy = true;
+            this.emit("healthy");
+          }
+        } else {
+          this.failedChecks += 1;
+          if (this.healthy && this.failedChecks >= UNHEALTHY_AFTER) {
+            this.healthy = false;
+            this.emit("unhealthy", status);
+          }
+        }
+        this.scheduleHealthCheck();
+      });
+    }, this.options.healthIntervalMs ?? 1_000);
+    this.healthTimer.unref();
+  }
+
+  private stopHealthChecks(): void {
+    clearTimeout(this.healthTimer);
+  }
+
+  /** GET /healthz: the status code, or 0 when the agent does not answer within a second. */
+  private checkHealth(): Promise<number> {
+    return new Promise((resolve) => {
+      const request = http.get({ host: "127.0.0.1", port: this.healthPort, path: "/healthz", timeout: 1_000, agent: false }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      request.on("timeout", () => request.destroy());
+      request.on("error", () => resolve(0));
+    });
+  }
+}
+
+function parseJson(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    const value: unknown = JSON.parse(line);
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `event key=value ...` from an agent log record, without its time stamp. */
+function formatRecord(record: Record<string, unknown>): string {
+  const { time: _time, level, event, ...fields } = record;
+  const details = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+  const prefix = level === "info" || level === undefined ? "" : `${String(level).toUpperCase()} `;
+  return `${prefix}${String(event ?? "")}${details.length > 0 ? " " + details.join(" ") : ""}`;
+}
