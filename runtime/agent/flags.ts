@@ -1,0 +1,214 @@
+import type { UpstreamAddress } from "./connection";
+import { FlagError } from "./errors";
+import { MAX_PACKETS } from "./token-bucket";
+
+/** Everything the agent runs with, after flags and environment are read and checked. */
+export interface AgentOptions {
+  /** Port for client connections; 0 = let the OS pick. */
+  readonly listen: number;
+  /** Address the listener and the health server bind. */
+  readonly host: string;
+  /** Packets per second per direction; 0 = unlimited. */
+  readonly pps: number;
+  /** Bucket size in packets; defaults to one second's worth (= pps); 0 when unlimited. */
+  readonly burst: number;
+  /** Port for /healthz and /metrics; null = no health server. */
+  readonly healthPort: number | null;
+  readonly drainSeconds: number;
+  readonly idleTimeoutSeconds: number;
+  /** Sidecar mode: the app that already runs. */
+  readonly upstream: UpstreamAddress | null;
+  /** Wrapper mode: the PORT given to the app; null = a free port on 127.0.0.1. */
+  readonly appPort: number | null;
+  /** Wrapper mode: the app's command and arguments, spawned without a shell. */
+  readonly command: readonly string[] | null;
+  /** Wrapper mode: how long the app may take to accept on its port. */
+  readonly startTimeoutSeconds: number;
+}
+
+export type ParsedFlags = { readonly help: true } | { readonly help: false; readonly options: AgentOptions };
+
+export const USAGE = `Usage:
+  tcp-addon-agent --listen PORT [options] --upstream HOST:PORT     sidecar mode: forward to a running app
+  tcp-addon-agent --listen PORT [options] -- COMMAND [ARGS...]     wrapper mode: run the app, then forward to it
+
+Options (each also read from the environment variable shown; flags win):
+  --listen PORT          TCP_ADDON_LISTEN           port for client connections (0 = any free port)
+  --host ADDR            TCP_ADDON_HOST             address to bind (default 0.0.0.0)
+  --pps N                TCP_ADDON_PPS              packets/s per direction, a packet = up to 1500 bytes (default 0 = unlimited)
+  --burst N              TCP_ADDON_BURST            bucket size in packets (default: one second's worth, = pps)
+  --health-port PORT     TCP_ADDON_HEALTH_PORT      serve GET /healthz and GET /metrics on this port (default: off)
+  --drain-seconds S      TCP_ADDON_DRAIN_SECONDS    on SIGTERM, time open connections get to finish (default 25)
+  --idle-timeout S       TCP_ADDON_IDLE_TIMEOUT     close connections idle this long (default 360, above the NLB's 350)
+  --upstream HOST:PORT   TCP_ADDON_UPSTREAM         sidecar mode: the app's address
+  --app-port PORT        TCP_ADDON_APP_PORT         wrapper mode: PORT given to the app (default: a free port)
+  --start-timeout S      TCP_ADDON_START_TIMEOUT    wrapper mode: time the app gets to accept on PORT (default 60)
+  -h, --help                                        show this help
+
+Wrapper mode passes PORT and TCP_URL (from the environment, else tcp://HOST:LISTEN) to the app,
+forwards SIGTERM and SIGINT to it after draining, and exits with its exit code.
+`;
+
+/** A flag's text and where it came from (the flag or the environment variable), for messages. */
+interface RawValue {
+  readonly value: string;
+  readonly source: string;
+}
+
+interface FlagSpec {
+  readonly env: string;
+  readonly key: FlagKey;
+}
+
+type FlagKey =
+  | "listen"
+  | "host"
+  | "pps"
+  | "burst"
+  | "healthPort"
+  | "drainSeconds"
+  | "idleTimeout"
+  | "upstream"
+  | "appPort"
+  | "startTimeout";
+
+const FLAGS: Readonly<Record<string, FlagSpec>> = {
+  "--listen": { env: "TCP_ADDON_LISTEN", key: "listen" },
+  "--host": { env: "TCP_ADDON_HOST", key: "host" },
+  "--pps": { env: "TCP_ADDON_PPS", key: "pps" },
+  "--burst": { env: "TCP_ADDON_BURST", key: "burst" },
+  "--health-port": { env: "TCP_ADDON_HEALTH_PORT", key: "healthPort" },
+  "--drain-seconds": { env: "TCP_ADDON_DRAIN_SECONDS", key: "drainSeconds" },
+  "--idle-timeout": { env: "TCP_ADDON_IDLE_TIMEOUT", key: "idleTimeout" },
+  "--upstream": { env: "TCP_ADDON_UPSTREAM", key: "upstream" },
+  "--app-port": { env: "TCP_ADDON_APP_PORT", key: "appPort" },
+  "--start-timeout": { env: "TCP_ADDON_START_TIMEOUT", key: "startTimeout" },
+};
+
+/** Longest timer Node accepts, in seconds. */
+const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * Reads the agent's flags, falling back to environment variables. Throws `FlagError`
+ * (code ERR_AGENT_FLAG) with a one-line message on any problem.
+ */
+export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedFlags {
+  const raw = new Map<FlagKey, RawValue>();
+  for (const spec of Object.values(FLAGS)) {
+    const value = env[spec.env];
+    if (value !== undefined && value !== "") raw.set(spec.key, { value, source: spec.env });
+  }
+
+  let command: string[] | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      command = argv.slice(i + 1);
+      if (command.length === 0) throw new FlagError("-- must be followed by the app's command");
+      break;
+    }
+    if (arg === "-h" || arg === "--help") return { help: true };
+    const eq = arg.indexOf("=");
+    const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
+    const spec = FLAGS[name];
+    if (spec === undefined) {
+      throw new FlagError(arg.startsWith("-") ? `unknown flag ${name}` : `unexpected argument "${arg}" (put the app's command after --)`);
+    }
+    let value: string;
+    if (eq > 0 && name !== arg) {
+      value = arg.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined || next === "--") throw new FlagError(`${name} needs a value`);
+      value = next;
+      i += 1;
+    }
+    raw.set(spec.key, { value, source: name });
+  }
+
+  const read = <T>(key: FlagKey, parse: (raw: RawValue) => T, fallback: T): T => {
+    const value = raw.get(key);
+    return value === undefined ? fallback : parse(value);
+  };
+  const listenRaw = raw.get("listen");
+  if (listenRaw === undefined) throw new FlagError("--listen is required (or TCP_ADDON_LISTEN)");
+  const listen = port(listenRaw);
+  const host = read("host", text, "0.0.0.0");
+  const pps = read("pps", (v) => integer(v, 0, MAX_PACKETS), 0);
+  const burstRaw = raw.get("burst");
+  if (burstRaw !== undefined && pps === 0) throw new FlagError(`${burstRaw.source} needs a packets-per-second limit (--pps)`);
+  const burst = read("burst", (v) => integer(v, 1, MAX_PACKETS), pps);
+  const healthPort = read<number | null>("healthPort", port, null);
+  const drainSeconds = read("drainSeconds", (v) => seconds(v, 0), 25);
+  const idleTimeoutSeconds = read("idleTimeout", (v) => seconds(v, 0.001), 360);
+  const startTimeoutSeconds = read("startTimeout", (v) => seconds(v, 0.001), 60);
+  const upstreamRaw = raw.get("upstream");
+  const upstream = upstreamRaw === undefined ? null : address(upstreamRaw);
+  const appPortRaw = raw.get("appPort");
+  const appPort = appPortRaw === undefined ? null : port(appPortRaw, 1);
+
+  if (upstreamRaw !== undefined && command !== null) {
+    throw new FlagError(`give either ${upstreamRaw.source} (sidecar mode) or -- COMMAND (wrapper mode), not both`);
+  }
+  if (upstream === null && command === null) {
+    throw new FlagError("give --upstream HOST:PORT (sidecar mode) or -- COMMAND (wrapper mode)");
+  }
+  if (appPortRaw !== undefined && command === null) {
+    throw new FlagError(`${appPortRaw.source} only applies in wrapper mode (-- COMMAND)`);
+  }
+
+  return {
+    help: false,
+    options: {
+      listen,
+      host,
+      pps,
+      burst,
+      healthPort,
+      drainSeconds,
+      idleTimeoutSeconds,
+      upstream,
+      appPort,
+      command,
+      startTimeoutSeconds,
+    },
+  };
+}
+
+function text(raw: RawValue): string {
+  if (raw.value.trim() === "") throw new FlagError(`${raw.source} must not be empty`);
+  return raw.value;
+}
+
+function integer(raw: RawValue, min: number, max: number): number {
+  const n = /^\d+$/.test(raw.value) ? Number(raw.value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new FlagError(`${raw.source} must be an integer from ${min} to ${max}, got "${raw.value}"`);
+  }
+  return n;
+}
+
+function port(raw: RawValue, min = 0): number {
+  const n = /^\d+$/.test(raw.value) ? Number(raw.value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > 65535) {
+    throw new FlagError(`${raw.source} must be a port from ${min} to 65535, got "${raw.value}"`);
+  }
+  return n;
+}
+
+function seconds(raw: RawValue, min: number): number {
+  const n = /^\d+(\.\d+)?$/.test(raw.value) ? Number(raw.value) : NaN;
+  if (!(n >= min && n <= MAX_SECONDS)) {
+    throw new FlagError(`${raw.source} must be a number of seconds from ${min} to ${MAX_SECONDS}, got "${raw.value}"`);
+  }
+  return n;
+}
+
+function address(raw: RawValue): UpstreamAddress {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(raw.value);
+  const portNumber = match === null ? NaN : Number(match[3]);
+  if (match === null || !(portNumber >= 1 && portNumber <= 65535)) {
+    throw new FlagError(`${raw.source} must be HOST:PORT with a port from 1 to 65535, got "${raw.value}"`);
+  }
+  return { host: match[1] ?? match[2], port: portNumber };
+}

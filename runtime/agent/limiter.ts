@@ -1,0 +1,179 @@
+import { type Clock, NS_PER_MS, NS_PER_SECOND } from "./clock";
+import { TokenBucket } from "./token-bucket";
+
+/** One direction of one connection, holding bytes back until the limiter lets them through. */
+export interface Waiter {
+  /** True while the waiter holds bytes it can write now. */
+  readonly wantsTokens: boolean;
+  /** Packets the held bytes would cost in total. */
+  readonly packetsWanted: number;
+  /** Set by the limiter while the waiter is in its queue. */
+  queued: boolean;
+  /** Forwards held bytes worth at most `packets` packets; returns the packets spent (at least 1). */
+  release(packets: number): number;
+}
+
+/** The timer functions the limiter uses, injectable for tests on a fake clock. */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: Timers = {
+  setTimeout(callback, ms) {
+    const timer = setTimeout(callback, ms);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+};
+
+/** Forwarded pieces cost at most this fraction of a second of the rate... */
+const PIECE_FRACTION_OF_SECOND = 1 / 50;
+/** ...and at most this many packets (66 kB, the size of one socket read). */
+const PIECE_MAX_PACKETS = 44;
+/** The limiter sleeps until at least this much of the rate has accrued (timers tick in ms). */
+const WAKE_FRACTION_OF_SECOND = 1 / 500;
+
+/** The most packets one forwarded piece may cost at `rate` packets/s with `burst`. */
+export function pieceLimit(rate: number, burst: number): number {
+  const byRate = Math.floor(rate * PIECE_FRACTION_OF_SECOND);
+  return Math.max(1, Math.min(byRate, PIECE_MAX_PACKETS, burst));
+}
+
+/**
+ * One direction's share of the container's budget: a token bucket and a FIFO of the
+ * connections waiting for it, served round robin, one capped piece per turn.
+ *
+ * A chunk passes straight through when nobody is waiting and the bucket covers it;
+ * otherwise its connection joins the back of the queue. When tokens run out, one timer
+ * wakes the limiter once enough have accrued for the head of the queue.
+ */
+export class Limiter {
+  readonly bucket: TokenBucket;
+  /** Packets one forwarded piece may cost at most. */
+  readonly pieceLimit: number;
+  private readonly wakePackets: number;
+  private queue: Waiter[] = [];
+  private head = 0;
+  private timer: unknown = null;
+  private running = false;
+  private throttledNs = 0;
+  private throttledSince = -1;
+
+  constructor(
+    rate: number,
+    burst: number,
+    private readonly now: Clock,
+    private readonly timers: Timers = realTimers,
+  ) {
+    this.bucket = new TokenBucket(rate, burst, now);
+    this.pieceLimit = pieceLimit(rate, burst);
+    this.wakePackets = Math.max(1, Math.ceil(rate * WAKE_FRACTION_OF_SECOND));
+  }
+
+  /** Connections waiting for tokens. */
+  get waiting(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Seconds during which at least one connection was held back. */
+  throttledSeconds(): number {
+    const ongoing = this.throttledSince >= 0 ? this.now() - this.throttledSince : 0;
+    return (this.throttledNs + ongoing) / NS_PER_SECOND;
+  }
+
+  /**
+   * Takes `packets` tokens if a chunk of that cost may pass at once: nobody is waiting,
+   * the chunk fits in one piece and the bucket covers it.
+   */
+  tryPass(packets: number): boolean {
+    if (this.waiting > 0 || packets > this.pieceLimit) return false;
+    if (this.bucket.available() < packets) return false;
+    this.bucket.take(packets);
+    return true;
+  }
+
+  /** Puts a waiter at the back of the queue (once) and serves what the bucket allows. */
+  enqueue(waiter: Waiter): void {
+    if (waiter.queued) return;
+    waiter.queued = true;
+    if (this.waiting === 0) this.throttledSince = this.now();
+    this.queue.push(waiter);
+    this.serve();
+  }
+
+  /** Drops every waiter and the timer (the limiter stays usable). */
+  clear(): void {
+    for (let i = this.head; i < this.queue.length; i++) this.queue[i].queued = false;
+    this.queue = [];
+    this.head = 0;
+    this.stopTimer();
+    this.endThrottle();
+  }
+
+  private serve(): void {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.waiting > 0) {
+        const waiter = this.queue[this.head];
+        if (!waiter.wantsTokens) {
+          this.dequeue().queued = false;
+          continue;
+        }
+        const available = this.bucket.available();
+        if (available < 1) {
+          this.sleepUntil(Math.min(waiter.packetsWanted, this.pieceLimit, this.wakePackets));
+          return;
+        }
+        this.dequeue();
+        const spent = waiter.release(Math.min(available, this.pieceLimit));
+        this.bucket.take(spent);
+        if (waiter.wantsTokens) this.queue.push(waiter);
+        else waiter.queued = false;
+      }
+      this.stopTimer();
+      this.endThrottle();
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private dequeue(): Waiter {
+    const waiter = this.queue[this.head++];
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return waiter;
+  }
+
+  private sleepUntil(packets: number): void {
+    if (this.timer !== null) return;
+    const ms = Math.max(1, Math.ceil(this.bucket.delayFor(packets) / NS_PER_MS));
+    this.timer = this.timers.setTimeout(this.wake, ms);
+  }
+
+  private readonly wake = (): void => {
+    this.timer = null;
+    this.serve();
+  };
+
+  private stopTimer(): void {
+    if (this.timer === null) return;
+    this.timers.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private endThrottle(): void {
+    if (this.throttledSince < 0) return;
+    this.throttledNs += this.now() - this.throttledSince;
+    this.throttledSince = -1;
+  }
+}

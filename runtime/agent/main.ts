@@ -1,0 +1,34 @@
+import { runAgent } from "./agent";
+import { monotonicClock } from "./clock";
+import { FlagError } from "./errors";
+import { parseFlags, type ParsedFlags, USAGE } from "./flags";
+import { Logger } from "./log";
+
+/**
+ * The `tcp-addon-agent` command. Exits 2 on bad flags (one line on stderr, then the
+ * usage), 1 if a port cannot be bound, else with the app's code (wrapper mode) or 0
+ * after a clean drain (sidecar mode).
+ */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<never> {
+  let parsed: ParsedFlags;
+  try {
+    parsed = parseFlags(argv, env);
+  } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
+    process.stderr.write(`tcp-addon-agent: ${error.message}\n\n${USAGE}`);
+    return process.exit(2);
+  }
+  if (parsed.help) {
+    process.stdout.write(USAGE);
+    return process.exit(0);
+  }
+  const code = await runAgent(parsed.options, { logger: new Logger(process.stdout), env, clock: monotonicClock });
+  return process.exit(code);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((error: Error) => {
+    process.stderr.write(`tcp-addon-agent: ${error.stack ?? error.message}\n`);
+    process.exit(1);
+  });
+}

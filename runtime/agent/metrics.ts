@@ -1,0 +1,57 @@
+/** Traffic counters for one direction: "in" is client to app, "out" is app to client. */
+export class DirectionCounters {
+  packets = 0;
+  bytes = 0;
+}
+
+/** What /metrics reports, read at scrape time. */
+export interface MetricsSnapshot {
+  in: DirectionCounters;
+  out: DirectionCounters;
+  throttledSecondsIn: number;
+  throttledSecondsOut: number;
+  connectionsActive: number;
+  connectionsTotal: number;
+  ppsLimit: number;
+  upstreamUp: boolean | null;
+  draining: boolean;
+}
+
+/** Renders the snapshot in the Prometheus text exposition format (version 0.0.4). */
+export function renderMetrics(m: MetricsSnapshot): string {
+  const lines: string[] = [];
+  const family = (name: string, type: "counter" | "gauge", help: string, samples: Array<[string, number]>): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+  };
+  const byDirection = (inValue: number, outValue: number): Array<[string, number]> => [
+    ['{direction="in"}', inValue],
+    ['{direction="out"}', outValue],
+  ];
+
+  family(
+    "tcp_addon_packets_total",
+    "counter",
+    "Packets forwarded (a chunk of n bytes counts ceil(n/1500)); in = client to app, out = app to client.",
+    byDirection(m.in.packets, m.out.packets),
+  );
+  family("tcp_addon_bytes_total", "counter", "Bytes forwarded; in = client to app, out = app to client.", byDirection(m.in.bytes, m.out.bytes));
+  family(
+    "tcp_addon_throttled_seconds_total",
+    "counter",
+    "Seconds during which at least one connection was held back by the packets-per-second limit.",
+    byDirection(round6(m.throttledSecondsIn), round6(m.throttledSecondsOut)),
+  );
+  family("tcp_addon_connections_active", "gauge", "Client connections open now.", [["", m.connectionsActive]]);
+  family("tcp_addon_connections_total", "counter", "Client connections accepted since start.", [["", m.connectionsTotal]]);
+  family("tcp_addon_pps_limit", "gauge", "Packets per second allowed per direction; 0 = unlimited.", [["", m.ppsLimit]]);
+  family("tcp_addon_upstream_up", "gauge", "1 if the last connection to the app succeeded, 0 if it failed, -1 if none was tried yet.", [
+    ["", m.upstreamUp === null ? -1 : m.upstreamUp ? 1 : 0],
+  ]);
+  family("tcp_addon_draining", "gauge", "1 while the agent drains before stopping.", [["", m.draining ? 1 : 0]]);
+  return lines.join("\n") + "\n";
+}
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
