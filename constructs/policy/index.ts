@@ -1,0 +1,12 @@
+export { TcpAddonPolicy, applyPolicy, checkPolicy } from "./policy";
+export type { TcpAddonPolicyOptions } from "./policy";
+export { suppress, findSuppression, SUPPRESSION_METADATA } from "./suppress";
+export type { Suppression } from "./suppress";
+export { PolicyError, PolicyViolationError } from "./errors";
+export type { PolicyErrorCode } from "./errors";
+export { formatFinding } from "./finding";
+export type { PolicyFinding, PolicyReport, SuppressedFinding } from "./finding";
+export type { PolicyLevel, PolicyRule, ResourceView, Violation } from "./rule";
+export { StackFacts } from "./facts";
+export { AGENT_CONTAINER_NAME } from "./containers";
+export * from "./rules";
