@@ -96,7 +96,7 @@ function parseConfigText(text: string, label: string, json: boolean): { raw: unk
     try {
       raw = JSON.parse(text);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = messageOf(err);
       const position = /position (\d+)/.exec(message);
       const where = position === null ? "" : `:${lineCounter.linePos(Number(position[1])).line}`;
       throw new ConfigError(
@@ -114,7 +114,7 @@ function parseConfigText(text: string, label: string, json: boolean): { raw: unk
     return { raw: doc.toJS({ maxAliasCount: 100 }), locate };
   } catch (err) {
     throw new ConfigError(
-      [`${label}: cannot read the YAML (${oneLine(err instanceof Error ? err.message : String(err))}); simplify anchors and aliases`],
+      [`${label}: cannot read the YAML (${oneLine(messageOf(err))}); simplify anchors and aliases`],
       "TCP_ADDON_CONFIG_UNREADABLE",
     );
   }
@@ -395,4 +395,11 @@ function errnoCode(err: unknown): string | undefined {
 function displayPath(absolute: string): string {
   const relative = path.relative(process.cwd(), absolute);
   return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : absolute;
+}
+
+/** An error's message, also for errors from another realm (which fail `instanceof Error`). */
+function messageOf(err: unknown): string {
+  return typeof err === "object" && err !== null && "message" in err && typeof err.message === "string"
+    ? err.message
+    : String(err);
 }

@@ -7,9 +7,11 @@ import {
   configPath,
   formatRate,
   loadConfig,
+  oneLine,
   type Plan,
   type ResolvedConfig,
 } from "../../constructs/config";
+import type * as LocalCli from "../local/cli";
 import { findTcpUrls, OutputsError, readOutputsFile } from "./outputs";
 
 /**
@@ -81,7 +83,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       for (const issue of err.issues) io.err(issue);
       return EXIT_FAILURE;
     }
-    io.err(`tcp-addon: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+    io.err(`tcp-addon: ${oneLine(messageOf(err))}`);
     return EXIT_FAILURE;
   }
 }
@@ -149,16 +151,11 @@ function urls(args: string[], io: CliIo): number {
 }
 
 /** Local mode lives in runtime/local/cli.ts; loaded on demand so the other commands stay light. */
-async function local(args: string[], io: CliIo): Promise<number> {
-  const modulePath = "../local/cli";
-  const mod: unknown = await import(modulePath);
-  const run = typeof mod === "object" && mod !== null && "main" in mod ? mod.main : undefined;
-  if (typeof run !== "function") {
-    io.err("tcp-addon: local mode is not available in this installation (runtime/local/cli.ts has no main)");
-    return EXIT_FAILURE;
-  }
-  const code: unknown = await run(args);
-  return typeof code === "number" ? code : EXIT_OK;
+async function local(args: string[]): Promise<number> {
+  // require, not import(): under `require("tsx/cjs")` (bin/tcp-addon.js) only CommonJS loading
+  // understands TypeScript files.
+  const { main: runLocal } = require("../local/cli") as typeof LocalCli;
+  return runLocal(args);
 }
 
 function parse<T extends Record<string, { type: "string" }>>(args: string[], options: T) {
@@ -204,12 +201,17 @@ function relative(file: string, io: CliIo): string {
   return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : file;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, " ").trim();
-}
-
-function isParseArgsError(err: unknown): err is Error {
-  return err instanceof Error && "code" in err && typeof err.code === "string" && err.code.startsWith("ERR_PARSE_ARGS_");
+/** node:util parseArgs errors, recognised by code (they may come from another realm, e.g. under jest). */
+function isParseArgsError(err: unknown): err is { code: string; message: string } {
+  return (
+    typeof err === "object" &&
+    err !== null &&
+    "code" in err &&
+    typeof err.code === "string" &&
+    err.code.startsWith("ERR_PARSE_ARGS_") &&
+    "message" in err &&
+    typeof err.message === "string"
+  );
 }
 
 function processIo(): CliIo {
@@ -221,13 +223,20 @@ function processIo(): CliIo {
   };
 }
 
+/** An error's message, also for errors from another realm (which fail `instanceof Error`). */
+function messageOf(err: unknown): string {
+  return typeof err === "object" && err !== null && "message" in err && typeof err.message === "string"
+    ? err.message
+    : String(err);
+}
+
 if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`tcp-addon: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`tcp-addon: ${messageOf(err)}\n`);
       process.exitCode = EXIT_FAILURE;
     },
   );
