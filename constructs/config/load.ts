@@ -173,7 +173,7 @@ function resolve(
 
   // Per app, each field is read on its own: a rule runs when the fields it needs are valid.
   const fields = AppSchema.shape;
-  const candidates: { name: string; plan?: string; port?: number; loadBalancer?: number; placeable: boolean }[] = [];
+  const candidates: { name: string; port?: number; loadBalancer?: number; placeable: boolean }[] = [];
   const commands = new Map<string, { command: string; workdir: string }>();
   for (const [name, value] of Object.entries(isRecord(rawRoot.apps) ? rawRoot.apps : {})) {
     if (!APP_NAME.test(name) || !isRecord(value)) continue;
@@ -183,7 +183,6 @@ function resolve(
     const loadBalancer = fields.loadBalancer.safeParse(value.loadBalancer);
     candidates.push({
       name,
-      plan: plan.success ? plan.data : undefined,
       port: port.success ? port.data : undefined,
       loadBalancer: loadBalancer.success ? loadBalancer.data : undefined,
       placeable: port.success && loadBalancer.success,
