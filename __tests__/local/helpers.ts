@@ -67,6 +67,8 @@ export class LocalRun {
   readonly child: ChildProcess;
   readonly stdout: string[] = [];
   readonly stderr: string[] = [];
+  /** stdout and stderr lines together, in the order they were read. */
+  readonly lines: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
 
@@ -81,16 +83,23 @@ export class LocalRun {
     readline.createInterface({ input: this.child.stderr! }).on("line", (line) => this.onLine(this.stderr, line));
   }
 
-  /** Resolves with the first line (past or future, stdout or stderr) that matches. */
+  /**
+   * Resolves with the first line (stdout or stderr) that matches, among the lines read
+   * from index `after` of `lines` on, including those still to come.
+   */
   waitForLine(pattern: RegExp, ms = 20_000, after = 0): Promise<string> {
     const test = (line: string) => pattern.test(line);
-    const seen = [...this.stdout, ...this.stderr].slice(after).find(test);
+    const seen = this.lines.slice(after).find(test);
     if (seen !== undefined) return Promise.resolve(seen);
     return within(new Promise<string>((resolve) => this.waiters.push({ test, resolve })), ms, `a line matching ${pattern}\n${this.tail()}`);
   }
 
-  /** Waits for the app's ready line on stdout and returns its TCP_URL. */
-  async ready(ms = 20_000): Promise<string> {
+  /**
+   * Waits for the app's ready line on stdout and for each of its `containers` replicas'
+   * "ready on" lines on stderr (the two pipes are read independently), then returns TCP_URL.
+   */
+  async ready(containers = 1, ms = 20_000): Promise<string> {
+    for (let i = 1; i <= containers; i += 1) await this.waitForLine(new RegExp(`\\.${i} \\| ready on`), ms);
     const line = await within(
       Promise.race([
         this.waitForLine(/TCP_URL=tcp:\/\/127\.0\.0\.1:\d+/, ms),
@@ -141,6 +150,7 @@ export class LocalRun {
 
   private onLine(into: string[], line: string): void {
     into.push(line);
+    this.lines.push(line);
     for (const waiter of [...this.waiters]) {
       if (waiter.test(line)) {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
@@ -177,6 +187,20 @@ export function descendantsOf(pid: number): number[] {
     for (const child of children.get(queue.shift()!) ?? []) {
       found.push(child);
       queue.push(child);
+    }
+  }
+  return found;
+}
+
+/** Running processes whose command line contains `text`. */
+export function processesMentioning(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(text) && isRunning(Number(entry))) found.push(Number(entry));
+    } catch {
+      // exited while we looked
     }
   }
   return found;

@@ -131,13 +131,15 @@ export async function main(argv: string[]): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let exitCode: number | undefined;
-    const finish = (code: number) => {
+    /** Stops everything, then prints `error` (if any) so that it is the last line. */
+    const finish = (code: number, error?: Error) => {
       if (exitCode !== undefined) return;
       exitCode = code;
       platform.stop().then(() => {
         process.off("SIGINT", onStop);
         process.off("SIGTERM", onStop);
         process.off("SIGHUP", onRestart);
+        if (error !== undefined) process.stderr.write(`tcp-addon local: ${error.message}\n`);
         resolve(code);
       });
     };
@@ -157,11 +159,7 @@ export async function main(argv: string[]): Promise<number> {
     process.on("SIGINT", onStop);
     process.on("SIGTERM", onStop);
     process.on("SIGHUP", onRestart);
-    const onFatal = (err: Error) => {
-      if (exitCode !== undefined) return;
-      process.stderr.write(`tcp-addon local: ${err.message}\n`);
-      finish(1);
-    };
+    const onFatal = (err: Error) => finish(1, err);
     platform.on("fatal", onFatal);
     platform.start().catch(onFatal);
   });

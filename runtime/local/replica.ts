@@ -70,6 +70,7 @@ export class Replica extends EventEmitter {
   private healthPort?: number;
   private lastStderr = "";
   private lastStdout = "";
+  private lastAgentProblem = "";
   private becameReady = false;
   private exitInfo?: ReplicaExit;
   private readonly exited: Promise<ReplicaExit>;
@@ -97,9 +98,12 @@ export class Replica extends EventEmitter {
     return this.state === "ready";
   }
 
-  /** The last line the agent or the app wrote to stderr (or stdout, when stderr said nothing). */
+  /**
+   * What best explains a failure: the last line on stderr (the app's, which shares the
+   * agent's), else the agent's last warning or error, else the app's last line on stdout.
+   */
   get lastLine(): string {
-    return this.lastStderr || this.lastStdout;
+    return this.lastStderr || this.lastAgentProblem || this.lastStdout;
   }
 
   /** The agent's ports, once it printed its ready line. */
@@ -239,7 +243,7 @@ export class Replica extends EventEmitter {
     }
     if (typeof record.event === "string" && QUIET_EVENTS.has(record.event) && record.level === "info") return;
     this.options.log(`${this.name} | agent ${formatRecord(record)}`);
-    if (record.level === "error" || record.level === "warn") this.remember(formatRecord(record));
+    if (record.level === "error" || record.level === "warn") this.lastAgentProblem = `agent: ${formatRecord(record)}`;
   }
 
   private onStderr(line: string): void {

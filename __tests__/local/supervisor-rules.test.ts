@@ -1,0 +1,37 @@
+import type { ResolvedApp } from "../../constructs/config";
+import { backoffDelay } from "../../runtime/local/app-supervisor";
+import { readyLine } from "../../runtime/local/platform";
+
+const app: ResolvedApp = {
+  name: "mqtt",
+  image: "local/mqtt:dev",
+  command: "node server.js",
+  workdir: "/srv/mqtt",
+  plan: { name: "tcp-1k", packetsPerSecond: 1000 },
+  containers: 2,
+  port: 20003,
+  cpu: 256,
+  memory: 512,
+  env: {},
+  secrets: {},
+  allowedCidrs: ["0.0.0.0/0"],
+  loadBalancer: 0,
+};
+
+describe("readyLine", () => {
+  it("names the app, its TCP_URL, its containers and its plan's bandwidth per container", () => {
+    expect(readyLine(app, "tcp://127.0.0.1:20003")).toBe(
+      "mqtt  TCP_URL=tcp://127.0.0.1:20003  containers=2  plan=tcp-1k (1000 pps = 1.5 MB/s per container)",
+    );
+  });
+});
+
+describe("backoffDelay", () => {
+  it("doubles from the first delay with each crash", () => {
+    expect([0, 1, 2, 3].map((n) => backoffDelay(n, 250, 10_000))).toEqual([250, 500, 1000, 2000]);
+  });
+
+  it("never waits longer than the cap", () => {
+    expect(backoffDelay(50, 250, 10_000)).toBe(10_000);
+  });
+});
