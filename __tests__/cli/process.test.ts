@@ -80,12 +80,12 @@ describe("tcp-addon (real processes)", () => {
     const outputs = path.join(dir, "outputs.json");
     fs.writeFileSync(
       outputs,
-      JSON.stringify({ acme: { mqtt: { TcpUrl: "tcp://acme-nlb-0-0123456789.elb.eu-west-1.amazonaws.com:57387" } } }),
+      JSON.stringify({ acme: { mqtt: { TcpUrl: "tcp://acme-nlb-0-0123456789.elb.eu-west-1.amazonaws.com:25707" } } }),
     );
     const result = await cli(["urls", "--outputs", outputs]);
     expect(result).toMatchObject({
       code: 0,
-      stdout: "mqtt  tcp://acme-nlb-0-0123456789.elb.eu-west-1.amazonaws.com:57387\n",
+      stdout: "mqtt  tcp://acme-nlb-0-0123456789.elb.eu-west-1.amazonaws.com:25707\n",
     });
   });
 

@@ -85,7 +85,7 @@ describe("loadConfig: a valid file", () => {
 
   it("resolves the plan, the derived port and the first load balancer", () => {
     const app = loadConfig(write(valid())).apps[0];
-    expect(app).toMatchObject({ plan: { name: "tcp-1k", packetsPerSecond: 1000 }, port: 57387, loadBalancer: 0 });
+    expect(app).toMatchObject({ plan: { name: "tcp-1k", packetsPerSecond: 1000 }, port: 25707, loadBalancer: 0 });
   });
 
   it("applies the documented defaults", () => {
@@ -276,7 +276,7 @@ describe("resolveConfig", () => {
   it("places 120 apps 50/50/20 and keeps each app's derived port", () => {
     const config = valid();
     config.apps = Object.fromEntries(Array.from({ length: 120 }, (_, i) => [`app-${i}`, { image: "i", command: "c" }]));
-    // app-139 and app-1192 are the first colliding pair; 0..119 has none.
+    // app-155 and app-340 are the first colliding pair; 0..119 has none.
     const apps = resolveConfig(config, dir).apps;
     const counts = [0, 1, 2].map((lb) => apps.filter((a) => a.loadBalancer === lb).length);
     expect(counts).toEqual([50, 50, 20]);

@@ -26,13 +26,13 @@ describe("derivePort", () => {
   });
 
   it("never changes for known names (deployed TCP_URLs depend on it)", () => {
-    expect(derivePort("mqtt")).toBe(57387);
-    expect(derivePort("a")).toBe(12220);
-    expect(derivePort("web-chat")).toBe(36690);
-    expect(derivePort("game-server")).toBe(12649);
+    expect(derivePort("mqtt")).toBe(25707);
+    expect(derivePort("a")).toBe(31964);
+    expect(derivePort("web-chat")).toBe(23602);
+    expect(derivePort("game-server")).toBe(22809);
   });
 
-  it("stays within 10000-59999 for any name", () => {
+  it("stays within 10000-32767 for any name", () => {
     fc.assert(
       fc.property(fc.stringMatching(/^[a-z][a-z0-9-]{0,30}$/), (name) => {
         const port = derivePort(name);
@@ -52,7 +52,7 @@ describe("placeApps: ports", () => {
 
   it("derives the port of an app without one", () => {
     const { placements } = placeApps([{ name: "mqtt" }]);
-    expect(placements[0]).toMatchObject({ port: 57387, portDerived: true });
+    expect(placements[0]).toMatchObject({ port: 25707, portDerived: true });
   });
 
   it("reports two explicit ports on one load balancer, naming both apps and the fix", () => {
@@ -71,17 +71,17 @@ describe("placeApps: ports", () => {
     ]);
   });
 
-  it("reports a collision of two derived ports (app-139 and app-1192 hash to 29938)", () => {
+  it("reports a collision of two derived ports (app-155 and app-340 hash to 19748)", () => {
     const { issues } = placeApps([
-      { name: "app-139", loadBalancer: 0 },
-      { name: "app-1192", loadBalancer: 0 },
+      { name: "app-155", loadBalancer: 0 },
+      { name: "app-340", loadBalancer: 0 },
     ]);
     expect(issues).toHaveLength(1);
-    expect(issues[0]?.message).toContain('port 29938 (derived from its name) is already used by app "app-139"');
+    expect(issues[0]?.message).toContain('port 19748 (derived from its name) is already used by app "app-155"');
   });
 
   it("reports an explicit port that hits another app's derived port", () => {
-    const { issues } = placeApps([{ name: "mqtt" }, { name: "other", port: 57387 }]);
+    const { issues } = placeApps([{ name: "mqtt" }, { name: "other", port: 25707 }]);
     expect(issues.map((i) => [i.app, i.field])).toEqual([["other", "port"]]);
   });
 

@@ -4,8 +4,9 @@ import type { AppSpec } from "./schema";
  * Public ports and NLB placement.
  *
  * Derived ports: FNV-1a (32-bit) over the app name's UTF-8 bytes, mapped into
- * DERIVED_PORT_MIN..DERIVED_PORT_MAX (10000-59999). This function and its range are part of
- * the product's contract: changing either moves every deployed TCP_URL that relies on it.
+ * DERIVED_PORT_MIN..DERIVED_PORT_MAX (10000-32767: below the Linux ephemeral range, which
+ * starts at 32768, so a local balancer never races outgoing connections for its port).
+ * This function and its range are part of the product's contract: changing either moves every deployed TCP_URL that relies on it.
  * Ports outside the range stay free for explicit `port:` values.
  *
  * Placement: an NLB holds at most 50 listeners (an AWS limit). Apps with `loadBalancer: N`
@@ -17,7 +18,7 @@ import type { AppSpec } from "./schema";
  */
 
 export const DERIVED_PORT_MIN = 10000;
-export const DERIVED_PORT_MAX = 59999;
+export const DERIVED_PORT_MAX = 32767;
 export const LISTENERS_PER_LOAD_BALANCER = 50;
 
 const FNV_OFFSET_BASIS = 0x811c9dc5;
