@@ -114,7 +114,10 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
 
-  const log = (line: string) => process.stderr.write(`${clock()} ${line}\n`);
+  let outputGone = false;
+  const log = (line: string) => {
+    if (!outputGone) process.stderr.write(`${clock()} ${line}\n`);
+  };
   let agentPath: string;
   try {
     agentPath = await ensureAgentBundle(log);
@@ -126,7 +129,9 @@ export async function main(argv: string[]): Promise<number> {
     agentPath,
     drainSeconds: args.drainSeconds,
     log,
-    ready: (line) => process.stdout.write(`${line}\n`),
+    ready: (line) => {
+      if (!outputGone) process.stdout.write(`${line}\n`);
+    },
   });
 
   return new Promise<number>((resolve) => {
@@ -139,7 +144,9 @@ export async function main(argv: string[]): Promise<number> {
         process.off("SIGINT", onStop);
         process.off("SIGTERM", onStop);
         process.off("SIGHUP", onRestart);
-        if (error !== undefined) process.stderr.write(`tcp-addon local: ${error.message}\n`);
+        process.stdout.off("error", onOutputGone);
+        process.stderr.off("error", onOutputGone);
+        if (error !== undefined && !outputGone) process.stderr.write(`tcp-addon local: ${error.message}\n`);
         resolve(code);
       });
     };
@@ -159,6 +166,14 @@ export async function main(argv: string[]): Promise<number> {
     process.on("SIGINT", onStop);
     process.on("SIGTERM", onStop);
     process.on("SIGHUP", onRestart);
+    // A closed terminal or pipe: nobody is watching any more, so stop as on SIGTERM.
+    const onOutputGone = () => {
+      outputGone = true;
+      finish(0);
+    };
+    process.stdout.on("error", onOutputGone);
+    process.stderr.on("error", onOutputGone);
+    log(`local | pid ${process.pid}: \`kill -HUP ${process.pid}\` restarts every replica, Ctrl-C stops`);
     const onFatal = (err: Error) => finish(1, err);
     platform.on("fatal", onFatal);
     platform.start().catch(onFatal);

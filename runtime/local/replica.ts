@@ -43,8 +43,6 @@ type State = "created" | "starting" | "ready" | "stopping" | "exited";
 
 /** Consecutive failed health checks after which a ready replica counts as unhealthy. */
 const UNHEALTHY_AFTER = 2;
-/** Agent events that happen per connection or per second: too many for a terminal. */
-const QUIET_EVENTS = new Set(["connection", "connection_open", "connection_close", "connection_opened", "connection_closed", "throttled"]);
 
 /**
  * One container of an app: the agent in wrapper mode around the app's `tcp` command.
@@ -241,7 +239,6 @@ export class Replica extends EventEmitter {
       );
       return;
     }
-    if (typeof record.event === "string" && QUIET_EVENTS.has(record.event) && record.level === "info") return;
     this.options.log(`${this.name} | agent ${formatRecord(record)}`);
     if (record.level === "error" || record.level === "warn") this.lastAgentProblem = `agent: ${formatRecord(record)}`;
   }
