@@ -32,7 +32,7 @@ const clientOptions = {
   // Give up on one attempt quickly and try again rather than wait on a dead address.
   connectTimeout: 5_000,
   // A ping every 30 s keeps the connection inside load balancers' idle timeouts
-  // (350 s on an AWS NLB) and detects a half-open connection within about 45 s.
+  // (350 s on an AWS NLB) and detects a half-open connection within about a minute.
   keepalive: 30,
   // Subscribe again after reconnecting in case the broker lost the session.
   resubscribe: true
