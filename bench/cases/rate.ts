@@ -1,0 +1,236 @@
+import { Meter, receivers, Server, sinkServer, sourceServer, sources } from "../lib/load";
+import { AgentProcess, metric, startAgent } from "../lib/peers";
+import { cpuSeconds, delay, now } from "../lib/proc";
+import { measureRate, RateMeasurement } from "../lib/rate";
+import { Row } from "../lib/report";
+import { measureShaper, shaperAvailability, ShaperSettings } from "../lib/shaper";
+import { round } from "../lib/stats";
+
+/** up: client -> agent -> app; down: app -> agent -> client. */
+export type Direction = "up" | "down";
+
+export interface RateOptions {
+  readonly rates: readonly number[];
+  readonly connections: readonly number[];
+  readonly directions: readonly Direction[];
+  /**
+   * Agent: seconds after it first holds traffic back (its initial burst is spent) before
+   * the first window. Reference: seconds after the connections open.
+   */
+  readonly warmupSeconds: number;
+  readonly windows: number;
+  readonly sampleMs: number;
+  /** Run the cases below the highest rate at the same time (quick mode); the highest runs alone. */
+  readonly concurrent: boolean;
+  readonly agentBundle?: string;
+  readonly log: (line: string) => void;
+}
+
+export interface AgentRateCase {
+  readonly pps: number;
+  readonly connections: number;
+  readonly direction: Direction;
+  readonly measured: RateMeasurement;
+  /** Packets/s by the agent's own /metrics counters over the same span, / target. */
+  readonly metricsRatio?: number;
+  /** Agent CPU seconds per GB forwarded over the measured span. */
+  readonly cpuSecondsPerGB?: number;
+}
+
+export interface ShaperCase {
+  readonly pps: number;
+  readonly connections: number;
+  readonly measured: RateMeasurement;
+  readonly settings: ShaperSettings;
+}
+
+export interface RateResult {
+  readonly agent: AgentRateCase[];
+  readonly agentUnavailable?: string;
+  readonly reference: ShaperCase[];
+  readonly referenceUnavailable?: string;
+}
+
+/** The agent at each plan rate, and tbf at the same byte rate, measured at the receiving end. */
+export async function rateAccuracy(options: RateOptions): Promise<RateResult> {
+  const agent: AgentRateCase[] = [];
+  let agentUnavailable: string | undefined = options.agentBundle ? undefined : "agent bundle not available";
+  if (options.agentBundle) {
+    const bundle = options.agentBundle;
+    const cases = options.connections.flatMap((connections) =>
+      options.directions.flatMap((direction) => options.rates.map((pps) => ({ pps, connections, direction }))),
+    );
+    try {
+      await schedule(cases, options.concurrent, async ({ pps, connections, direction }) => {
+        const t0 = now();
+        const result = await agentCase(bundle, pps, connections, direction, options);
+        options.log(
+          `  rate agent ${pps} pps x${connections} ${direction}: long-run ${result.measured.longRunRatio.toFixed(3)}` +
+            ` windows ${result.measured.worstWindowRatio.toFixed(3)}..${result.measured.bestWindowRatio.toFixed(3)}` +
+            ` (warm-up ${result.measured.warmupSeconds.toFixed(1)} s, case ${(now() - t0).toFixed(1)} s)`,
+        );
+        agent.push(result);
+      });
+    } catch (err) {
+      agentUnavailable = (err as Error).message;
+    }
+  }
+  agent.sort((a, b) => a.connections - b.connections || a.direction.localeCompare(b.direction) || a.pps - b.pps);
+
+  const reference: ShaperCase[] = [];
+  const availability = shaperAvailability();
+  let referenceUnavailable = availability.available ? undefined : availability.reason;
+  if (availability.available) {
+    const cases = options.connections.flatMap((connections) => options.rates.map((pps) => ({ pps, connections })));
+    try {
+      await schedule(cases, options.concurrent, async ({ pps, connections }) => {
+        const { settings, ...measured } = await measureShaper({
+          pps,
+          connections,
+          warmupSeconds: options.warmupSeconds,
+          windows: options.windows,
+          sampleMs: options.sampleMs,
+        });
+        options.log(`  rate tbf ${pps} pps x${connections}: long-run ${measured.longRunRatio.toFixed(3)}`);
+        reference.push({ pps, connections, measured, settings });
+      });
+    } catch (err) {
+      referenceUnavailable = (err as Error).message;
+    }
+  }
+  reference.sort((a, b) => a.connections - b.connections || a.pps - b.pps);
+  return { agent, agentUnavailable, reference, referenceUnavailable };
+}
+
+/**
+ * Runs the cases one after another, or (concurrent) every case below the highest rate at
+ * once and then each case at the highest rate alone, since it is the one that needs a core.
+ */
+async function schedule<T extends { pps: number }>(cases: T[], concurrent: boolean, run: (c: T) => Promise<void>): Promise<void> {
+  if (!concurrent) {
+    for (const c of cases) await run(c);
+    return;
+  }
+  const top = Math.max(...cases.map((c) => c.pps));
+  await Promise.all(cases.filter((c) => c.pps < top).map(run));
+  for (const c of cases.filter((c) => c.pps === top)) await run(c);
+}
+
+/**
+ * Resolves `settleSeconds` after the agent first reports throttled time (its initial burst
+ * is spent and the limit holds), or after `maxSeconds` if it never does.
+ */
+async function burstSpent(agent: AgentProcess, settleSeconds: number, maxSeconds = 10): Promise<void> {
+  const deadline = now() + maxSeconds;
+  while (now() < deadline) {
+    try {
+      if (metric(await agent.metrics(), "tcp_addon_throttled_seconds_total") > 0) break;
+    } catch {
+      // not answering yet: try again
+    }
+    await delay(50);
+  }
+  await delay(settleSeconds * 1000);
+}
+
+async function agentCase(
+  bundle: string,
+  pps: number,
+  connections: number,
+  direction: Direction,
+  options: RateOptions,
+): Promise<AgentRateCase> {
+  const meter = new Meter();
+  const upstream: Server = direction === "up" ? sinkServer(meter) : sourceServer();
+  const upstreamPort = await upstream.listen();
+  let agent: AgentProcess | undefined;
+  let load: { stop(): void } | undefined;
+  try {
+    agent = await startAgent({ bundle, upstreamPort, pps, name: `agent ${pps} pps` });
+    const running = agent;
+    load = direction === "up" ? await sources(running.port, connections) : await receivers(running.port, connections, meter);
+    await upstream.waitConnections(connections);
+    const marks: Record<string, { packets: number; at: number; cpu: number; bytes: number }> = {};
+    const measured = await measureRate(meter, {
+      pps,
+      warmup: burstSpent(running, options.warmupSeconds),
+      windows: options.windows,
+      sampleMs: options.sampleMs,
+      onMark: async (mark) => {
+        const cpu = cpuSeconds(running.pid);
+        const bytes = meter.total;
+        let packets = Number.NaN;
+        const asked = now();
+        let at = asked;
+        try {
+          packets = metric(await running.metrics(), "tcp_addon_packets_total");
+          // The counters were read somewhere between the request and the response.
+          at = (asked + now()) / 2;
+        } catch {
+          // metrics unavailable: the receiving end's figures still stand
+        }
+        marks[mark] = { packets, at, cpu, bytes };
+      },
+    });
+    const { start, end } = marks;
+    const metricsRatio = (end.packets - start.packets) / (end.at - start.at) / pps;
+    const gb = (end.bytes - start.bytes) / 1e9;
+    return {
+      pps,
+      connections,
+      direction,
+      measured,
+      metricsRatio: Number.isFinite(metricsRatio) ? round(metricsRatio, 5) : undefined,
+      cpuSecondsPerGB: gb > 0 ? round((end.cpu - start.cpu) / gb, 4) : undefined,
+    };
+  } finally {
+    load?.stop();
+    await agent?.stop();
+    await upstream.close();
+  }
+}
+
+/** Long-run within 1% and every 1-second window within 5%, at 1000 pps and above. */
+export function rateGoalMet(m: RateMeasurement): boolean {
+  return Math.abs(m.longRunRatio - 1) <= 0.01 && m.worstWindowError <= 0.05;
+}
+
+function describe(m: RateMeasurement): string {
+  const jain = m.connections > 1 ? `, Jain ${m.jain.toFixed(3)}` : "";
+  return `long-run ${m.longRunRatio.toFixed(3)}, 1-s windows ${m.worstWindowRatio.toFixed(3)}..${m.bestWindowRatio.toFixed(3)}${jain}`;
+}
+
+export function rateRows(result: RateResult): Row[] {
+  const rows: Row[] = [];
+  for (const c of result.agent) {
+    const goal = c.pps >= 1000;
+    const metrics = c.metricsRatio !== undefined ? `, /metrics ${c.metricsRatio.toFixed(3)}` : "";
+    rows.push({
+      section: "rate",
+      measure: `agent ${c.pps} pps, ${c.connections} conn, ${c.direction}`,
+      value: describe(c.measured) + metrics,
+      goal: goal ? "long-run ±1%, windows ±5%" : undefined,
+      met: goal ? rateGoalMet(c.measured) : undefined,
+    });
+  }
+  if (result.agentUnavailable) rows.push({ section: "rate", measure: "agent", value: `unavailable: ${result.agentUnavailable}` });
+  for (const c of result.reference) {
+    rows.push({
+      section: "rate",
+      measure: `tc tbf ${c.pps} pps, ${c.connections} conn (reference)`,
+      value: describe(c.measured),
+    });
+  }
+  if (result.referenceUnavailable) {
+    rows.push({ section: "rate", measure: "tc tbf (reference)", value: `unavailable: ${result.referenceUnavailable}` });
+  }
+  const top = Math.max(...result.agent.map((c) => c.pps));
+  for (const c of result.agent.filter((a) => a.pps === top && a.cpuSecondsPerGB !== undefined)) {
+    rows.push({
+      section: "cpu",
+      measure: `agent at ${c.pps} pps, ${c.connections} conn, ${c.direction}`,
+      value: `${c.cpuSecondsPerGB!.toFixed(2)} CPU-s per GB`,
+    });
+  }
+  return rows;
+}

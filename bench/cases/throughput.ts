@@ -1,0 +1,167 @@
+import { Meter, sinkServer, sources } from "../lib/load";
+import { direct, Forwarder, startAgent, startHaproxy, startSocat } from "../lib/peers";
+import { cpuSeconds, delay, now, processTree } from "../lib/proc";
+import { fmt, Row } from "../lib/report";
+import { median, round } from "../lib/stats";
+
+export interface ThroughputOptions {
+  /** Runs per (forwarder, streams) cell; the cells are visited in alternation. */
+  readonly reps: number;
+  /** Measured seconds per run, after `warmupSeconds`. */
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  readonly streams: readonly number[];
+  /** The agent bundle, or undefined when it could not be built. */
+  readonly agentBundle?: string;
+  readonly log: (line: string) => void;
+}
+
+export interface ThroughputCell {
+  readonly forwarder: string;
+  readonly streams: number;
+  readonly runsGBps: number[];
+  readonly medianGBps: number;
+  /** CPU cores the forwarding process (and its children) used while forwarding, median. */
+  readonly forwarderCores?: number;
+}
+
+export interface ThroughputResult {
+  readonly cells: ThroughputCell[];
+  readonly skipped: { forwarder: string; reason: string }[];
+  readonly ratios: { streams: number; agentOverHaproxy?: number; agentOverDirect?: number }[];
+  /** Agent CPU-seconds per GB forwarded with no limit (1 stream). */
+  readonly agentCpuSecondsPerGB?: number;
+}
+
+/**
+ * Bulk transfer on loopback through each forwarder: N streams from this process to a
+ * sink in this process. The load generator is one Node process, so "direct" is its own
+ * ceiling and each forwarder gets the other core.
+ */
+export async function throughput(options: ThroughputOptions): Promise<ThroughputResult> {
+  const meter = new Meter();
+  const sink = sinkServer(meter);
+  const upstream = await sink.listen();
+  const forwarders: Forwarder[] = [direct(upstream)];
+  const skipped: { forwarder: string; reason: string }[] = [];
+  const starters: [string, () => Promise<Forwarder>][] = [
+    ["haproxy", () => startHaproxy(upstream, 1)],
+    ["socat", () => startSocat(upstream)],
+  ];
+  if (options.agentBundle) {
+    const bundle = options.agentBundle;
+    starters.push(["agent", () => startAgent({ bundle, upstreamPort: upstream, pps: 0 })]);
+  } else {
+    skipped.push({ forwarder: "agent", reason: "agent bundle not available" });
+  }
+  for (const [name, start] of starters) {
+    try {
+      forwarders.push(await start());
+    } catch (err) {
+      skipped.push({ forwarder: name, reason: (err as Error).message });
+    }
+  }
+
+  const runs = new Map<string, { gbps: number[]; cores: number[] }>();
+  try {
+    for (let rep = 0; rep < options.reps; rep++) {
+      for (const streams of options.streams) {
+        for (const fw of forwarders) {
+          const key = `${fw.name}/${streams}`;
+          const cell = runs.get(key) ?? { gbps: [], cores: [] };
+          runs.set(key, cell);
+          const load = await sources(fw.port, streams);
+          await delay(options.warmupSeconds * 1000);
+          const pids = fw.pid ? processTree(fw.pid) : [];
+          const cpu0 = sumCpu(pids);
+          const bytes0 = meter.total;
+          const t0 = now();
+          await delay(options.seconds * 1000);
+          const bytes1 = meter.total;
+          const t1 = now();
+          const cpu1 = sumCpu(pids);
+          load.stop();
+          await sink.waitIdle();
+          const gbps = (bytes1 - bytes0) / (t1 - t0) / 1e9;
+          cell.gbps.push(gbps);
+          if (fw.pid) cell.cores.push((cpu1 - cpu0) / (t1 - t0));
+          options.log(`  throughput ${fw.name} x${streams} run ${rep + 1}: ${fmt.gbps(gbps)}`);
+        }
+      }
+    }
+  } finally {
+    for (const fw of forwarders) await fw.stop();
+    await sink.close();
+  }
+
+  const cells: ThroughputCell[] = [];
+  for (const fw of forwarders) {
+    for (const streams of options.streams) {
+      const cell = runs.get(`${fw.name}/${streams}`)!;
+      cells.push({
+        forwarder: fw.name,
+        streams,
+        runsGBps: cell.gbps.map((v) => round(v)),
+        medianGBps: round(median(cell.gbps)),
+        forwarderCores: cell.cores.length > 0 ? round(median(cell.cores), 3) : undefined,
+      });
+    }
+  }
+  const get = (name: string, streams: number) => cells.find((c) => c.forwarder === name && c.streams === streams);
+  const ratios = options.streams.map((streams) => {
+    const agent = get("agent", streams);
+    const haproxy = get("haproxy", streams);
+    const base = get("direct", streams);
+    return {
+      streams,
+      agentOverHaproxy: agent && haproxy ? round(agent.medianGBps / haproxy.medianGBps, 3) : undefined,
+      agentOverDirect: agent && base ? round(agent.medianGBps / base.medianGBps, 3) : undefined,
+    };
+  });
+  const agent1 = get("agent", options.streams[0]);
+  const agentCpuSecondsPerGB =
+    agent1?.forwarderCores !== undefined ? round(agent1.forwarderCores / agent1.medianGBps, 3) : undefined;
+  return { cells, skipped, ratios, agentCpuSecondsPerGB };
+}
+
+function sumCpu(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += cpuSeconds(pid);
+    } catch {
+      // a socat child that already ended
+    }
+  }
+  return total;
+}
+
+export function throughputRows(result: ThroughputResult): Row[] {
+  const rows: Row[] = [];
+  for (const c of result.cells) {
+    const cores = c.forwarderCores !== undefined ? `, ${c.forwarderCores.toFixed(2)} cores` : "";
+    rows.push({
+      section: "throughput",
+      measure: `${c.forwarder}, ${c.streams} stream${c.streams > 1 ? "s" : ""}`,
+      value: `${fmt.gbps(c.medianGBps)} (median of ${c.runsGBps.length}${cores})`,
+    });
+  }
+  for (const r of result.ratios) {
+    rows.push({
+      section: "throughput",
+      measure: `agent / haproxy, ${r.streams} stream${r.streams > 1 ? "s" : ""}`,
+      value: r.agentOverHaproxy !== undefined ? fmt.ratio(r.agentOverHaproxy) : "n/a",
+      goal: ">= 1.00",
+      met: r.agentOverHaproxy !== undefined ? r.agentOverHaproxy >= 1 : undefined,
+    });
+    rows.push({
+      section: "throughput",
+      measure: `agent / direct, ${r.streams} stream${r.streams > 1 ? "s" : ""}`,
+      value: r.agentOverDirect !== undefined ? fmt.ratio(r.agentOverDirect) : "n/a",
+    });
+  }
+  for (const s of result.skipped) {
+    rows.push({ section: "throughput", measure: `${s.forwarder}`, value: `unavailable: ${s.reason}` });
+  }
+  return rows;
+}

@@ -1,0 +1,256 @@
+import { ChildProcess, execFileSync, spawn, SpawnOptions } from "node:child_process";
+import { once } from "node:events";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as readline from "node:readline";
+
+/** Raised when a peer process fails to start or a wait runs out of time. */
+export class BenchError extends Error {
+  constructor(
+    readonly code: "PEER_FAILED" | "TIMEOUT" | "TOOL_MISSING" | "BAD_ARGS",
+    message: string,
+  ) {
+    super(message);
+    this.name = "BenchError";
+  }
+}
+
+export const HOST = "127.0.0.1";
+
+/** Clock ticks per second for /proc/<pid>/stat (USER_HZ). */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** Monotonic time in seconds. */
+export function now(): number {
+  return Number(process.hrtime.bigint()) / 1e9;
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A port that was free a moment ago, for peers that cannot report the port they bound. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, HOST);
+  await once(server, "listening");
+  const port = (server.address() as net.AddressInfo).port;
+  server.close();
+  await once(server, "close");
+  return port;
+}
+
+/** Resolves once something accepts TCP connections on the port; bounded by `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs = 10_000, alive?: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    if (alive && !alive()) throw new BenchError("PEER_FAILED", `process exited before listening on ${port}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, HOST);
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    await delay(Math.min(200, 10 * (attempt + 1)));
+  }
+  throw new BenchError("TIMEOUT", `nothing listens on ${HOST}:${port} after ${timeoutMs} ms`);
+}
+
+/** Every peer still running, so that an interrupted bench leaves no process behind. */
+const live = new Set<Peer>();
+
+/** Kills every peer the bench started that is still running (by pid). */
+export function killAllPeers(): void {
+  for (const peer of live) {
+    try {
+      peer.child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+}
+
+/** A child process that the bench owns: its output tail is kept for error messages. */
+export class Peer {
+  readonly child: ChildProcess;
+  private tail = "";
+  private exited = false;
+  readonly exit: Promise<number | null>;
+
+  constructor(
+    readonly name: string,
+    command: string,
+    args: readonly string[],
+    options: SpawnOptions = {},
+  ) {
+    this.child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
+    const keep = (chunk: Buffer) => {
+      this.tail = (this.tail + chunk.toString("utf8")).slice(-2000);
+    };
+    this.child.stderr?.on("data", keep);
+    live.add(this);
+    this.exit = new Promise((resolve) => {
+      this.child.once("exit", (code, signal) => {
+        this.exited = true;
+        live.delete(this);
+        resolve(code ?? (signal ? 128 : null));
+      });
+      this.child.once("error", (err) => {
+        this.exited = true;
+        live.delete(this);
+        this.tail += err.message;
+        resolve(null);
+      });
+    });
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new BenchError("PEER_FAILED", `${this.name} did not start: ${this.tail}`);
+    return this.child.pid;
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  /** The last lines the process wrote to stderr, for error messages. */
+  get stderrTail(): string {
+    return this.tail.trim().split("\n").slice(-3).join(" | ");
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; safe to call twice. */
+  async stop(graceMs = 3000): Promise<void> {
+    if (this.exited) return;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    await this.exit;
+    clearTimeout(timer);
+  }
+}
+
+/** Resident set size of one process in bytes (VmRSS), or NaN when it is gone. */
+export function rssBytes(pid: number): number {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return match ? Number(match[1]) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** User + system CPU seconds a process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may contain spaces) start at ") ".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / CLK_TCK;
+}
+
+/** The pid and every descendant of it, read from /proc. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift() as number;
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/** Runs a command to completion and returns its output; throws with the stderr tail on failure. */
+export function run(command: string, args: readonly string[], options: { input?: string } = {}): string {
+  return execFileSync(command, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], input: options.input });
+}
+
+/** Whether an executable is on the PATH. */
+export function which(command: string): string | undefined {
+  try {
+    return execFileSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads a peer's stdout as JSON lines; `next(event)` resolves with the first line whose
+ * `event` field matches, and rejects if the peer exits first or `timeoutMs` passes.
+ */
+export function jsonEvents(peer: Peer): (event: string, timeoutMs?: number) => Promise<Record<string, unknown>> {
+  const pending: Record<string, unknown>[] = [];
+  const listeners = new Set<() => void>();
+  const wake = () => listeners.forEach((l) => l());
+  readline.createInterface({ input: peer.child.stdout! }).on("line", (line) => {
+    try {
+      pending.push(JSON.parse(line));
+    } catch {
+      return;
+    }
+    wake();
+  });
+  void peer.exit.then(wake);
+  return (event, timeoutMs = 60_000) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const index = pending.findIndex((p) => p.event === event);
+        if (index >= 0) {
+          done();
+          resolve(pending.splice(index, 1)[0]);
+        } else if (!peer.alive) {
+          done();
+          reject(new BenchError("PEER_FAILED", `${peer.name} exited before "${event}": ${peer.stderrTail}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new BenchError("TIMEOUT", `${peer.name} sent no "${event}" in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        listeners.delete(check);
+      };
+      listeners.add(check);
+      check();
+    });
+}
+
+/** The open-files hard limit of processes started from here. */
+export function hardNofile(): number {
+  try {
+    return Number(execFileSync("sh", ["-c", "ulimit -Hn"], { encoding: "utf8" }).trim()) || 1024;
+  } catch {
+    return 1024;
+  }
+}
+
+/**
+ * `sh` arguments that raise the open-files limit to the hard limit, then exec the
+ * command that follows (so the pid stays the command's own).
+ */
+export const RAISE_NOFILE = ["-c", 'ulimit -n "$(ulimit -Hn)"; exec "$@"', "sh"];

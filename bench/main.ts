@@ -1,0 +1,239 @@
+/**
+ * `npm run bench [-- --quick] [-- --only=throughput,latency,rate,memory,synth]`
+ *
+ * Runs every case in one session on 127.0.0.1 and prints one table: throughput and
+ * latency against a direct connection, HAProxy and socat; the agent's rate accuracy
+ * against its plans and against the kernel's tbf shaper; memory per idle connection;
+ * CPU per GB; synth time and memory. Writes bench/results/latest.json, latest.md and
+ * latest.png (plus a dated JSON copy, not committed).
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { buildAgent } from "../runtime/agent/build";
+import { latency, latencyRows, LatencyResult } from "./cases/latency";
+import { memory, memoryRows, MemoryResult } from "./cases/memory";
+import { rateAccuracy, RateResult, rateRows } from "./cases/rate";
+import { synth, synthRows, SynthResult } from "./cases/synth";
+import { throughput, ThroughputResult, throughputRows } from "./cases/throughput";
+import { chartSpec, renderPng } from "./lib/chart";
+import { ensureTools, ToolReport } from "./lib/peers";
+import { BenchError, killAllPeers, now } from "./lib/proc";
+import { formatMarkdown, formatTable, Row } from "./lib/report";
+import { removeNamespaces } from "./lib/shaper";
+import { removeWorkers } from "./lib/workers";
+
+const CASES = ["throughput", "latency", "rate", "memory", "synth"] as const;
+type CaseName = (typeof CASES)[number];
+
+/** The built-in plans' rates (packets/s per container, each direction), plus 100 pps. */
+const RATES = [100, 1000, 10_000, 100_000];
+const HIGHEST_PLAN_PPS = 100_000;
+const RESULTS = path.join(__dirname, "results");
+
+interface Settings {
+  readonly mode: "quick" | "full";
+  readonly throughput: { reps: number; seconds: number; warmupSeconds: number; streams: number[] };
+  readonly latency: { rounds: number; reps: number; size: number };
+  readonly rate: { warmupSeconds: number; windows: number; sampleMs: number; connections: number[]; concurrent: boolean };
+  readonly memory: { connections: number; pps: number };
+  readonly synth: { appCounts: number[]; reps: number };
+}
+
+const QUICK: Settings = {
+  mode: "quick",
+  throughput: { reps: 3, seconds: 0.5, warmupSeconds: 0.2, streams: [1, 8] },
+  latency: { rounds: 3000, reps: 3, size: 64 },
+  rate: { warmupSeconds: 0.5, windows: 2, sampleMs: 100, connections: [1, 50], concurrent: true },
+  memory: { connections: 2000, pps: 1000 },
+  synth: { appCounts: [1, 10, 100, 200], reps: 1 },
+};
+
+const FULL: Settings = {
+  mode: "full",
+  throughput: { reps: 5, seconds: 2, warmupSeconds: 0.5, streams: [1, 8] },
+  latency: { rounds: 30_000, reps: 5, size: 64 },
+  rate: { warmupSeconds: 1, windows: 8, sampleMs: 100, connections: [1, 50], concurrent: false },
+  memory: { connections: 10_000, pps: 1000 },
+  synth: { appCounts: [1, 10, 100, 200], reps: 3 },
+};
+
+const USAGE = `usage: npm run bench [-- --quick] [-- --only=${CASES.join(",")}]`;
+
+function parseArgs(argv: readonly string[]): { settings: Settings; only: Set<CaseName> } {
+  let settings = FULL;
+  let only = new Set<CaseName>(CASES);
+  for (const arg of argv) {
+    if (arg === "--quick") settings = QUICK;
+    else if (arg.startsWith("--only=")) {
+      const names = arg.slice("--only=".length).split(",");
+      const bad = names.filter((n) => !(CASES as readonly string[]).includes(n));
+      if (bad.length > 0) throw new BenchError("BAD_ARGS", `unknown case ${bad.join(", ")}; ${USAGE}`);
+      only = new Set(names as CaseName[]);
+    } else if (arg === "-h" || arg === "--help") {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new BenchError("BAD_ARGS", `unknown argument ${arg}; ${USAGE}`);
+  }
+  return { settings, only };
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function gitCommit(): string | undefined {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: __dirname, encoding: "utf8", stdio: "pipe" }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  const { settings, only } = parseArgs(process.argv.slice(2));
+  const started = now();
+  const command = `npm run bench${settings.mode === "quick" ? " -- --quick" : ""}`;
+  log(`tcp-addon bench (${settings.mode}): ${[...only].join(", ")}`);
+
+  const tools: ToolReport = ensureTools(log);
+  log(`peers: haproxy ${tools.haproxy}, socat ${tools.socat}, iperf3 ${tools.iperf3 ?? "absent (optional)"}`);
+
+  let agentBundle: string | undefined;
+  let agentProblem: string | undefined;
+  try {
+    agentBundle = await buildAgent();
+    log(`agent: built ${path.relative(process.cwd(), agentBundle)}`);
+  } catch (err) {
+    agentProblem = (err as Error).message.split("\n")[0];
+    log(`agent: build failed, agent cases skipped: ${agentProblem}`);
+  }
+
+  const environment = {
+    date: new Date().toISOString(),
+    command,
+    commit: gitCommit(),
+    node: process.version,
+    kernel: os.release(),
+    cpu: os.cpus()[0]?.model,
+    cpus: os.cpus().length,
+    memoryBytes: os.totalmem(),
+    loadAverageAtStart: os.loadavg().map((v) => Number(v.toFixed(2))),
+    tools,
+    haproxyThreads: 1,
+    socatMode: "fork (one process per connection)",
+    agentBuild: agentBundle ? "ok" : agentProblem,
+  };
+
+  const results: {
+    throughput?: ThroughputResult;
+    latency?: LatencyResult;
+    rate?: RateResult;
+    memory?: MemoryResult;
+    synth?: SynthResult;
+  } = {};
+  const failures: Record<string, string> = {};
+  const rows: Row[] = [];
+  const attempt = async <T>(name: CaseName, run: () => Promise<T>, toRows: (r: T) => Row[]): Promise<T | undefined> => {
+    if (!only.has(name)) return undefined;
+    const t0 = now();
+    log(`== ${name}`);
+    try {
+      const result = await run();
+      rows.push(...toRows(result));
+      log(`   ${name} took ${(now() - t0).toFixed(1)} s`);
+      return result;
+    } catch (err) {
+      const message = (err as Error).message.split("\n")[0];
+      failures[name] = message;
+      rows.push({ section: name, measure: "case", value: `failed: ${message}` });
+      log(`   ${name} failed: ${message}`);
+      return undefined;
+    }
+  };
+
+  results.throughput = await attempt(
+    "throughput",
+    () => throughput({ ...settings.throughput, agentBundle, log }),
+    throughputRows,
+  );
+  results.latency = await attempt(
+    "latency",
+    () => latency({ ...settings.latency, agentBundle, limitedPps: HIGHEST_PLAN_PPS, log }),
+    latencyRows,
+  );
+  results.rate = await attempt(
+    "rate",
+    () => rateAccuracy({ ...settings.rate, rates: RATES, directions: ["up", "down"], agentBundle, log }),
+    rateRows,
+  );
+  if (results.throughput?.agentCpuSecondsPerGB !== undefined) {
+    rows.push({
+      section: "cpu",
+      measure: "agent with no limit, 1 stream",
+      value: `${results.throughput.agentCpuSecondsPerGB.toFixed(2)} CPU-s per GB`,
+    });
+  }
+  results.memory = await attempt("memory", () => memory({ ...settings.memory, agentBundle, log }), memoryRows);
+  results.synth = await attempt("synth", () => synth({ ...settings.synth, log }), synthRows);
+
+  const seconds = now() - started;
+  const table = formatTable(rows);
+  console.log(table);
+  console.log(`\n${command}: ${seconds.toFixed(0)} s on ${environment.cpus} x ${environment.cpu}, node ${environment.node}`);
+
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const report = {
+    environment: { ...environment, loadAverageAtEnd: os.loadavg().map((v) => Number(v.toFixed(2))), seconds: Math.round(seconds) },
+    settings,
+    notes: [
+      "Throughput: the load generator (sources and sink) is one Node process; 'direct' is its own ceiling.",
+      "Rate: packets/s = received bytes / 1500, measured at the receiving end in 1-second windows. The agent's windows start once it first reports throttled time (its initial one-second burst is spent) plus the warm-up; the reference's start after the warm-up.",
+      "tc tbf reference: two network namespaces made by the bench joined by a veth pair; tbf on the sender's end at the rate that carries pps x 1500 bytes/s of TCP payload in 1514-byte frames (1448-byte segments).",
+      "KB = 1024 bytes; MB = 1024 x 1024 bytes; GB/s = 1e9 bytes/s.",
+    ],
+    failures,
+    rows,
+    results,
+  };
+  const json = JSON.stringify(report, null, 2) + "\n";
+  fs.writeFileSync(path.join(RESULTS, "latest.json"), json);
+  fs.writeFileSync(path.join(RESULTS, `${environment.date.replace(/[:.]/g, "-")}-${settings.mode}.json`), json);
+  fs.writeFileSync(
+    path.join(RESULTS, "latest.md"),
+    `Made by \`${command}\` on ${environment.date.slice(0, 10)} (${environment.cpus} x ${environment.cpu}, node ${environment.node}, commit ${environment.commit}).\n\n${formatMarkdown(rows)}\n`,
+  );
+  try {
+    const png = await renderPng(chartSpec(results.rate, results.throughput, `tcp-addon bench (${settings.mode}), ${environment.date.slice(0, 10)}`));
+    fs.writeFileSync(path.join(RESULTS, "latest.png"), png);
+    log(`wrote bench/results/latest.json, latest.md, latest.png`);
+  } catch (err) {
+    log(`chart failed: ${(err as Error).message}`);
+    log(`wrote bench/results/latest.json, latest.md`);
+  }
+}
+
+async function cleanup(): Promise<void> {
+  killAllPeers();
+  removeNamespaces();
+  await removeWorkers();
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+main().then(
+  async () => {
+    await cleanup();
+    process.exit(0);
+  },
+  async (err: Error) => {
+    await cleanup();
+    console.error(`bench: ${err.message}`);
+    process.exit(err instanceof BenchError && err.code === "BAD_ARGS" ? 2 : 1);
+  },
+);
