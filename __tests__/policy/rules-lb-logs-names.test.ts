@@ -1,6 +1,7 @@
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
+import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { compliantStack, findingsOf } from "./helpers";
 
 describe("TCP-LOG1 log-retention", () => {
@@ -157,6 +158,18 @@ describe("TCP-NAME1 names-fit-aws-limits", () => {
     const { stack, taskRole } = compliantStack();
     taskRole.name = `acme-${"x".repeat(60)}`;
     expect(findingsOf(stack, "TCP-NAME1").map((f) => f.path)).toEqual(["test/TaskRole"]);
+  });
+
+  it("keeps an SSM parameter path like the product's TCP_URL parameter", () => {
+    const { stack } = compliantStack();
+    new SsmParameter(stack, "TcpUrl", { name: "/acme/mqtt/TCP_URL", type: "String", value: "tcp://x:1" });
+    expect(findingsOf(stack, "TCP-NAME1")).toEqual([]);
+  });
+
+  it.each(["acme/mqtt/TCP_URL", "/aws/mqtt/TCP_URL", "ssm-mqtt"])("flags the SSM parameter name %s", (name) => {
+    const { stack } = compliantStack();
+    new SsmParameter(stack, "TcpUrl", { name, type: "String", value: "tcp://x:1" });
+    expect(findingsOf(stack, "TCP-NAME1").map((f) => f.path)).toEqual(["test/TcpUrl"]);
   });
 
   it("skips a name that only Terraform can compute", () => {

@@ -32,10 +32,14 @@ export interface TcpAddonPolicyOptions {
  *
  * cdktf visits every construct under the scope the Aspect was added to, parents first; the
  * policy checks the whole scope when the last of them is visited, so it sees the tree after
- * every construct (and every earlier Aspect) has shaped it. Error-level findings throw a
- * `PolicyViolationError` from `app.synth()` and `Testing.synth()` before anything is written;
- * warnings are printed and annotated. `suppress(construct, ruleId, reason)` accepts one on
- * purpose.
+ * every construct, and every Aspect that ran before it, has shaped it. (An Aspect added after
+ * the policy that changes the very last construct of the scope runs too late to be seen; add
+ * such Aspects before `applyPolicy`.) Cross-resource rules read the whole stack: which security
+ * groups hold tasks, which role a task definition executes with.
+ *
+ * Error-level findings throw a `PolicyViolationError` from `app.synth()` and `Testing.synth()`
+ * (no `runValidations` needed) before the stack's JSON is written; warnings are printed and
+ * recorded as cdktf annotations. `suppress(construct, ruleId, reason)` accepts one on purpose.
  */
 export class TcpAddonPolicy implements IAspect {
   public readonly rules: readonly PolicyRule[];

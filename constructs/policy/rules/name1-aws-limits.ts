@@ -82,7 +82,9 @@ export const NAME_LIMITS: Readonly<Record<string, readonly NameLimit[]>> = {
       allowed: "letters, digits and _.-/",
       extra: (n) => {
         if (n.split("/").filter((p) => p !== "").length > 15) return "has more than 15 levels";
-        if (/^\/?(aws|ssm)/i.test(n)) return 'must not start with "aws" or "ssm"';
+        if (n.includes("/") && !n.startsWith("/")) return 'is a path, so it must start with "/"';
+        // Reserved by AWS: "aws..."/"ssm..." names, and the /aws/ and /ssm/ hierarchies.
+        if (/^(aws|ssm)/i.test(n) || /^\/(aws|ssm)(\/|$)/i.test(n)) return 'must not start with "aws" or "ssm"';
         return undefined;
       },
     },
