@@ -30,32 +30,35 @@ const realTimers: Timers = {
   },
 };
 
-/** Forwarded pieces cost at most this fraction of a second of the rate... */
-const PIECE_FRACTION_OF_SECOND = 1 / 50;
+/**
+ * A forwarded piece costs at most this fraction of a second of the rate (at least one
+ * packet): small enough that 1-second windows stay accurate at 100 pps, large enough
+ * that the limiter wakes at most about 500 times a second (timers tick in milliseconds).
+ */
+const PIECE_FRACTION_OF_SECOND = 1 / 500;
 /** ...and at most this many packets (66 kB, the size of one socket read). */
 const PIECE_MAX_PACKETS = 44;
-/** The limiter sleeps until at least this much of the rate has accrued (timers tick in ms). */
-const WAKE_FRACTION_OF_SECOND = 1 / 500;
 
 /** The most packets one forwarded piece may cost at `rate` packets/s with `burst`. */
 export function pieceLimit(rate: number, burst: number): number {
-  const byRate = Math.floor(rate * PIECE_FRACTION_OF_SECOND);
+  const byRate = Math.ceil(rate * PIECE_FRACTION_OF_SECOND);
   return Math.max(1, Math.min(byRate, PIECE_MAX_PACKETS, burst));
 }
 
 /**
  * One direction's share of the container's budget: a token bucket and a FIFO of the
- * connections waiting for it, served round robin, one capped piece per turn.
+ * connections waiting for it, served round robin, one piece of equal size per turn
+ * (`pieceLimit` packets, or less if the connection holds less), so every waiting
+ * connection gets the same share of packets.
  *
- * A chunk passes straight through when nobody is waiting and the bucket covers it;
- * otherwise its connection joins the back of the queue. When tokens run out, one timer
- * wakes the limiter once enough have accrued for the head of the queue.
+ * A chunk passes straight through when nobody is waiting, it fits in one piece and the
+ * bucket covers it; otherwise its connection joins the back of the queue. When the head
+ * of the queue cannot have its piece, one timer wakes the limiter once it can.
  */
 export class Limiter {
   readonly bucket: TokenBucket;
   /** Packets one forwarded piece may cost at most. */
   readonly pieceLimit: number;
-  private readonly wakePackets: number;
   private queue: Waiter[] = [];
   private head = 0;
   private timer: unknown = null;
@@ -71,7 +74,6 @@ export class Limiter {
   ) {
     this.bucket = new TokenBucket(rate, burst, now);
     this.pieceLimit = pieceLimit(rate, burst);
-    this.wakePackets = Math.max(1, Math.ceil(rate * WAKE_FRACTION_OF_SECOND));
   }
 
   /** Connections waiting for tokens. */
@@ -124,13 +126,13 @@ export class Limiter {
           this.dequeue().queued = false;
           continue;
         }
-        const available = this.bucket.available();
-        if (available < 1) {
-          this.sleepUntil(Math.min(waiter.packetsWanted, this.pieceLimit, this.wakePackets));
+        const piece = Math.min(waiter.packetsWanted, this.pieceLimit);
+        if (this.bucket.available() < piece) {
+          this.sleepUntil(piece);
           return;
         }
         this.dequeue();
-        const spent = waiter.release(Math.min(available, this.pieceLimit));
+        const spent = waiter.release(piece);
         this.bucket.take(spent);
         if (waiter.wantsTokens) this.queue.push(waiter);
         else waiter.queued = false;

@@ -58,7 +58,6 @@ export class Proxy {
       { allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES },
       (socket) => this.accept(socket),
     );
-    this.server.on("error", (error) => options.logger.error("listener-error", { error: error.message }));
   }
 
   /** Binds the listener; resolves with the port (useful with port 0). */
@@ -68,6 +67,7 @@ export class Proxy {
       this.server.once("error", onError);
       this.server.listen({ port, host }, () => {
         this.server.off("error", onError);
+        this.server.on("error", (error) => this.options.logger.error("listener-error", { error: error.message }));
         resolve((this.server.address() as net.AddressInfo).port);
       });
     });

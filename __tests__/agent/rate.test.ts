@@ -1,0 +1,82 @@
+import type * as net from "node:net";
+import { performance } from "node:perf_hooks";
+import { HOST, Resources, delay } from "./helpers";
+
+const resources = new Resources();
+afterEach(() => resources.closeAll());
+
+const PACKET = 1500;
+
+/** Writes full packets as fast as backpressure allows, until the socket closes. */
+function flood(socket: net.Socket): void {
+  const chunk = Buffer.alloc(64 * PACKET, 7);
+  const pump = (): void => {
+    while (!socket.destroyed && socket.write(chunk));
+    if (!socket.destroyed) socket.once("drain", pump);
+  };
+  socket.on("error", () => {});
+  pump();
+}
+
+describe("the packets-per-second limit on a real clock", () => {
+  it("holds a flooding client to 1000 pps (within 10%) over 3 s once the burst is spent", async () => {
+    // given an agent at 1000 pps (burst 1000 packets) and an app that counts what it receives
+    let received = 0;
+    let windowStart: { t: number; bytes: number } | null = null;
+    let finish: (rate: number) => void = () => {};
+    const measured = new Promise<number>((resolve) => (finish = resolve));
+    const burstBytes = 1000 * PACKET;
+    const { port } = await resources.server((socket) => {
+      socket.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        const now = performance.now();
+        if (windowStart === null) {
+          if (received >= burstBytes) windowStart = { t: now, bytes: received };
+        } else if (now - windowStart.t >= 3000) {
+          finish((received - windowStart.bytes) / PACKET / ((now - windowStart.t) / 1000));
+        }
+      });
+    });
+    const { ready } = await resources.startAgent(["--listen", "0", "--host", HOST, "--pps", "1000", "--upstream", `${HOST}:${port}`]);
+
+    // when a client floods it
+    flood(await resources.connect(ready.listen));
+
+    // then the app receives 1000 packets/s
+    const rate = await measured;
+    expect(rate).toBeGreaterThanOrEqual(900);
+    expect(rate).toBeLessThanOrEqual(1100);
+  });
+
+  it("shares the budget fairly between 50 flooding connections", async () => {
+    // given an agent at 2000 pps and an app that counts bytes per connection
+    const counts: number[] = [];
+    const { port } = await resources.server((socket) => {
+      const index = counts.push(0) - 1;
+      socket.on("data", (chunk: Buffer) => (counts[index] += chunk.length));
+    });
+    const { ready } = await resources.startAgent([
+      ...["--listen", "0", "--host", HOST, "--pps", "2000", "--burst", "100"],
+      ...["--upstream", `${HOST}:${port}`],
+    ]);
+
+    // when 50 clients flood it at once
+    const clients = await Promise.all(Array.from({ length: 50 }, () => resources.connect(ready.listen)));
+    clients.forEach(flood);
+    await delay(500);
+    const before = [...counts];
+    const start = performance.now();
+    await delay(2500);
+    const seconds = (performance.now() - start) / 1000;
+    const shares = counts.map((count, i) => (count - (before[i] ?? 0)) / PACKET);
+
+    // then every connection gets close to 1/50 of the budget, and the total stays at the limit
+    expect(shares).toHaveLength(50);
+    const total = shares.reduce((a, b) => a + b, 0);
+    expect(total / seconds).toBeGreaterThanOrEqual(1800);
+    expect(total / seconds).toBeLessThanOrEqual(2200);
+    const fair = total / 50;
+    expect(Math.min(...shares)).toBeGreaterThanOrEqual(fair * 0.7);
+    expect(Math.max(...shares)).toBeLessThanOrEqual(fair * 1.3);
+  });
+});

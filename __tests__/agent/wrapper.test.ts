@@ -1,0 +1,149 @@
+import type * as net from "node:net";
+import * as path from "node:path";
+import { HOST, Resources, agentEnv, closed, readAll, unusedPort } from "./helpers";
+
+const resources = new Resources();
+afterEach(() => resources.closeAll());
+
+const APP = path.join(__dirname, "fixtures", "app.js");
+
+function wrapper(flags: string[], appArgs: string[] = [], env: NodeJS.ProcessEnv = agentEnv()) {
+  return resources.startAgent(["--listen", "0", "--host", HOST, ...flags, "--", process.execPath, APP, ...appArgs], { env });
+}
+
+/** A connection the app has answered through the agent (so the agent has accepted it). */
+async function established(port: number): Promise<net.Socket> {
+  const client = await resources.connect(port);
+  client.write("ping\n");
+  await new Promise<void>((resolve) => client.once("data", () => resolve()));
+  return client;
+}
+
+async function ask(port: number, command: string): Promise<string> {
+  const client = await resources.connect(port);
+  client.write(`${command}\n`);
+  return (await readAll(client)).toString();
+}
+
+describe("wrapper mode", () => {
+  it("gives the app PORT and the TCP_URL from its own environment", async () => {
+    const { ready } = await wrapper([], [], agentEnv({ TCP_URL: "tcp://mqtt.example.com:20003" }));
+    const seen = JSON.parse(await ask(ready.listen, "env"));
+    expect(seen).toEqual({ PORT: String(ready.appPort), TCP_URL: "tcp://mqtt.example.com:20003" });
+    expect(ready.tcpUrl).toBe("tcp://mqtt.example.com:20003");
+  });
+
+  it("defaults TCP_URL to tcp://HOST:LISTEN when the environment has none", async () => {
+    const { ready } = await wrapper([]);
+    const seen = JSON.parse(await ask(ready.listen, "env"));
+    expect(seen.TCP_URL).toBe(`tcp://${HOST}:${ready.listen}`);
+  });
+
+  it("gives the app the port from --app-port", async () => {
+    const appPort = await unusedPort();
+    const { ready } = await wrapper(["--app-port", String(appPort)]);
+    expect(ready.appPort).toBe(appPort);
+    expect(JSON.parse(await ask(ready.listen, "env")).PORT).toBe(String(appPort));
+  });
+
+  it("reports listen, app port, upstream and TCP_URL in one ready line", async () => {
+    const { agent, ready } = await wrapper(["--pps", "1000", "--health-port", "0"]);
+    expect(ready).toMatchObject({
+      level: "info",
+      upstream: `127.0.0.1:${ready.appPort}`,
+      tcpUrl: `tcp://${HOST}:${ready.listen}`,
+      pps: 1000,
+      burst: 1000,
+    });
+    expect(ready.listen).toBeGreaterThan(0);
+    expect(ready.healthPort).toBeGreaterThan(0);
+    expect(agent.lines.filter((line) => line.event === "ready")).toHaveLength(1);
+  });
+
+  it("does not listen until the app accepts on its port", async () => {
+    const listen = await unusedPort();
+    const agent = resources.spawnAgent(
+      ["--listen", String(listen), "--host", HOST, "--", process.execPath, APP, "--listen-after", "1500"],
+      { env: agentEnv() },
+    );
+    await agent.waitForEvent("app-start");
+    await expect(resources.connect(listen)).rejects.toMatchObject({ code: "ECONNREFUSED" });
+    await agent.waitForEvent("ready");
+    expect(JSON.parse(await ask(listen, "env")).PORT).toBeDefined();
+  });
+
+  it("exits with the app's code when the app crashes, closing its connections", async () => {
+    const { agent, ready } = await wrapper([]);
+    const bystander = await resources.connect(ready.listen);
+    const crasher = await resources.connect(ready.listen);
+    crasher.write("exit 7\n");
+    expect((await agent.exited).code).toBe(7);
+    await closed(bystander);
+    expect(agent.lines.find((line) => line.event === "app-exit")).toMatchObject({ level: "error", code: 7 });
+  });
+
+  it("exits with 128 + the signal number when a signal kills the app", async () => {
+    const { agent, ready } = await wrapper([]);
+    const client = await resources.connect(ready.listen);
+    client.write("kill\n");
+    expect((await agent.exited).code).toBe(128 + 9);
+  });
+
+  it("exits with the app's code when the app exits before it is ready", async () => {
+    const agent = resources.spawnAgent(["--listen", "0", "--", process.execPath, APP, "--exit-now", "3"]);
+    expect((await agent.exited).code).toBe(3);
+    expect(agent.lines.find((line) => line.event === "app-exit-before-ready")).toMatchObject({ level: "error", code: 3 });
+    expect(agent.lines.some((line) => line.event === "ready")).toBe(false);
+  });
+
+  it("exits 1 when the app exits with 0 before it is ready", async () => {
+    const agent = resources.spawnAgent(["--listen", "0", "--", process.execPath, APP, "--exit-now", "0"]);
+    expect((await agent.exited).code).toBe(1);
+  });
+
+  it("exits 127 with an error line when the command cannot be started", async () => {
+    const agent = resources.spawnAgent(["--listen", "0", "--", "/nonexistent/app"]);
+    expect((await agent.exited).code).toBe(127);
+    expect(agent.lines.find((line) => line.event === "app-exit-before-ready")?.error).toBe("cannot start /nonexistent/app: ENOENT");
+  });
+
+  it("gives up with exit 1 when the app never accepts within --start-timeout", async () => {
+    const agent = resources.spawnAgent(["--listen", "0", "--start-timeout", "0.5", "--", process.execPath, APP, "--listen-after", "60000"]);
+    expect((await agent.exited).code).toBe(1);
+    expect(agent.lines.find((line) => line.event === "app-start-timeout")).toMatchObject({ code: "ERR_AGENT_APP_START_TIMEOUT" });
+  });
+});
+
+describe("wrapper mode on SIGTERM", () => {
+  it("lets a connection finish within the drain time, closes one that outlives it, then stops the app and exits with its code", async () => {
+    // given an app that exits 42 on SIGTERM, and two connections open through the agent
+    const { agent, ready } = await wrapper(["--drain-seconds", "2"], [], agentEnv({ APP_SIGTERM_CODE: "42" }));
+    const quick = await established(ready.listen);
+    const stuck = await established(ready.listen);
+    const stuckClosed = closed(stuck);
+
+    // when the agent gets SIGTERM, and during the drain one connection asks for an answer in 300 ms
+    agent.signal("SIGTERM");
+    await agent.waitForEvent("drain-start");
+    const quickAnswer = readAll(quick);
+    quick.write("wait 300\n");
+
+    // then the quick connection completes, the stuck one is closed at the deadline,
+    // the app gets SIGTERM only after the drain, and its exit code is passed on
+    expect((await quickAnswer).toString()).toBe("done");
+    await stuckClosed;
+    expect((await agent.exited).code).toBe(42);
+    expect(agent.lines.find((line) => line.event === "drain-end")).toMatchObject({ closed: 1 });
+    const drainEnd = agent.allLines.findIndex((line) => line.includes('"event":"drain-end"'));
+    const appSigterm = agent.allLines.indexOf("app: SIGTERM");
+    expect(drainEnd).toBeGreaterThanOrEqual(0);
+    expect(appSigterm).toBeGreaterThan(drainEnd);
+  });
+
+  it("forwards SIGINT to the app and passes its exit code on", async () => {
+    const { agent } = await wrapper([]);
+    agent.signal("SIGINT");
+    // the app has no SIGINT handler, so SIGINT kills it: 128 + 2
+    expect((await agent.exited).code).toBe(130);
+  });
+});
