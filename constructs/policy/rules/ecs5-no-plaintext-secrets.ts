@@ -9,6 +9,11 @@ const SECRET_NAME =
 /** Names that point at a secret rather than hold one: DB_PASSWORD_FILE, API_KEY_ARN. */
 const SECRET_POINTER = /_(FILE|PATH|ARN|PARAM|PARAMETER|NAME)$/i;
 
+/** True when an environment variable's name says it holds a credential (the config loader may reuse it). */
+export function looksLikeSecretName(name: string): boolean {
+  return SECRET_NAME.test(name) && !SECRET_POINTER.test(name);
+}
+
 /** Values that are credentials whatever their name. */
 const SECRET_VALUES: readonly [RegExp, string][] = [
   [/\b(AKIA|ASIA)[0-9A-Z]{16}\b/, "an AWS access key id"],
@@ -38,7 +43,7 @@ export const NoPlaintextSecrets: PolicyRule = {
       for (const entry of list(c.environment)) {
         if (!isRecord(entry) || typeof entry.name !== "string") continue;
         const value = typeof entry.value === "string" ? entry.value : "";
-        if (SECRET_NAME.test(entry.name) && !SECRET_POINTER.test(entry.name)) {
+        if (looksLikeSecretName(entry.name)) {
           violations.push({ detail: `${containerLabel(c, i)} has environment variable ${entry.name}, which looks like a secret` });
           continue;
         }
