@@ -1,14 +1,17 @@
-import { ConfigError } from "./constructs/config/errors";
+import { ConfigError, oneLine } from "./constructs/config/errors";
 import { configPath, loadConfig } from "./constructs/config/load";
-import { synthToDir } from "./constructs/synth";
-import { TcpAddonStack } from "./constructs/tcp-addon-stack";
 
-// Read and check the config first: a bad config exits here, before cdktf.out is touched.
-try {
+/** `npm run synth` and `cdktf synth`: the config file -> one TcpAddonStack named after the project -> cdktf.out. */
+async function main(): Promise<void> {
+  // A bad config stops here, before cdktf is even loaded and before the output folder is touched.
   const config = loadConfig(configPath());
+  const { synthToDir } = await import("./constructs/synth");
+  const { TcpAddonStack } = await import("./constructs/tcp-addon-stack");
   synthToDir(process.env.CDKTF_OUTDIR ?? "cdktf.out", (app) => new TcpAddonStack(app, config.project, { config }));
-} catch (err) {
-  const lines = err instanceof ConfigError ? err.issues : [err instanceof Error ? err.message : String(err)];
-  lines.forEach((line) => console.error(line.replace(/\s*[\r\n]+\s*/g, " ")));
-  process.exit(1);
 }
+
+main().catch((err: unknown) => {
+  const lines = err instanceof ConfigError ? err.issues : [err instanceof Error ? err.message : String(err)];
+  lines.forEach((line) => console.error(oneLine(line)));
+  process.exitCode = 1;
+});

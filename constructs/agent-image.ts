@@ -26,6 +26,12 @@ export interface TcpAgentImageProps {
    */
   readonly sourcePaths?: readonly string[];
   /**
+   * Shell command run in `contextDir` before `docker build`; the Dockerfile copies its output
+   * (the single-file agent bundle in dist/). Empty: no step.
+   * @default "npm run --silent build:agent"
+   */
+  readonly prebuildCommand?: string;
+  /**
    * CPU architecture the image is built for; the task definitions run on the matching one.
    * @default "linux/amd64"
    */
@@ -40,12 +46,13 @@ export interface TcpAgentImageProps {
 /**
  * The agent's image, built from this repository and pushed to a stack-owned ECR repository
  * (scan on push, immutable tags). The build is a `terraform_data` resource (Terraform's
- * built-in provider, nothing to download) whose local-exec provisioner logs in to ECR, runs
- * `docker build -f runtime/Dockerfile` and pushes. The tag is a content hash of the agent's
- * sources, so synth is deterministic, an unchanged agent is never rebuilt, and a changed one
- * gets a new tag (which a new task definition revision then points at). An existing tag is
- * not pushed again (immutable tags would refuse it). Needs `docker` and the `aws` CLI where
- * `cdktf deploy` runs, and `contextDir` is written as an absolute path: deploy where you synth.
+ * built-in provider, nothing to download) whose local-exec provisioner bundles the agent
+ * (`npm run build:agent`), logs in to ECR, runs `docker build -f runtime/Dockerfile` and
+ * pushes. The tag is a content hash of the agent's sources, so synth is deterministic, an
+ * unchanged agent is never rebuilt, and a changed one gets a new tag (which a new task
+ * definition revision then points at). An existing tag is not pushed again (immutable tags
+ * would refuse it). Needs Node, `docker` and the `aws` CLI where `cdktf deploy` runs, and
+ * `contextDir` is written as an absolute path: deploy where you synth.
  */
 export class TcpAgentImage extends Construct {
   readonly repository: EcrRepository;
@@ -62,6 +69,7 @@ export class TcpAgentImage extends Construct {
     const sourcePaths = props.sourcePaths ?? ["runtime/Dockerfile", "runtime/agent"];
     const platform = props.platform ?? "linux/amd64";
     const forceDelete = props.forceDelete ?? false;
+    const prebuildCommand = props.prebuildCommand ?? "npm run --silent build:agent";
 
     this.tag = `src-${hashSources(contextDir, sourcePaths)}`;
     this.repository = new EcrRepository(this, "Repository", {
@@ -90,6 +98,7 @@ export class TcpAgentImage extends Construct {
           command: [
             "set -e",
             'if aws ecr describe-images --region "$AWS_REGION" --repository-name "$REPOSITORY_NAME" --image-ids imageTag="$IMAGE_TAG" >/dev/null 2>&1; then echo "agent image $IMAGE_TAG already pushed"; exit 0; fi',
+            ...(prebuildCommand !== "" ? [prebuildCommand] : []),
             'aws ecr get-login-password --region "$AWS_REGION" | docker login --username AWS --password-stdin "$(echo "$REPOSITORY_URL" | cut -d/ -f1)"',
             'docker build --platform "$IMAGE_PLATFORM" -f runtime/Dockerfile -t "$REPOSITORY_URL:$IMAGE_TAG" .',
             'docker push "$REPOSITORY_URL:$IMAGE_TAG"',

@@ -7,4 +7,5 @@ export * from "./tcp-app";
 export * from "./names";
 export * from "./errors";
 export * from "./synth";
-export type { AddonConfig, AppSpec, NetworkSpec, Plan, PlanSpec, ResolvedApp, ResolvedConfig } from "./config/schema";
+// The config API (schema and types, loader, plans, ports): build a ResolvedConfig from a file or in TypeScript.
+export * from "./config";

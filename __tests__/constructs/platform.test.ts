@@ -249,19 +249,42 @@ describe("the agent image built by the stack", () => {
     });
   });
 
-  it("builds runtime/Dockerfile in a local-exec step and pushes it to the repository", () => {
+  const localExec = (tf: TfJson) =>
+    (
+      resourceIn(tf, "terraform_data", "Platform_AgentImage_Build") as {
+        provisioner: { "local-exec": { command: string; working_dir: string; environment: Record<string, string> } }[];
+      }
+    ).provisioner[0]["local-exec"];
+
+  it("bundles the agent, builds runtime/Dockerfile and pushes, in that order, from the context folder", () => {
     const dir = sources();
-    const { tf } = synthWithSources(dir);
-    const build = resourceIn(tf, "terraform_data", "Platform_AgentImage_Build") as {
-      provisioner: { "local-exec": { command: string; working_dir: string; environment: Record<string, string> } }[];
-    };
-    const exec = build.provisioner[0]["local-exec"];
+    const exec = localExec(synthWithSources(dir).tf);
     expect(exec.working_dir).toBe(dir);
+    const steps = exec.command.split("\n").map((line) => line.split(" ").slice(0, 2).join(" "));
+    expect(steps.filter((s) => ["npm run", "docker build", "docker push"].includes(s))).toEqual([
+      "npm run",
+      "docker build",
+      "docker push",
+    ]);
+    expect(exec.command).toContain("npm run --silent build:agent");
     expect(exec.command).toContain('docker build --platform "$IMAGE_PLATFORM" -f runtime/Dockerfile');
+  });
+
+  it("pushes to the stack's repository under the sources' tag", () => {
+    const { tf, stack } = synthWithSources(sources());
+    const exec = localExec(tf);
     expect(exec.command).toContain('docker push "$REPOSITORY_URL:$IMAGE_TAG"');
-    expect(exec.environment.REPOSITORY_URL).toBe(
-      ref(tf, "aws_ecr_repository", "Platform_AgentImage_Repository", "repository_url")
-    );
+    expect(exec.environment).toMatchObject({
+      REPOSITORY_URL: ref(tf, "aws_ecr_repository", "Platform_AgentImage_Repository", "repository_url"),
+      IMAGE_TAG: stack.platform.agentImage?.tag,
+    });
+  });
+
+  it("skips the push when the tag is already in the repository", () => {
+    const exec = localExec(synthWithSources(sources()).tf);
+    const firstSteps = exec.command.split("\n").slice(0, 2);
+    expect(firstSteps[0]).toBe("set -e");
+    expect(firstSteps[1]).toMatch(/^if aws ecr describe-images .*imageTag="\$IMAGE_TAG".* then .*exit 0; fi$/);
   });
 
   it("runs the pushed image, tagged with the sources' hash, in the tcp-agent container", () => {
