@@ -1,3 +1,5 @@
+import { once } from "node:events";
+import * as net from "node:net";
 import * as path from "node:path";
 import type { MqttClient } from "mqtt";
 import { connectMqtt, EXAMPLE, freePort, isRunning, LocalRun, processesMentioning, within, writeConfig } from "./helpers";
@@ -61,6 +63,23 @@ describe("tcp-addon local lifecycle", () => {
     expect(last).toContain("last output: cannot open database");
     expect(run.stdout).toEqual([]);
     expect(processesMentioning(marker)).toEqual([]);
+  });
+
+  it("names the app and the fix when its port is in use", async () => {
+    const holder = net.createServer().listen(0, "127.0.0.1");
+    await once(holder, "listening");
+    const port = (holder.address() as net.AddressInfo).port;
+    try {
+      run = new LocalRun(["--config", writeConfig({ port, containers: 1 })]);
+      const { code } = await within(run.exited, 20_000, "local mode to exit");
+
+      expect(code).toBe(1);
+      expect(run.stderr[run.stderr.length - 1]).toBe(
+        `tcp-addon local: mqtt: 127.0.0.1:${port} is already in use; set apps.mqtt.port to a free port`,
+      );
+    } finally {
+      holder.close();
+    }
   });
 
   it("rejects an --only name that the config lacks with one line and exit 1", async () => {

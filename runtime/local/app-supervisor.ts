@@ -23,6 +23,8 @@ export interface AppSupervisorOptions {
   readonly readyTimeoutMs?: number;
   /** How often a ready replica's /healthz is polled. @default 1 s */
   readonly healthIntervalMs?: number;
+  /** A replica unhealthy this long is replaced, as ECS replaces an unhealthy task. @default 10 s */
+  readonly unhealthyReplaceMs?: number;
   /** How long a connection waits for a ready replica before it is closed. @default 10 s */
   readonly waitForBackendMs?: number;
   /** Port for the balancer instead of the app's. @default the app's port */
@@ -112,7 +114,12 @@ export class AppSupervisor extends EventEmitter {
    * TCP_ADDON_LOCAL_PORT_UNAVAILABLE or TCP_ADDON_LOCAL_CRASH_LOOP.
    */
   async start(): Promise<void> {
-    await this.balancer.listen();
+    try {
+      await this.balancer.listen();
+    } catch (err) {
+      const fix = this.options.port === undefined ? `; set apps.${this.app.name}.port to a free port` : "";
+      throw new LocalError((err as LocalError).code, `${this.app.name}: ${(err as Error).message}${fix}`);
+    }
     const outcome = new Promise<void>((resolve, reject) => {
       this.once("ready", resolve);
       this.once("fatal", reject);
@@ -178,7 +185,9 @@ export class AppSupervisor extends EventEmitter {
       log: this.options.log,
     });
     this.live.add(replica);
+    let unhealthyTimer: NodeJS.Timeout | undefined;
     replica.on("exit", (exit: ReplicaExit) => {
+      clearTimeout(unhealthyTimer);
       this.live.delete(replica);
       this.balancer.remove(replica.id);
       this.onExit(slot, replica, exit);
@@ -186,8 +195,15 @@ export class AppSupervisor extends EventEmitter {
     replica.on("unhealthy", (status: number) => {
       this.balancer.remove(replica.id);
       this.options.log(`${replica.name} | /healthz answers ${status || "nothing"}: out of the rotation until it recovers`);
+      const replaceMs = this.options.unhealthyReplaceMs ?? 10_000;
+      unhealthyTimer = setTimeout(() => {
+        if (this.stopping || slot.current !== replica) return;
+        this.options.log(`${replica.name} | still unhealthy after ${replaceMs / 1000} s: stopping it to start a new one`);
+        void replica.stop();
+      }, replaceMs);
     });
     replica.on("healthy", () => {
+      clearTimeout(unhealthyTimer);
       if (this.stopping || slot.current !== replica || replica.backend === undefined) return;
       this.balancer.add(replica.backend);
       this.options.log(`${replica.name} | healthy again: back in the rotation`);

@@ -149,7 +149,8 @@ export class Replica extends EventEmitter {
       readline.createInterface({ input: child.stdout! }).on("line", (line) => this.onStdout(line, settle));
       readline.createInterface({ input: child.stderr! }).on("line", (line) => this.onStderr(line));
       child.once("error", (err) => {
-        // spawn itself failed (node missing, cwd gone): no exit event follows
+        // Only a failed spawn (cwd gone, no node) reports here without an exit to follow.
+        if (child.pid !== undefined) return;
         this.remember(err.message);
         this.onExit(null, null);
         settle(new LocalError("TCP_ADDON_LOCAL_EXITED_BEFORE_READY", `${this.name} could not start: ${err.message}`));
