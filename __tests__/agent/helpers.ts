@@ -190,6 +190,13 @@ export class Resources {
     });
   }
 
+  /** A client socket, connecting (for tests where the agent may reset it before it connects). */
+  dial(port: number): net.Socket {
+    const socket = net.connect({ host: HOST, port });
+    this.sockets.push(socket);
+    return socket;
+  }
+
   /** Closes every socket and server, kills every agent still running and waits for it. */
   async closeAll(): Promise<void> {
     for (const socket of this.sockets.splice(0)) socket.destroy();

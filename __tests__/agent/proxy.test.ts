@@ -116,15 +116,13 @@ describe("the proxy", () => {
   it("closes a client at once, with a reset, when the app refuses the connection", async () => {
     const { ready } = await sidecar(await unusedPort());
     // the reset may beat the client's own view of the handshake, so watch the raw socket
-    const client = net.connect({ host: HOST, port: ready.listen });
-    const result = await closed(client);
+    const result = await closed(resources.dial(ready.listen));
     expect(result.error?.code).toBe("ECONNRESET");
   });
 
   it("reports 503 on /healthz after the app refused a connection", async () => {
     const { ready } = await sidecar(await unusedPort(), ["--health-port", "0"]);
-    const client = await resources.connect(ready.listen);
-    await closed(client);
+    await closed(resources.dial(ready.listen));
     const health = await httpGet(ready.healthPort!, "/healthz");
     expect(health).toMatchObject({ status: 503, body: "upstream down\n" });
   });

@@ -25,9 +25,10 @@ export class AppProcess {
     this.child = spawn(command[0], command.slice(1), { env, stdio: "inherit" });
     this.pid = this.child.pid;
     this.exited = new Promise((resolve) => {
-      this.child.once("error", (error: NodeJS.ErrnoException) => {
+      // "on", not "once": a failed kill also reports here, and must not go unhandled.
+      this.child.on("error", (error: NodeJS.ErrnoException) => {
         // Only a failed spawn reports here without an "exit" to follow.
-        if (this.child.pid !== undefined) return;
+        if (this.child.pid !== undefined || !this.running) return;
         this.spawnError = error;
         this.running = false;
         resolve(127);

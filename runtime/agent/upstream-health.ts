@@ -51,7 +51,10 @@ export class UpstreamHealth {
   private probe(): Promise<boolean> {
     return new Promise((resolve) => {
       const socket = net.connect({ host: this.upstream.host, port: this.upstream.port });
+      let done = false;
       const finish = (ok: boolean, error?: NodeJS.ErrnoException): void => {
+        if (done) return;
+        done = true;
         socket.destroy();
         this.record(ok, error);
         resolve(ok);
