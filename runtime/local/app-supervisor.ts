@@ -117,8 +117,9 @@ export class AppSupervisor extends EventEmitter {
     try {
       await this.balancer.listen();
     } catch (err) {
+      if (!(err instanceof LocalError)) throw err;
       const fix = this.options.port === undefined ? `; set apps.${this.app.name}.port to a free port` : "";
-      throw new LocalError((err as LocalError).code, `${this.app.name}: ${(err as Error).message}${fix}`);
+      throw new LocalError(err.code, `${this.app.name}: ${err.message}${fix}`);
     }
     const outcome = new Promise<void>((resolve, reject) => {
       this.once("ready", resolve);

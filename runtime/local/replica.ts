@@ -157,8 +157,13 @@ export class Replica extends EventEmitter {
       });
       child.once("exit", (code, signal) => {
         const wasStarting = this.state === "starting";
-        // Let the last lines of output arrive before the exit is reported.
-        setImmediate(() => {
+        // Let the last lines of output arrive before the exit is reported: "close" comes
+        // once the pipes are drained, unless something left in the group still holds them.
+        const streamsClosed = new Promise<void>((resolve) => {
+          child.once("close", () => resolve());
+          setTimeout(resolve, 250).unref();
+        });
+        void streamsClosed.then(() => {
           this.onExit(code, signal);
           if (wasStarting) {
             const how = signal === null ? `with code ${code}` : `on ${signal}`;
