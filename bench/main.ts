@@ -12,12 +12,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { buildAgent } from "../runtime/agent/build";
-import { latency, latencyRows, LatencyResult } from "./cases/latency";
-import { memory, memoryRows, MemoryResult } from "./cases/memory";
-import { rateAccuracy, RateResult, rateRows } from "./cases/rate";
-import { synth, synthRows, SynthResult } from "./cases/synth";
-import { throughput, ThroughputResult, throughputRows } from "./cases/throughput";
+import { latency, latencyRows } from "./cases/latency";
+import { memory, memoryRows } from "./cases/memory";
+import { rateAccuracy, rateRows } from "./cases/rate";
+import { synth, synthRows } from "./cases/synth";
+import { throughput, throughputRows } from "./cases/throughput";
 import { chartSpec, renderPng } from "./lib/chart";
+import { goalRows, Results } from "./lib/goals";
 import { ensureTools, ToolReport } from "./lib/peers";
 import { BenchError, killAllPeers, now } from "./lib/proc";
 import { formatMarkdown, formatTable, Row } from "./lib/report";
@@ -34,27 +35,27 @@ const RESULTS = path.join(__dirname, "results");
 
 interface Settings {
   readonly mode: "quick" | "full";
-  readonly throughput: { reps: number; seconds: number; warmupSeconds: number; streams: number[] };
+  readonly throughput: { reps: number; seconds: number; warmupSeconds: number; streams: number[]; iperf3Reps: number };
   readonly latency: { rounds: number; reps: number; size: number };
-  readonly rate: { warmupSeconds: number; windows: number; sampleMs: number; connections: number[]; concurrent: boolean };
+  readonly rate: { warmupSeconds: number; windows: number; sampleMs: number; connections: number[]; concurrency: number };
   readonly memory: { connections: number; pps: number };
   readonly synth: { appCounts: number[]; reps: number };
 }
 
 const QUICK: Settings = {
   mode: "quick",
-  throughput: { reps: 3, seconds: 0.5, warmupSeconds: 0.2, streams: [1, 8] },
+  throughput: { reps: 3, seconds: 0.5, warmupSeconds: 0.2, streams: [1, 8], iperf3Reps: 0 },
   latency: { rounds: 3000, reps: 3, size: 64 },
-  rate: { warmupSeconds: 0.5, windows: 2, sampleMs: 100, connections: [1, 50], concurrent: true },
+  rate: { warmupSeconds: 0.5, windows: 2, sampleMs: 100, connections: [1, 50], concurrency: 6 },
   memory: { connections: 2000, pps: 1000 },
   synth: { appCounts: [1, 10, 100, 200], reps: 1 },
 };
 
 const FULL: Settings = {
   mode: "full",
-  throughput: { reps: 5, seconds: 2, warmupSeconds: 0.5, streams: [1, 8] },
+  throughput: { reps: 5, seconds: 2, warmupSeconds: 0.5, streams: [1, 8], iperf3Reps: 3 },
   latency: { rounds: 30_000, reps: 5, size: 64 },
-  rate: { warmupSeconds: 1, windows: 8, sampleMs: 100, connections: [1, 50], concurrent: false },
+  rate: { warmupSeconds: 1, windows: 8, sampleMs: 100, connections: [1, 50], concurrency: 1 },
   memory: { connections: 10_000, pps: 1000 },
   synth: { appCounts: [1, 10, 100, 200], reps: 3 },
 };
@@ -126,13 +127,7 @@ async function main(): Promise<void> {
     agentBuild: agentBundle ? "ok" : agentProblem,
   };
 
-  const results: {
-    throughput?: ThroughputResult;
-    latency?: LatencyResult;
-    rate?: RateResult;
-    memory?: MemoryResult;
-    synth?: SynthResult;
-  } = {};
+  const results: Results = {};
   const failures: Record<string, string> = {};
   const rows: Row[] = [];
   const attempt = async <T>(name: CaseName, run: () => Promise<T>, toRows: (r: T) => Row[]): Promise<T | undefined> => {
@@ -178,6 +173,7 @@ async function main(): Promise<void> {
   results.memory = await attempt("memory", () => memory({ ...settings.memory, agentBundle, log }), memoryRows);
   results.synth = await attempt("synth", () => synth({ ...settings.synth, log }), synthRows);
 
+  rows.push(...goalRows(results));
   const seconds = now() - started;
   const table = formatTable(rows);
   console.log(table);
@@ -189,7 +185,7 @@ async function main(): Promise<void> {
     settings,
     notes: [
       "Throughput: the load generator (sources and sink) is one Node process; 'direct' is its own ceiling.",
-      "Rate: packets/s = received bytes / 1500, measured at the receiving end in 1-second windows. The agent's windows start once it first reports throttled time (its initial one-second burst is spent) plus the warm-up; the reference's start after the warm-up.",
+      "Rate: packets/s = received bytes / 1500, measured at the receiving end in 1-second windows. The agent's windows start after its initial one-second burst is spent (the first 200 ms in which its /metrics show traffic held back at least half the time) plus the warm-up; the reference's start after the warm-up.",
       "tc tbf reference: two network namespaces made by the bench joined by a veth pair; tbf on the sender's end at the rate that carries pps x 1500 bytes/s of TCP payload in 1514-byte frames (1448-byte segments).",
       "KB = 1024 bytes; MB = 1024 x 1024 bytes; GB/s = 1e9 bytes/s.",
     ],

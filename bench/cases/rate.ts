@@ -20,8 +20,11 @@ export interface RateOptions {
   readonly warmupSeconds: number;
   readonly windows: number;
   readonly sampleMs: number;
-  /** Run the cases below the highest rate at the same time (quick mode); the highest runs alone. */
-  readonly concurrent: boolean;
+  /**
+   * How many cases below the highest rate run at the same time (quick mode); 1 = one after
+   * another. Cases at the highest rate always run alone.
+   */
+  readonly concurrency: number;
   readonly agentBundle?: string;
   readonly log: (line: string) => void;
 }
@@ -49,41 +52,47 @@ export interface RateResult {
   readonly agentUnavailable?: string;
   readonly reference: ShaperCase[];
   readonly referenceUnavailable?: string;
+  /** Cases that failed, each with its reason. */
+  readonly failures: { case: string; reason: string }[];
 }
 
 /** The agent at each plan rate, and tbf at the same byte rate, measured at the receiving end. */
 export async function rateAccuracy(options: RateOptions): Promise<RateResult> {
   const agent: AgentRateCase[] = [];
-  let agentUnavailable: string | undefined = options.agentBundle ? undefined : "agent bundle not available";
+  const failures: { case: string; reason: string }[] = [];
+  const agentUnavailable = options.agentBundle ? undefined : "agent bundle not available";
   if (options.agentBundle) {
     const bundle = options.agentBundle;
     const cases = options.connections.flatMap((connections) =>
       options.directions.flatMap((direction) => options.rates.map((pps) => ({ pps, connections, direction }))),
     );
-    try {
-      await schedule(cases, options.concurrent, async ({ pps, connections, direction }) => {
-        const t0 = now();
+    await schedule(cases, options.concurrency, async ({ pps, connections, direction }) => {
+      const name = `agent ${pps} pps x${connections} ${direction}`;
+      const t0 = now();
+      try {
         const result = await agentCase(bundle, pps, connections, direction, options);
         options.log(
-          `  rate agent ${pps} pps x${connections} ${direction}: long-run ${result.measured.longRunRatio.toFixed(3)}` +
+          `  rate ${name}: long-run ${result.measured.longRunRatio.toFixed(3)}` +
             ` windows ${result.measured.worstWindowRatio.toFixed(3)}..${result.measured.bestWindowRatio.toFixed(3)}` +
             ` (warm-up ${result.measured.warmupSeconds.toFixed(1)} s, case ${(now() - t0).toFixed(1)} s)`,
         );
         agent.push(result);
-      });
-    } catch (err) {
-      agentUnavailable = (err as Error).message;
-    }
+      } catch (err) {
+        failures.push({ case: name, reason: (err as Error).message });
+        options.log(`  rate ${name} failed: ${(err as Error).message}`);
+      }
+    });
   }
   agent.sort((a, b) => a.connections - b.connections || a.direction.localeCompare(b.direction) || a.pps - b.pps);
 
   const reference: ShaperCase[] = [];
   const availability = shaperAvailability();
-  let referenceUnavailable = availability.available ? undefined : availability.reason;
+  const referenceUnavailable = availability.available ? undefined : availability.reason;
   if (availability.available) {
     const cases = options.connections.flatMap((connections) => options.rates.map((pps) => ({ pps, connections })));
-    try {
-      await schedule(cases, options.concurrent, async ({ pps, connections }) => {
+    await schedule(cases, options.concurrency, async ({ pps, connections }) => {
+      const name = `tc tbf ${pps} pps x${connections}`;
+      try {
         const { settings, ...measured } = await measureShaper({
           pps,
           connections,
@@ -91,44 +100,48 @@ export async function rateAccuracy(options: RateOptions): Promise<RateResult> {
           windows: options.windows,
           sampleMs: options.sampleMs,
         });
-        options.log(`  rate tbf ${pps} pps x${connections}: long-run ${measured.longRunRatio.toFixed(3)}`);
+        options.log(`  rate ${name}: long-run ${measured.longRunRatio.toFixed(3)}`);
         reference.push({ pps, connections, measured, settings });
-      });
-    } catch (err) {
-      referenceUnavailable = (err as Error).message;
-    }
+      } catch (err) {
+        failures.push({ case: name, reason: (err as Error).message });
+        options.log(`  rate ${name} failed: ${(err as Error).message}`);
+      }
+    });
   }
   reference.sort((a, b) => a.connections - b.connections || a.pps - b.pps);
-  return { agent, agentUnavailable, reference, referenceUnavailable };
+  return { agent, agentUnavailable, reference, referenceUnavailable, failures };
 }
 
 /**
- * Runs the cases one after another, or (concurrent) every case below the highest rate at
- * once and then each case at the highest rate alone, since it is the one that needs a core.
+ * Runs the cases below the highest rate `concurrency` at a time, then each case at the
+ * highest rate alone, since that is the one that needs a whole core.
  */
-async function schedule<T extends { pps: number }>(cases: T[], concurrent: boolean, run: (c: T) => Promise<void>): Promise<void> {
-  if (!concurrent) {
-    for (const c of cases) await run(c);
-    return;
-  }
+async function schedule<T extends { pps: number }>(cases: T[], concurrency: number, run: (c: T) => Promise<void>): Promise<void> {
   const top = Math.max(...cases.map((c) => c.pps));
-  await Promise.all(cases.filter((c) => c.pps < top).map(run));
+  const low = cases.filter((c) => c.pps < top);
+  for (let i = 0; i < low.length; i += concurrency) await Promise.all(low.slice(i, i + concurrency).map(run));
   for (const c of cases.filter((c) => c.pps === top)) await run(c);
 }
 
 /**
- * Resolves `settleSeconds` after the agent first reports throttled time (its initial burst
- * is spent and the limit holds), or after `maxSeconds` if it never does.
+ * Resolves `settleSeconds` after the agent's initial burst is spent: the first 200 ms in
+ * which its /metrics report traffic held back for at least half the time (the bucket is
+ * empty and the senders are waiting on it). Resolves after `maxSeconds` if that never
+ * happens (the path cannot reach the limit).
  */
-async function burstSpent(agent: AgentProcess, settleSeconds: number, maxSeconds = 10): Promise<void> {
+async function burstSpent(agent: AgentProcess, settleSeconds: number, maxSeconds = 15): Promise<void> {
   const deadline = now() + maxSeconds;
+  let last: { t: number; held: number } | undefined;
   while (now() < deadline) {
     try {
-      if (metric(await agent.metrics(), "tcp_addon_throttled_seconds_total") > 0) break;
+      const held = metric(await agent.metrics(), "tcp_addon_throttled_seconds_total");
+      const t = now();
+      if (last && (held - last.held) / (t - last.t) >= 0.5) break;
+      last = { t, held };
     } catch {
       // not answering yet: try again
     }
-    await delay(50);
+    await delay(200);
   }
   await delay(settleSeconds * 1000);
 }
@@ -221,6 +234,7 @@ export function rateRows(result: RateResult): Row[] {
       value: describe(c.measured),
     });
   }
+  for (const f of result.failures) rows.push({ section: "rate", measure: f.case, value: `failed: ${f.reason}` });
   if (result.referenceUnavailable) {
     rows.push({ section: "rate", measure: "tc tbf (reference)", value: `unavailable: ${result.referenceUnavailable}` });
   }

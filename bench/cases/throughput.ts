@@ -1,6 +1,6 @@
 import { Meter, sinkServer, sources } from "../lib/load";
 import { direct, Forwarder, startAgent, startHaproxy, startSocat } from "../lib/peers";
-import { cpuSeconds, delay, now, processTree } from "../lib/proc";
+import { BenchError, cpuSeconds, delay, freePort, HOST, now, Peer, processTree, run, waitForPort, which } from "../lib/proc";
 import { fmt, Row } from "../lib/report";
 import { median, round } from "../lib/stats";
 
@@ -13,6 +13,8 @@ export interface ThroughputOptions {
   readonly streams: readonly number[];
   /** The agent bundle, or undefined when it could not be built. */
   readonly agentBundle?: string;
+  /** Also run direct, HAProxy and the agent under iperf3 (runs per cell; 0 = skip). */
+  readonly iperf3Reps: number;
   readonly log: (line: string) => void;
 }
 
@@ -31,6 +33,8 @@ export interface ThroughputResult {
   readonly ratios: { streams: number; agentOverHaproxy?: number; agentOverDirect?: number }[];
   /** Agent CPU-seconds per GB forwarded with no limit (1 stream). */
   readonly agentCpuSecondsPerGB?: number;
+  /** The same comparison driven by iperf3 (a C load generator), when it is installed and asked for. */
+  readonly iperf3?: { cells: ThroughputCell[]; ratios: ThroughputResult["ratios"] };
 }
 
 /**
@@ -107,8 +111,24 @@ export async function throughput(options: ThroughputOptions): Promise<Throughput
       });
     }
   }
+  const ratios = ratiosOf(cells, options.streams);
+  const agent1 = cells.find((c) => c.forwarder === "agent" && c.streams === options.streams[0]);
+  const agentCpuSecondsPerGB =
+    agent1?.forwarderCores !== undefined ? round(agent1.forwarderCores / agent1.medianGBps, 3) : undefined;
+  let iperf3: ThroughputResult["iperf3"];
+  if (options.iperf3Reps > 0 && which("iperf3")) {
+    try {
+      iperf3 = await iperfSession(options);
+    } catch (err) {
+      skipped.push({ forwarder: "iperf3", reason: (err as Error).message });
+    }
+  }
+  return { cells, skipped, ratios, agentCpuSecondsPerGB, iperf3 };
+}
+
+function ratiosOf(cells: readonly ThroughputCell[], streamCounts: readonly number[]): ThroughputResult["ratios"] {
   const get = (name: string, streams: number) => cells.find((c) => c.forwarder === name && c.streams === streams);
-  const ratios = options.streams.map((streams) => {
+  return streamCounts.map((streams) => {
     const agent = get("agent", streams);
     const haproxy = get("haproxy", streams);
     const base = get("direct", streams);
@@ -118,10 +138,51 @@ export async function throughput(options: ThroughputOptions): Promise<Throughput
       agentOverDirect: agent && base ? round(agent.medianGBps / base.medianGBps, 3) : undefined,
     };
   });
-  const agent1 = get("agent", options.streams[0]);
-  const agentCpuSecondsPerGB =
-    agent1?.forwarderCores !== undefined ? round(agent1.forwarderCores / agent1.medianGBps, 3) : undefined;
-  return { cells, skipped, ratios, agentCpuSecondsPerGB };
+}
+
+/**
+ * The cross-check: iperf3's client and server (C, one process each) in place of the Node
+ * load generator, through direct, HAProxy and the agent, in alternation.
+ */
+async function iperfSession(options: ThroughputOptions): Promise<NonNullable<ThroughputResult["iperf3"]>> {
+  const serverPort = await freePort();
+  const server = new Peer("iperf3 server", "iperf3", ["-s", "-B", HOST, "-p", String(serverPort)]);
+  const forwarders: Forwarder[] = [];
+  try {
+    await waitForPort(serverPort, 10_000, () => server.alive);
+    forwarders.push(direct(serverPort), await startHaproxy(serverPort, 1));
+    if (options.agentBundle) forwarders.push(await startAgent({ bundle: options.agentBundle, upstreamPort: serverPort, pps: 0 }));
+    const runs = new Map<string, number[]>();
+    for (let rep = 0; rep < options.iperf3Reps; rep++) {
+      for (const streams of options.streams) {
+        for (const fw of forwarders) {
+          const gbps = iperfClient(fw.port, streams, options.seconds);
+          const key = `${fw.name}/${streams}`;
+          runs.set(key, [...(runs.get(key) ?? []), gbps]);
+          options.log(`  iperf3 ${fw.name} x${streams} run ${rep + 1}: ${fmt.gbps(gbps)}`);
+        }
+      }
+    }
+    const cells = forwarders.flatMap((fw) =>
+      options.streams.map((streams) => {
+        const list = runs.get(`${fw.name}/${streams}`)!;
+        return { forwarder: fw.name, streams, runsGBps: list.map((v) => round(v)), medianGBps: round(median(list)) };
+      }),
+    );
+    return { cells, ratios: ratiosOf(cells, options.streams) };
+  } finally {
+    for (const fw of forwarders) await fw.stop();
+    await server.stop();
+  }
+}
+
+/** One iperf3 client run; GB/s received by the server. */
+function iperfClient(port: number, streams: number, seconds: number): number {
+  const out = run("iperf3", ["-c", HOST, "-p", String(port), "-P", String(streams), "-t", String(Math.max(1, Math.round(seconds))), "-J"]);
+  const report = JSON.parse(out) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
+  const bps = report.end?.sum_received?.bits_per_second;
+  if (typeof bps !== "number") throw new BenchError("PEER_FAILED", `iperf3: ${report.error ?? "no result"}`);
+  return bps / 8 / 1e9;
 }
 
 function sumCpu(pids: readonly number[]): number {
@@ -159,6 +220,22 @@ export function throughputRows(result: ThroughputResult): Row[] {
       measure: `agent / direct, ${r.streams} stream${r.streams > 1 ? "s" : ""}`,
       value: r.agentOverDirect !== undefined ? fmt.ratio(r.agentOverDirect) : "n/a",
     });
+  }
+  if (result.iperf3) {
+    for (const c of result.iperf3.cells) {
+      rows.push({
+        section: "throughput",
+        measure: `iperf3 via ${c.forwarder}, ${c.streams} stream${c.streams > 1 ? "s" : ""}`,
+        value: `${fmt.gbps(c.medianGBps)} (median of ${c.runsGBps.length})`,
+      });
+    }
+    for (const r of result.iperf3.ratios) {
+      rows.push({
+        section: "throughput",
+        measure: `iperf3: agent / haproxy, ${r.streams} stream${r.streams > 1 ? "s" : ""}`,
+        value: r.agentOverHaproxy !== undefined ? fmt.ratio(r.agentOverHaproxy) : "n/a",
+      });
+    }
   }
   for (const s of result.skipped) {
     rows.push({ section: "throughput", measure: `${s.forwarder}`, value: `unavailable: ${s.reason}` });

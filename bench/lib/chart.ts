@@ -1,4 +1,5 @@
 import type { RateResult } from "../cases/rate";
+import type { RateMeasurement } from "./rate";
 import type { ThroughputResult } from "../cases/throughput";
 
 /**
@@ -15,17 +16,29 @@ interface RatePoint {
   target: number;
 }
 
-/** Averages a 100 ms timeline into `stepSeconds` buckets, for a readable line. */
-function resample(timeline: { t: number; pps: number }[], stepSeconds: number): { t: number; pps: number }[] {
+/** Seconds of the warm-up (burst) shown before the measured span. */
+const LEAD_SECONDS = 2;
+/** Rates are drawn up to this multiple of the target, so the initial burst does not flatten the rest. */
+const CLIP = 2;
+
+/**
+ * Averages a 100 ms timeline into `stepSeconds` buckets, with time counted from the start
+ * of the measured span, keeping `LEAD_SECONDS` before it and clipping at `CLIP` x target.
+ */
+function resample(m: RateMeasurement, stepSeconds: number): { t: number; pps: number }[] {
   const buckets = new Map<number, { sum: number; n: number }>();
-  for (const p of timeline) {
-    const key = Math.ceil(p.t / stepSeconds - 1e-9) * stepSeconds;
+  for (const p of m.timeline) {
+    const t = p.t - m.warmupSeconds;
+    if (t < -LEAD_SECONDS) continue;
+    const key = Math.ceil(t / stepSeconds - 1e-9) * stepSeconds;
     const b = buckets.get(key) ?? { sum: 0, n: 0 };
     b.sum += p.pps;
     b.n += 1;
     buckets.set(key, b);
   }
-  return [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([t, b]) => ({ t: Number(t.toFixed(3)), pps: b.sum / b.n }));
+  return [...buckets.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([t, b]) => ({ t: Number(t.toFixed(3)), pps: Math.min(b.sum / b.n, CLIP * m.targetPps) }));
 }
 
 const VEGA_LITE = "vega-lite";
@@ -36,13 +49,13 @@ export function chartSpec(rate: RateResult | undefined, throughput: ThroughputRe
   const points: RatePoint[] = [];
   for (const c of rate?.agent ?? []) {
     if (c.connections !== 1) continue;
-    for (const p of resample(c.measured.timeline, 0.25)) {
+    for (const p of resample(c.measured, 0.25)) {
       points.push({ plan: planLabel(c.pps), series: `agent, ${c.direction}`, t: p.t, pps: p.pps, target: c.pps });
     }
   }
   for (const c of rate?.reference ?? []) {
     if (c.connections !== 1) continue;
-    for (const p of resample(c.measured.timeline, 0.25)) {
+    for (const p of resample(c.measured, 0.25)) {
       points.push({ plan: planLabel(c.pps), series: "tc tbf (kernel)", t: p.t, pps: p.pps, target: c.pps });
     }
   }
@@ -58,7 +71,11 @@ export function chartSpec(rate: RateResult | undefined, throughput: ThroughputRe
   const panels: object[] = [];
   if (points.length > 0) {
     panels.push({
-      title: { text: "Rate over time, 1 connection (250 ms averages); dashed = plan target", fontSize: 13 },
+      title: {
+        text: "Rate over time, 1 connection, 250 ms averages; dashed = plan target",
+        subtitle: `time 0 = start of the measured span (the initial burst comes before it); drawn up to ${CLIP}x target`,
+        fontSize: 13,
+      },
       data: { values: points },
       facet: { column: { field: "plan", type: "nominal", sort: planOrder, title: null, header: { labelFontSize: 12 } } },
       spec: {
@@ -68,7 +85,7 @@ export function chartSpec(rate: RateResult | undefined, throughput: ThroughputRe
           {
             mark: { type: "line", strokeWidth: 1.5, interpolate: "step-before" },
             encoding: {
-              x: { field: "t", type: "quantitative", title: "seconds" },
+              x: { field: "t", type: "quantitative", title: "seconds from the measured span's start" },
               y: { field: "pps", type: "quantitative", title: "packets/s (bytes / 1500)" },
               color: { field: "series", type: "nominal", title: null, legend: { orient: "top" } },
             },

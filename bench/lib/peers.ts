@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
-import { BenchError, freePort, HOST, jsonEvents, Peer, RAISE_NOFILE, run, waitForPort, which } from "./proc";
+import { BenchError, freePort, hardNofile, HOST, jsonEvents, Peer, RAISE_NOFILE, run, waitForPort, which } from "./proc";
 
 /** A TCP forwarder under test: clients connect to `port`, bytes reach the upstream. */
 export interface Forwarder {
@@ -81,14 +81,17 @@ export function direct(upstreamPort: number): Forwarder {
 
 /** HAProxy in TCP mode with one thread, the same footing as the single Node process of the agent. */
 export async function startHaproxy(upstreamPort: number, threads = 1): Promise<Forwarder> {
+  // Two sockets per proxied connection, within the open-files hard limit.
+  const maxconn = Math.floor((hardNofile() - 100) / 2);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-bench-haproxy-"));
   const port = await freePort();
   const cfg = [
     "global",
     `  nbthread ${threads}`,
-    "  maxconn 9900",
+    `  maxconn ${maxconn}`,
     "defaults",
     "  mode tcp",
+    `  maxconn ${maxconn}`,
     "  timeout connect 5s",
     "  timeout client 1h",
     "  timeout server 1h",

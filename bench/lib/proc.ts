@@ -206,12 +206,20 @@ export function jsonEvents(peer: Peer): (event: string, timeoutMs?: number) => P
   const pending: Record<string, unknown>[] = [];
   const listeners = new Set<() => void>();
   const wake = () => listeners.forEach((l) => l());
-  readline.createInterface({ input: peer.child.stdout! }).on("line", (line) => {
+  // The child's exit can be reported before its last lines are read: it is over only
+  // when it has exited and its stdout has ended.
+  let ended = false;
+  const lines = readline.createInterface({ input: peer.child.stdout! });
+  lines.on("line", (line) => {
     try {
       pending.push(JSON.parse(line));
     } catch {
       return;
     }
+    wake();
+  });
+  lines.once("close", () => {
+    ended = true;
     wake();
   });
   void peer.exit.then(wake);
@@ -222,7 +230,7 @@ export function jsonEvents(peer: Peer): (event: string, timeoutMs?: number) => P
         if (index >= 0) {
           done();
           resolve(pending.splice(index, 1)[0]);
-        } else if (!peer.alive) {
+        } else if (!peer.alive && ended) {
           done();
           reject(new BenchError("PEER_FAILED", `${peer.name} exited before "${event}": ${peer.stderrTail}`));
         }

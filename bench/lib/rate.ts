@@ -34,6 +34,8 @@ export interface RateMeasurement {
   readonly windowRatios: number[];
   readonly worstWindowRatio: number;
   readonly bestWindowRatio: number;
+  /** Longest window in seconds (over 1 when the event loop ran late). */
+  readonly longestWindowSeconds: number;
   /** Largest |window / target - 1|. */
   readonly worstWindowError: number;
   /** Jain's index over the connections' byte counts in the measured span (1 connection: 1). */
@@ -44,27 +46,27 @@ export interface RateMeasurement {
 }
 
 /**
- * Samples the meter's total every `sampleMs` (each sample stamped with its real time),
- * from now until warm-up plus `windows` seconds, and turns it into rate figures. Windows
- * are 1 second of samples long; their rates use the samples' real time stamps, so timer
- * jitter does not count as rate error.
+ * Samples the meter's total every `sampleMs` (each sample stamped with its real time)
+ * from now until the warm-up is over and `windows` seconds more have passed, and turns it
+ * into rate figures. A window runs from the first sample at or after its start to the
+ * first at or after its end; rates use the samples' real time stamps, so timer jitter
+ * and a late event loop do not count as rate error.
  */
 export function measureRate(meter: Meter, options: RateMeasureOptions): Promise<RateMeasurement> {
-  const perSecond = Math.round(1000 / options.sampleMs);
   const samples: { t: number; bytes: number }[] = [];
+  const t0 = now();
   let warmedUp = false;
-  let warmupSamples = -1;
-  let lastSample = Number.POSITIVE_INFINITY;
   if (typeof options.warmup === "number") {
-    warmupSamples = Math.max(1, Math.round((options.warmup * 1000) / options.sampleMs));
-    lastSample = warmupSamples + options.windows * perSecond;
+    const seconds = options.warmup;
+    setTimeout(() => (warmedUp = true), seconds * 1000).unref();
   } else {
     void options.warmup.then(() => (warmedUp = true));
   }
+  /** Index of the sample that starts window k (k = 0..windows; the last one ends the span). */
+  const boundaries: number[] = [];
   let startConn: number[] = [];
   let endConn: number[] = [];
   const marks: Promise<void>[] = [];
-  const t0 = now();
   samples.push({ t: t0, bytes: meter.total });
   return new Promise<RateMeasurement>((resolve, reject) => {
     const deadline = setTimeout(
@@ -72,20 +74,23 @@ export function measureRate(meter: Meter, options: RateMeasureOptions): Promise<
         clearInterval(timer);
         reject(new BenchError("TIMEOUT", "rate sampling overran its time"));
       },
-      (options.windows * 3 + 30) * 1000,
+      (options.windows * 3 + 40) * 1000,
     );
     const timer = setInterval(() => {
-      samples.push({ t: now(), bytes: meter.total });
+      const sample = { t: now(), bytes: meter.total };
+      samples.push(sample);
       const index = samples.length - 1;
-      if (warmupSamples < 0 && warmedUp) {
-        warmupSamples = index;
-        lastSample = warmupSamples + options.windows * perSecond;
-      }
-      if (index === warmupSamples) {
+      if (!warmedUp) return;
+      if (boundaries.length === 0) {
+        boundaries.push(index);
         startConn = [...meter.perConnection];
         if (options.onMark) marks.push(Promise.resolve(options.onMark("start")));
+        return;
       }
-      if (index === lastSample) {
+      const spanStart = samples[boundaries[0]].t;
+      if (sample.t - spanStart < boundaries.length - 1e-3) return;
+      boundaries.push(index);
+      if (boundaries.length === options.windows + 1) {
         endConn = [...meter.perConnection];
         if (options.onMark) marks.push(Promise.resolve(options.onMark("end")));
         clearInterval(timer);
@@ -97,15 +102,17 @@ export function measureRate(meter: Meter, options: RateMeasureOptions): Promise<
 
   function summarize(): RateMeasurement {
     const target = options.pps;
-    const a = samples[warmupSamples];
-    const b = samples[lastSample];
+    const a = samples[boundaries[0]];
+    const b = samples[boundaries[options.windows]];
     const seconds = b.t - a.t;
     const longRunPps = (b.bytes - a.bytes) / PACKET_BYTES / seconds;
     const windowRatios: number[] = [];
+    let longest = 0;
     for (let w = 0; w < options.windows; w++) {
-      const s = samples[warmupSamples + w * perSecond];
-      const e = samples[warmupSamples + (w + 1) * perSecond];
+      const s = samples[boundaries[w]];
+      const e = samples[boundaries[w + 1]];
       windowRatios.push((e.bytes - s.bytes) / PACKET_BYTES / (e.t - s.t) / target);
+      longest = Math.max(longest, e.t - s.t);
     }
     const perConn = endConn.map((v, i) => v - (startConn[i] ?? 0));
     const timeline: { t: number; pps: number }[] = [];
@@ -125,6 +132,7 @@ export function measureRate(meter: Meter, options: RateMeasureOptions): Promise<
       windowRatios: windowRatios.map((r) => round(r, 5)),
       worstWindowRatio: round(Math.min(...windowRatios), 5),
       bestWindowRatio: round(Math.max(...windowRatios), 5),
+      longestWindowSeconds: round(longest, 4),
       worstWindowError: round(Math.max(...windowRatios.map((r) => Math.abs(r - 1))), 5),
       jain: round(jain(perConn), 6),
       connections: perConn.length,
