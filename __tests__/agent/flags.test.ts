@@ -42,6 +42,10 @@ describe("parseFlags", () => {
     expect(options(["--listen", "0", "--pps", "5000", "--upstream", "127.0.0.1:1"]).burst).toBe(5000);
   });
 
+  it("caps the default burst at 9,000,000 packets for the largest rates", () => {
+    expect(options(["--listen", "0", "--pps", "10000000", "--upstream", "127.0.0.1:1"]).burst).toBe(9_000_000);
+  });
+
   it("reads every setting from its environment variable", () => {
     const parsed = options([], {
       TCP_ADDON_LISTEN: "7000",
@@ -118,7 +122,7 @@ describe("the tcp-addon-agent command", () => {
     const exit = await agent.exited;
     expect(exit.code).toBe(2);
     const [first, second, third] = agent.stderr.split("\n");
-    expect(first).toBe('tcp-addon-agent: --pps must be an integer from 0 to 1000000, got "lots"');
+    expect(first).toBe('tcp-addon-agent: --pps must be an integer from 0 to 10000000, got "lots"');
     expect(second).toBe("");
     expect(third).toBe("Usage:");
     expect(agent.lines).toEqual([]);

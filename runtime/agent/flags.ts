@@ -1,6 +1,6 @@
 import type { UpstreamAddress } from "./connection";
 import { FlagError } from "./errors";
-import { MAX_PACKETS } from "./token-bucket";
+import { MAX_BURST, MAX_RATE } from "./token-bucket";
 
 /** Everything the agent runs with, after flags and environment are read and checked. */
 export interface AgentOptions {
@@ -10,7 +10,7 @@ export interface AgentOptions {
   readonly host: string;
   /** Packets per second per direction; 0 = unlimited. */
   readonly pps: number;
-  /** Bucket size in packets; defaults to one second's worth (= pps); 0 when unlimited. */
+  /** Bucket size in packets; defaults to one second's worth (= pps, at most 9,000,000); 0 when unlimited. */
   readonly burst: number;
   /** Port for /healthz and /metrics; null = no health server. */
   readonly healthPort: number | null;
@@ -134,10 +134,10 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   if (listenRaw === undefined) throw new FlagError("--listen is required (or TCP_ADDON_LISTEN)");
   const listen = port(listenRaw);
   const host = read("host", text, "0.0.0.0");
-  const pps = read("pps", (v) => integer(v, 0, MAX_PACKETS), 0);
+  const pps = read("pps", (v) => integer(v, 0, MAX_RATE), 0);
   const burstRaw = raw.get("burst");
   if (burstRaw !== undefined && pps === 0) throw new FlagError(`${burstRaw.source} needs a packets-per-second limit (--pps)`);
-  const burst = read("burst", (v) => integer(v, 1, MAX_PACKETS), pps);
+  const burst = read("burst", (v) => integer(v, 1, MAX_BURST), Math.min(pps, MAX_BURST));
   const healthPort = read<number | null>("healthPort", port, null);
   const drainSeconds = read("drainSeconds", (v) => seconds(v, 0), 25);
   const idleTimeoutSeconds = read("idleTimeout", (v) => seconds(v, 0.001), 360);

@@ -3,8 +3,11 @@ import { type Clock, NS_PER_SECOND } from "./clock";
 /** Payload bytes in one packet: a chunk of n bytes costs ceil(n / 1500) packets. */
 export const PACKET_BYTES = 1500;
 
-/** The largest rate or burst the bucket accepts; keeps its integer arithmetic exact. */
-export const MAX_PACKETS = 1_000_000;
+/** The largest rate the bucket accepts, in packets per second (15 GB/s). */
+export const MAX_RATE = 10_000_000;
+
+/** The largest burst, in packets: `burst × 10^9` must stay an exact integer in a double. */
+export const MAX_BURST = 9_000_000;
 
 /** Packets a chunk of `bytes` bytes costs. */
 export function packetsFor(bytes: number): number {
@@ -31,11 +34,11 @@ export class TokenBucket {
     burst: number,
     private readonly now: Clock,
   ) {
-    if (!Number.isInteger(rate) || rate < 1 || rate > MAX_PACKETS) {
-      throw new RangeError(`rate must be an integer from 1 to ${MAX_PACKETS}, got ${rate}`);
+    if (!Number.isInteger(rate) || rate < 1 || rate > MAX_RATE) {
+      throw new RangeError(`rate must be an integer from 1 to ${MAX_RATE}, got ${rate}`);
     }
-    if (!Number.isInteger(burst) || burst < 1 || burst > MAX_PACKETS) {
-      throw new RangeError(`burst must be an integer from 1 to ${MAX_PACKETS}, got ${burst}`);
+    if (!Number.isInteger(burst) || burst < 1 || burst > MAX_BURST) {
+      throw new RangeError(`burst must be an integer from 1 to ${MAX_BURST}, got ${burst}`);
     }
     this.rate = rate;
     this.burst = burst;
