@@ -8,6 +8,8 @@ import { ConstructError } from "./errors";
 
 /** The repository root: where `runtime/Dockerfile` and the agent's sources live. */
 export const PACKAGE_ROOT = path.resolve(__dirname, "..");
+/** The agent's Dockerfile, relative to the build context. */
+export const DOCKERFILE = "runtime/Dockerfile";
 
 export interface TcpAgentImageProps {
   /** Resource-name prefix: the repository is `<project>-tcp-agent`. */
@@ -21,16 +23,10 @@ export interface TcpAgentImageProps {
   readonly contextDir?: string;
   /**
    * Files and folders (relative to `contextDir`) whose content makes the image tag, so the tag
-   * changes exactly when what goes into the image changes.
-   * @default ["runtime/Dockerfile", "runtime/agent"]
+   * changes exactly when what goes into the image changes; missing ones are skipped.
+   * @default ["runtime/Dockerfile", "runtime/Dockerfile.dockerignore", "runtime/agent"]
    */
   readonly sourcePaths?: readonly string[];
-  /**
-   * Shell command run in `contextDir` before `docker build`; the Dockerfile copies its output
-   * (the single-file agent bundle in dist/). Empty: no step.
-   * @default "npm run --silent build:agent"
-   */
-  readonly prebuildCommand?: string;
   /**
    * CPU architecture the image is built for; the task definitions run on the matching one.
    * @default "linux/amd64"
@@ -46,12 +42,12 @@ export interface TcpAgentImageProps {
 /**
  * The agent's image, built from this repository and pushed to a stack-owned ECR repository
  * (scan on push, immutable tags). The build is a `terraform_data` resource (Terraform's
- * built-in provider, nothing to download) whose local-exec provisioner bundles the agent
- * (`npm run build:agent`), logs in to ECR, runs `docker build -f runtime/Dockerfile` and
+ * built-in provider, nothing to download) whose local-exec provisioner logs in to ECR, runs
+ * `docker build -f runtime/Dockerfile` (a multi-stage build that bundles the agent itself) and
  * pushes. The tag is a content hash of the agent's sources, so synth is deterministic, an
  * unchanged agent is never rebuilt, and a changed one gets a new tag (which a new task
  * definition revision then points at). An existing tag is not pushed again (immutable tags
- * would refuse it). Needs Node, `docker` and the `aws` CLI where `cdktf deploy` runs, and
+ * would refuse it). Needs `docker` and the `aws` CLI where `cdktf deploy` runs, and
  * `contextDir` is written as an absolute path: deploy where you synth.
  */
 export class TcpAgentImage extends Construct {
@@ -66,11 +62,17 @@ export class TcpAgentImage extends Construct {
   constructor(scope: Construct, id: string, props: TcpAgentImageProps) {
     super(scope, id);
     const contextDir = props.contextDir ?? PACKAGE_ROOT;
-    const sourcePaths = props.sourcePaths ?? ["runtime/Dockerfile", "runtime/agent"];
+    const sourcePaths = props.sourcePaths ?? [DOCKERFILE, `${DOCKERFILE}.dockerignore`, "runtime/agent"];
     const platform = props.platform ?? "linux/amd64";
     const forceDelete = props.forceDelete ?? false;
-    const prebuildCommand = props.prebuildCommand ?? "npm run --silent build:agent";
 
+    const dockerfile = path.resolve(contextDir, DOCKERFILE);
+    if (!fs.existsSync(dockerfile)) {
+      throw new ConstructError(
+        "AGENT_SOURCES_MISSING",
+        `agent image: ${dockerfile} not found; build from a checkout of tcp-addon or set agent.image to a prebuilt image`,
+      );
+    }
     this.tag = `src-${hashSources(contextDir, sourcePaths)}`;
     this.repository = new EcrRepository(this, "Repository", {
       name: `${props.project}-tcp-agent`,
@@ -98,9 +100,8 @@ export class TcpAgentImage extends Construct {
           command: [
             "set -e",
             'if aws ecr describe-images --region "$AWS_REGION" --repository-name "$REPOSITORY_NAME" --image-ids imageTag="$IMAGE_TAG" >/dev/null 2>&1; then echo "agent image $IMAGE_TAG already pushed"; exit 0; fi',
-            ...(prebuildCommand !== "" ? [prebuildCommand] : []),
             'aws ecr get-login-password --region "$AWS_REGION" | docker login --username AWS --password-stdin "$(echo "$REPOSITORY_URL" | cut -d/ -f1)"',
-            'docker build --platform "$IMAGE_PLATFORM" -f runtime/Dockerfile -t "$REPOSITORY_URL:$IMAGE_TAG" .',
+            `docker build --platform "$IMAGE_PLATFORM" -f ${DOCKERFILE} -t "$REPOSITORY_URL:$IMAGE_TAG" .`,
             'docker push "$REPOSITORY_URL:$IMAGE_TAG"',
           ].join("\n"),
         },
@@ -109,18 +110,12 @@ export class TcpAgentImage extends Construct {
   }
 }
 
-/** sha256 over the sorted relative paths and contents of every file under `paths`; 12 hex digits. */
+/** sha256 over the sorted relative paths and contents of every file under `paths` (missing ones skipped); 12 hex digits. */
 export function hashSources(root: string, paths: readonly string[]): string {
   const files: string[] = [];
   for (const rel of paths) {
     const abs = path.resolve(root, rel);
-    if (!fs.existsSync(abs)) {
-      throw new ConstructError(
-        "AGENT_SOURCES_MISSING",
-        `agent image: ${abs} not found; build it from a checkout of tcp-addon or set agent.image to a prebuilt image`
-      );
-    }
-    collectFiles(abs, files);
+    if (fs.existsSync(abs)) collectFiles(abs, files);
   }
   const hash = createHash("sha256");
   for (const file of [...new Set(files)].sort()) {

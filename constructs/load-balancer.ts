@@ -78,13 +78,13 @@ export class TcpLoadBalancer extends Construct {
     if (holder !== undefined) {
       throw new ConstructError(
         "PORT_TAKEN",
-        `${app}: port ${port} is already the listener of ${holder} on ${this.node.path}; choose another port`
+        `${app}: port ${port} is already the listener of ${holder} on ${this.node.path}; choose another port`,
       );
     }
     if (this.ports.size >= MAX_LISTENERS_PER_NLB) {
       throw new ConstructError(
         "LISTENER_LIMIT",
-        `${app}: load balancer ${this.index} already has ${MAX_LISTENERS_PER_NLB} listeners (the AWS limit); place the app on another one`
+        `${app}: load balancer ${this.index} already has ${MAX_LISTENERS_PER_NLB} listeners (the AWS limit); place the app on another one`,
       );
     }
     this.ports.set(port, app);

@@ -71,7 +71,7 @@ export class TcpNetwork extends Construct {
     if (natCount !== 1 && natCount !== NETWORK_AZS) {
       throw new ConstructError(
         "INVALID_PROPS",
-        `natGateways: expected 1 or ${NETWORK_AZS}, got ${natCount}; private tasks need NAT to reach ECR`
+        `natGateways: expected 1 or ${NETWORK_AZS}, got ${natCount}; private tasks need NAT to reach ECR`,
       );
     }
     const base = parseCidr(cidrBlock);
@@ -115,7 +115,7 @@ export class TcpNetwork extends Construct {
           cidrBlock: subdivide(base, 4, 8 + az),
           mapPublicIpOnLaunch: false,
           tags: tag(`private-${az + 1}`),
-        })
+        }),
       );
     }
 
@@ -135,7 +135,7 @@ export class TcpNetwork extends Construct {
           routeTableId: table.id,
           destinationCidrBlock: "0.0.0.0/0",
           natGatewayId: nat.id,
-        })
+        }),
       );
       // With one NAT gateway, both private subnets share its table; with one per zone, each has its own.
       const served = natCount === 1 ? privateSubnets : [privateSubnets[n]];
@@ -167,7 +167,7 @@ function parseCidr(cidr: string): Ipv4Block {
   if (!match || octets.some((o) => o > 255) || prefix < 16 || prefix > 20) {
     throw new ConstructError(
       "INVALID_PROPS",
-      `cidrBlock: expected an IPv4 range from /16 to /20 like "10.0.0.0/16", got "${cidr}"`
+      `cidrBlock: expected an IPv4 range from /16 to /20 like "10.0.0.0/16", got "${cidr}"`,
     );
   }
   const address = octets.reduce((acc, o) => acc * 256 + o, 0);

@@ -155,7 +155,7 @@ export class TcpPlatform extends Construct {
     if (!Number.isInteger(index) || index < 0 || index >= MAX_LOAD_BALANCERS) {
       throw new ConstructError(
         "INVALID_PROPS",
-        `loadBalancer: expected an index from 0 to ${MAX_LOAD_BALANCERS - 1}, got ${index}`
+        `loadBalancer: expected an index from 0 to ${MAX_LOAD_BALANCERS - 1}, got ${index}`,
       );
     }
     const existing = this.lbs[index];

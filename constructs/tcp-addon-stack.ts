@@ -54,7 +54,7 @@ export class TcpAddonStack extends TerraformStack {
           secrets: app.secrets,
           allowedCidrs: app.allowedCidrs,
           loadBalancer: app.loadBalancer,
-        })
+        }),
     );
   }
 }

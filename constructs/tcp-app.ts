@@ -353,7 +353,7 @@ function validate(
   env: Readonly<Record<string, string>>,
   secrets: Readonly<Record<string, string>>,
   allowedCidrs: readonly string[],
-  drainSeconds: number
+  drainSeconds: number,
 ): void {
   const fail = (message: string) => {
     throw new ConstructError("INVALID_PROPS", message);

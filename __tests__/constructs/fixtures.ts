@@ -57,7 +57,7 @@ export function appFixture(name: string, overrides: Partial<ResolvedApp> = {}): 
 /** `count` apps named app-1..app-n on ports 20001.., 50 per load balancer, like the loader places them. */
 export function appsFixture(count: number): ResolvedApp[] {
   return Array.from({ length: count }, (_, i) =>
-    appFixture(`app-${i + 1}`, { port: 20001 + i, loadBalancer: Math.floor(i / 50) })
+    appFixture(`app-${i + 1}`, { port: 20001 + i, loadBalancer: Math.floor(i / 50) }),
   );
 }
 
@@ -77,7 +77,7 @@ const UNUSED_OUTDIR = path.join(os.tmpdir(), "tcp-addon-constructs-tests");
 /** Builds a TcpAddonStack in a test app; returns the synthesized JSON text and its parse. */
 export function synthStack(
   config: ResolvedConfig,
-  platform?: TcpAddonStackProps["platform"]
+  platform?: TcpAddonStackProps["platform"],
 ): { json: string; tf: TfJson; stack: TcpAddonStack } {
   const stack = new TcpAddonStack(Testing.app({ outdir: UNUSED_OUTDIR }), config.project, { config, platform });
   const json = Testing.synth(stack);

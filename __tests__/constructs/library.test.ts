@@ -84,7 +84,7 @@ describe("construct validation", () => {
         userStack((platform, stack) => {
           for (let i = 0; i <= 50; i++) new TcpApp(stack, `app-${i}`, { ...minimal(platform), port: 20000 + i });
         }),
-      "LISTENER_LIMIT"
+      "LISTENER_LIMIT",
     );
     expect(message).toContain("app-50");
   });
@@ -96,7 +96,7 @@ describe("construct validation", () => {
           new TcpApp(stack, "one", minimal(platform));
           new TcpApp(stack, "two", minimal(platform));
         }),
-      "PORT_TAKEN"
+      "PORT_TAKEN",
     );
   });
 
@@ -122,11 +122,11 @@ describe("construct validation", () => {
     (_what, props, field) => {
       const message = constructError(
         () => userStack((platform, stack) => new TcpApp(stack, "broker", { ...minimal(platform), ...props })),
-        "INVALID_PROPS"
+        "INVALID_PROPS",
       );
       expect(message).toContain(field);
       expect(message).not.toContain("\n");
-    }
+    },
   );
 
   it("refuses a load balancer index past the regional quota with INVALID_PROPS", () => {
@@ -137,9 +137,9 @@ describe("construct validation", () => {
     constructError(
       () =>
         Testing.synthScope(
-          (scope) => new TcpPlatform(scope, "Tcp", { project: "shop", agentImage: AGENT_IMAGE, natGateways: 3 })
+          (scope) => new TcpPlatform(scope, "Tcp", { project: "shop", agentImage: AGENT_IMAGE, natGateways: 3 }),
         ),
-      "INVALID_PROPS"
+      "INVALID_PROPS",
     );
   });
 });

@@ -27,7 +27,7 @@ describe("references", () => {
           appFixture("game", { port: 20002 }),
           appFixture("chat", { port: 20003 }),
         ],
-        { agentImage: undefined }
+        { agentImage: undefined },
       );
       const { tf } = synthStack(config, { agentBuild: { contextDir: dir } });
       expect(unresolvedReferences(tf)).toEqual([]);
@@ -46,7 +46,7 @@ describe("references", () => {
     const { tf } = synthStack(configFixture([appFixture("mqtt")]));
     const td = Object.values(resourcesOf(tf, "aws_ecs_task_definition"))[0];
     expect(expressionsIn(td.container_definitions as string)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^aws_lb\.Platform_LoadBalancer_Nlb_\w+\.dns_name$/)])
+      expect.arrayContaining([expect.stringMatching(/^aws_lb\.Platform_LoadBalancer_Nlb_\w+\.dns_name$/)]),
     );
   });
 });
@@ -62,7 +62,7 @@ describe("task security groups", () => {
       .filter((id) => !id.startsWith("Platform_"))
       .map((id) => `\${aws_security_group.${id}.id}`);
     const ingress = Object.values(resourcesOf(tf, "aws_vpc_security_group_ingress_rule")).filter((r) =>
-      taskGroups.includes(r.security_group_id as string)
+      taskGroups.includes(r.security_group_id as string),
     );
     expect(ingress).toHaveLength(apps.length);
     ingress.forEach((rule) => {
@@ -90,7 +90,7 @@ describe("adding an app", () => {
 
   it("leaves the other apps' listeners unchanged, ids and ports", () => {
     expect(resourcesOf(after, "aws_lb_listener")).toEqual(
-      expect.objectContaining(resourcesOf(before, "aws_lb_listener"))
+      expect.objectContaining(resourcesOf(before, "aws_lb_listener")),
     );
   });
 
@@ -117,7 +117,7 @@ describe("60 apps", () => {
   it("put no more than 50 listeners on any load balancer", () => {
     const perLb = new Map<unknown, number>();
     Object.values(resourcesOf(tf, "aws_lb_listener")).forEach((l) =>
-      perLb.set(l.load_balancer_arn, (perLb.get(l.load_balancer_arn) ?? 0) + 1)
+      perLb.set(l.load_balancer_arn, (perLb.get(l.load_balancer_arn) ?? 0) + 1),
     );
     expect([...perLb.values()].sort()).toEqual([10, 50]);
     [...perLb.values()].forEach((n) => expect(n).toBeLessThanOrEqual(MAX_LISTENERS_PER_NLB));

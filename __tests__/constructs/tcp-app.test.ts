@@ -58,6 +58,15 @@ describe.each([
     expect(Object.keys(tf.output ?? {})).toHaveLength(apps.length);
   });
 
+  it("share one cluster, load balancer, log group and execution role", () => {
+    for (const type of ["aws_ecs_cluster", "aws_lb", "aws_cloudwatch_log_group", "aws_vpc"]) {
+      expect(Object.keys(resourcesOf(tf, type))).toHaveLength(1);
+    }
+    const roles = Object.keys(resourcesOf(tf, "aws_iam_role"));
+    expect(roles.filter((id) => id.startsWith("Platform_"))).toHaveLength(1);
+    expect(roles).toHaveLength(1 + apps.length);
+  });
+
   it.each(apps.map((a) => [a.name, a]))(
     "%s: a TCP listener on the app's port forwards to its target group",
     (name, app) => {
@@ -67,7 +76,7 @@ describe.each([
         protocol: "TCP",
         default_action: [{ type: "forward", target_group_arn: ref(tf, "aws_lb_target_group", `${name}_`, "arn") }],
       });
-    }
+    },
   );
 
   it.each(apps.map((a) => [a.name, a]))("%s: the target group sends TCP to task IPs on the agent port", (name) => {
@@ -101,7 +110,7 @@ describe.each([
         deregistration_delay: "60",
         connection_termination: true,
       });
-    }
+    },
   );
 
   it.each(apps.map((a) => [a.name, a]))(
@@ -114,7 +123,7 @@ describe.each([
         cpu: String(app.cpu),
         memory: String(app.memory),
       });
-    }
+    },
   );
 
   it.each(apps.map((a) => [a.name, a]))("%s: the task role is the app's own, not the execution role", (name) => {
@@ -143,7 +152,7 @@ describe.each([
         command: ["/bin/sh", "-c", app.command],
       });
       expect(envOf(appContainer!)).toEqual({ PORT: String(APP_PORT), TCP_URL: tcpUrl(app), ...app.env });
-    }
+    },
   );
 
   it.each(apps.map((a) => [a.name, a]))(
@@ -162,7 +171,7 @@ describe.each([
         { containerPort: AGENT_PORT, protocol: "tcp" },
         { containerPort: AGENT_HEALTH_PORT, protocol: "tcp" },
       ]);
-    }
+    },
   );
 
   it.each(apps.map((a) => [a.name, a]))(
@@ -170,7 +179,7 @@ describe.each([
     (name) => {
       const agent = containersOf(tf, name).find((c) => c.name === "tcp-agent");
       expect(agent).toMatchObject({ essential: true, user: "1000", readonlyRootFilesystem: true, privileged: false });
-    }
+    },
   );
 
   it.each(apps.map((a) => [a.name, a]))(
@@ -180,7 +189,7 @@ describe.each([
         expect(container.stopTimeout).toBeGreaterThan(15);
         expect(container.stopTimeout).toBeLessThanOrEqual(120);
       }
-    }
+    },
   );
 
   it.each(apps.map((a) => [a.name, a]))("%s: both containers log to the project log group", (name) => {
@@ -210,7 +219,7 @@ describe.each([
         deployment_circuit_breaker: { enable: true, rollback: true },
         propagate_tags: "SERVICE",
       });
-    }
+    },
   );
 
   it.each(apps.map((a) => [a.name, a]))("%s: the service's tasks are in private subnets with no public IP", (name) => {
@@ -246,7 +255,7 @@ describe.each([
     (name) => {
       const taskSg = ref(tf, "aws_security_group", `${name}_SecurityGroup`, "id");
       const ingress = Object.values(resourcesOf(tf, "aws_vpc_security_group_ingress_rule")).filter(
-        (r) => r.security_group_id === taskSg
+        (r) => r.security_group_id === taskSg,
       );
       expect(ingress).toEqual([
         expect.objectContaining({
@@ -256,7 +265,7 @@ describe.each([
           to_port: AGENT_HEALTH_PORT,
         }),
       ]);
-    }
+    },
   );
 
   it.each(apps.map((a) => [a.name, a]))(
@@ -272,7 +281,7 @@ describe.each([
           protocol: r.ip_protocol,
         }));
       expect(rules).toEqual(app.allowedCidrs.map((cidr) => ({ cidr, from: app.port, to: app.port, protocol: "tcp" })));
-    }
+    },
   );
 
   it.each(apps.map((a) => [a.name, a]))("%s: the NLB's group may reach the app's tasks on 7000-7001", (name) => {
@@ -293,7 +302,7 @@ describe.each([
         type: "String",
         value: tcpUrl(app),
       });
-    }
+    },
   );
 
   it.each(apps.map((a) => [a.name, a]))("%s: TCP_URL is the Terraform output tcp_url_<app>, described", (name, app) => {

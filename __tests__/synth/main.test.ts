@@ -45,7 +45,7 @@ const BAD: Record<string, { text: string; path: string }> = {
 
 const CASES: Record<string, Case> = {
   ...Object.fromEntries(
-    Object.entries(BAD).map(([name, bad]) => [name, { config: { file: "bad.yaml", text: bad.text }, viaEnv: true }])
+    Object.entries(BAD).map(([name, bad]) => [name, { config: { file: "bad.yaml", text: bad.text }, viaEnv: true }]),
   ),
   "default file": { config: { file: "tcp-addon.yaml", text: header + app("mqtt") } },
   "other JSON file in CDKTF_OUTDIR": {

@@ -54,7 +54,7 @@ describe("synthToDir", () => {
     expect(() =>
       synthToDir(target, () => {
         throw new Error("bad stack");
-      })
+      }),
     ).toThrow("bad stack");
     expect(readTree(target)).toEqual(before);
   });
@@ -62,7 +62,7 @@ describe("synthToDir", () => {
   it("leaves the old output byte for byte when an Aspect throws during synth", () => {
     const before = oldOutput();
     expect(() => synthToDir(target, (app) => Aspects.of(simpleStack(app)).add(new Refuse()))).toThrow(
-      "policy: refused"
+      "policy: refused",
     );
     expect(readTree(target)).toEqual(before);
   });
@@ -77,7 +77,7 @@ describe("synthToDir", () => {
     expect(() =>
       synthToDir(target, () => {
         throw new Error("bad stack");
-      })
+      }),
     ).toThrow();
     expect(fs.readdirSync(work)).toEqual([]);
   });
