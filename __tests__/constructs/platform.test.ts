@@ -1,4 +1,4 @@
-import { Testing } from "cdktf";
+import { TerraformStack, Testing } from "cdktf";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
@@ -7,7 +7,9 @@ import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy
 import { Lb } from "@cdktf/provider-aws/lib/lb";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { TcpAgentImage } from "../../constructs/agent-image";
 import {
   appFixture,
   configFixture,
@@ -216,39 +218,38 @@ describe("an existing network", () => {
 });
 
 describe("a prebuilt agent image", () => {
+  let tf: TfJson;
+
+  beforeAll(() => {
+    ({ tf } = synthStack(ONE_APP));
+  });
+
   it("declares no ECR repository and no build", () => {
-    const { tf } = synthStack(ONE_APP);
     expect(resourcesOf(tf, "aws_ecr_repository")).toEqual({});
     expect(resourcesOf(tf, "terraform_data")).toEqual({});
   });
 
   it("runs the given image as the tcp-agent container", () => {
-    const { tf } = synthStack(ONE_APP);
     expect(containersOf(tf, "mqtt").find((c) => c.name === "tcp-agent")?.image).toBe(ONE_APP.agentImage);
   });
 });
 
 describe("the agent image built by the stack", () => {
-  const built = [] as string[];
+  const folders = [] as string[];
   const buildConfig = configFixture([appFixture("mqtt")], { agentImage: undefined });
   const synthWithSources = (dir: string) => synthStack(buildConfig, { agentBuild: { contextDir: dir } });
   const sources = (agentSource?: string) => {
     const dir = fakeAgentSources(agentSource);
-    built.push(dir);
+    folders.push(dir);
     return dir;
   };
-
-  afterAll(() => built.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-  it("declares the ECR repository <project>-tcp-agent with scan on push and immutable tags", () => {
-    const { json } = synthWithSources(sources());
-    expect(json).toHaveResourceWithProperties(EcrRepository, {
-      name: "acme-tcp-agent",
-      image_tag_mutability: "IMMUTABLE",
-      image_scanning_configuration: { scan_on_push: true },
-    });
-  });
-
+  /** The tag alone: the construct computes it when created, no synth needed. */
+  const tagOf = (dir: string) =>
+    new TcpAgentImage(new TerraformStack(Testing.app({ outdir: os.tmpdir() }), "tags"), "Image", {
+      project: "acme",
+      region: "eu-west-1",
+      contextDir: dir,
+    }).tag;
   const localExec = (tf: TfJson) =>
     (
       resourceIn(tf, "terraform_data", "Platform_AgentImage_Build") as {
@@ -256,42 +257,52 @@ describe("the agent image built by the stack", () => {
       }
     ).provisioner[0]["local-exec"];
 
+  let dir: string;
+  let json: string;
+  let tf: TfJson;
+  let tag: string | undefined;
+
+  beforeAll(() => {
+    dir = sources();
+    let stack;
+    ({ json, tf, stack } = synthWithSources(dir));
+    tag = stack.platform.agentImage?.tag;
+  });
+
+  afterAll(() => folders.forEach((folder) => fs.rmSync(folder, { recursive: true, force: true })));
+
+  it("declares the ECR repository <project>-tcp-agent with scan on push and immutable tags", () => {
+    expect(json).toHaveResourceWithProperties(EcrRepository, {
+      name: "acme-tcp-agent",
+      image_tag_mutability: "IMMUTABLE",
+      image_scanning_configuration: { scan_on_push: true },
+    });
+  });
+
   it("builds runtime/Dockerfile from the context folder, then pushes", () => {
-    const dir = sources();
-    const exec = localExec(synthWithSources(dir).tf);
+    const exec = localExec(tf);
     expect(exec.working_dir).toBe(dir);
     const steps = exec.command.split("\n").flatMap((line) => /\bdocker (login|build|push)\b/.exec(line)?.[0] ?? []);
     expect(steps).toEqual(["docker login", "docker build", "docker push"]);
     expect(exec.command).toContain('docker build --platform "$IMAGE_PLATFORM" -f runtime/Dockerfile -t');
   });
 
-  it("changes the tag when the Dockerfile's context filter changes", () => {
-    const dir = sources();
-    const before = synthWithSources(dir).stack.platform.agentImage?.tag;
-    fs.writeFileSync(path.join(dir, "runtime", "Dockerfile.dockerignore"), "*\n");
-    expect(synthWithSources(dir).stack.platform.agentImage?.tag).not.toBe(before);
-  });
-
   it("pushes to the stack's repository under the sources' tag", () => {
-    const { tf, stack } = synthWithSources(sources());
     const exec = localExec(tf);
     expect(exec.command).toContain('docker push "$REPOSITORY_URL:$IMAGE_TAG"');
     expect(exec.environment).toMatchObject({
       REPOSITORY_URL: ref(tf, "aws_ecr_repository", "Platform_AgentImage_Repository", "repository_url"),
-      IMAGE_TAG: stack.platform.agentImage?.tag,
+      IMAGE_TAG: tag,
     });
   });
 
   it("skips the push when the tag is already in the repository", () => {
-    const exec = localExec(synthWithSources(sources()).tf);
-    const firstSteps = exec.command.split("\n").slice(0, 2);
+    const firstSteps = localExec(tf).command.split("\n").slice(0, 2);
     expect(firstSteps[0]).toBe("set -e");
     expect(firstSteps[1]).toMatch(/^if aws ecr describe-images .*imageTag="\$IMAGE_TAG".* then .*exit 0; fi$/);
   });
 
   it("runs the pushed image, tagged with the sources' hash, in the tcp-agent container", () => {
-    const { tf, stack } = synthWithSources(sources());
-    const tag = stack.platform.agentImage?.tag;
     expect(tag).toMatch(/^src-[0-9a-f]{12}$/);
     expect(containersOf(tf, "mqtt").find((c) => c.name === "tcp-agent")?.image).toBe(
       `${ref(tf, "aws_ecr_repository", "Platform_AgentImage_Repository", "repository_url")}:${tag}`,
@@ -299,36 +310,35 @@ describe("the agent image built by the stack", () => {
   });
 
   it("creates the task definitions after the image build", () => {
-    const { tf } = synthWithSources(sources());
     const buildId = Object.keys(resourcesOf(tf, "terraform_data"))[0];
     expect(resourceIn(tf, "aws_ecs_task_definition", "mqtt_").depends_on).toEqual([`terraform_data.${buildId}`]);
   });
 
-  it("gives the same tag to the same sources in another folder", () => {
-    const first = synthWithSources(sources()).stack.platform.agentImage?.tag;
-    const second = synthWithSources(sources()).stack.platform.agentImage?.tag;
-    expect(second).toBe(first);
-  });
-
-  it("gives a new tag when an agent source file changes", () => {
-    const before = synthWithSources(sources()).stack.platform.agentImage?.tag;
-    const after = synthWithSources(sources("export const version = 2;\n")).stack.platform.agentImage?.tag;
-    expect(after).not.toBe(before);
-  });
-
   it("replaces the build step only when the tag changes", () => {
-    const { tf, stack } = synthWithSources(sources());
-    const build = resourceIn(tf, "terraform_data", "Platform_AgentImage_Build");
-    expect(build.triggers_replace).toEqual({
-      tag: stack.platform.agentImage?.tag,
+    expect(resourceIn(tf, "terraform_data", "Platform_AgentImage_Build").triggers_replace).toEqual({
+      tag,
       repository: ref(tf, "aws_ecr_repository", "Platform_AgentImage_Repository", "repository_url"),
     });
   });
 
+  it("gives the same tag to the same sources in another folder", () => {
+    expect(tagOf(sources())).toBe(tag);
+  });
+
+  it("gives a new tag when an agent source file changes", () => {
+    expect(tagOf(sources("export const version = 2;\n"))).not.toBe(tag);
+  });
+
+  it("gives a new tag when the Dockerfile's context filter changes", () => {
+    const other = sources();
+    fs.writeFileSync(path.join(other, "runtime", "Dockerfile.dockerignore"), "*\n");
+    expect(tagOf(other)).not.toBe(tag);
+  });
+
   it("fails with AGENT_SOURCES_MISSING when runtime/Dockerfile is absent", () => {
-    const dir = sources();
-    fs.rmSync(path.join(dir, "runtime", "Dockerfile"));
-    expect(() => synthWithSources(dir)).toThrow(expect.objectContaining({ code: "AGENT_SOURCES_MISSING" }));
+    const other = sources();
+    fs.rmSync(path.join(other, "runtime", "Dockerfile"));
+    expect(() => tagOf(other)).toThrow(expect.objectContaining({ code: "AGENT_SOURCES_MISSING" }));
   });
 });
 
