@@ -111,7 +111,8 @@ export class AgentProcess {
         if (line === undefined && !this.done) return;
         clearTimeout(timer);
         this.listeners = this.listeners.filter((l) => l !== listener);
-        if (line === undefined) reject(new Error(`agent exited before ${what}; stderr: ${this.stderr}; lines: ${JSON.stringify(this.lines)}`));
+        if (line === undefined)
+          reject(new Error(`agent exited before ${what}; stderr: ${this.stderr}; lines: ${JSON.stringify(this.lines)}`));
         else resolve(line);
       };
       this.listeners.push(listener);
@@ -159,7 +160,10 @@ export class Resources {
   }
 
   /** Spawns the agent and waits for its `ready` line. */
-  async startAgent(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{ agent: AgentProcess; ready: ReadyLine }> {
+  async startAgent(
+    args: readonly string[],
+    options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  ): Promise<{ agent: AgentProcess; ready: ReadyLine }> {
     const agent = this.spawnAgent(args, options);
     const ready = (await agent.waitForEvent("ready")) as ReadyLine;
     return { agent, ready };

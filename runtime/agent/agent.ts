@@ -45,10 +45,7 @@ class Agent {
   private healthServer: HealthServer | null = null;
   private draining = false;
 
-  constructor(
-    private readonly options: AgentOptions,
-    private readonly deps: AgentDeps,
-  ) {
+  constructor(private readonly options: AgentOptions, private readonly deps: AgentDeps) {
     this.logger = deps.logger;
     this.stopped = new Promise((resolve) => {
       this.resolveStop = resolve;
@@ -104,9 +101,10 @@ class Agent {
     const app = new AppProcess(command, { ...env, PORT: String(appPort), TCP_URL: tcpUrl });
     this.logger.info("app-start", { command: command.join(" "), pid: app.pid ?? null, port: appPort });
 
+    const stopWaiting = (): boolean => !app.isRunning || this.stopSignal !== null;
     const ready = await Promise.race([
-      waitUntilAccepting(APP_HOST, appPort, this.options.startTimeoutSeconds * 1000, () => !app.isRunning || this.stopSignal !== null).then(
-        (ok) => (ok ? "ready" : this.stopSignal !== null || !app.isRunning ? "interrupted" : "timeout"),
+      waitUntilAccepting(APP_HOST, appPort, this.options.startTimeoutSeconds * 1000, stopWaiting).then((ok) =>
+        ok ? "ready" : !app.isRunning ? "exited" : this.stopSignal !== null ? "interrupted" : "timeout",
       ),
       app.exited.then(() => "exited" as const),
       this.stopped.then(() => "interrupted" as const),
@@ -122,7 +120,10 @@ class Agent {
     const outcome = await Promise.race([this.stopped, app.exited.then(() => "exited" as const)]);
     if (outcome === "exited") return this.appExited(app);
 
-    const drained = await Promise.race([this.drain(proxy, outcome).then(() => "drained" as const), app.exited.then(() => "exited" as const)]);
+    const drained = await Promise.race([
+      this.drain(proxy, outcome).then(() => "drained" as const),
+      app.exited.then(() => "exited" as const),
+    ]);
     if (drained === "exited") return this.appExited(app);
     this.logger.info("app-stop", { signal: outcome, pid: app.pid ?? null });
     const code = await this.stopApp(app, outcome, false);
@@ -147,13 +148,16 @@ class Agent {
       const port = await proxy.listen(listen, options.host);
       let healthPort: number | null = null;
       if (options.healthPort !== null) {
-        this.healthServer = new HealthServer({
-          unhealthyReason: async () => {
-            if (this.draining) return "draining";
-            return (await proxy.health.check()) ? null : "upstream down";
+        this.healthServer = new HealthServer(
+          {
+            unhealthyReason: async () => {
+              if (this.draining) return "draining";
+              return (await proxy.health.check()) ? null : "upstream down";
+            },
+            metrics: () => renderMetrics(proxy.snapshot(this.draining)),
           },
-          metrics: () => renderMetrics(proxy.snapshot(this.draining)),
-        });
+          (error) => this.logger.error("health-server-error", { error: error.message }),
+        );
         healthPort = await this.healthServer.listen(options.healthPort, options.host);
       }
       this.logger.info("ready", {

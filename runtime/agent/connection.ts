@@ -151,10 +151,7 @@ export class Connection {
   private openSockets = 2;
   private finished = false;
 
-  constructor(
-    private readonly client: net.Socket,
-    private readonly ctx: ConnectionContext,
-  ) {
+  constructor(private readonly client: net.Socket, private readonly ctx: ConnectionContext) {
     client.on("error", this.onClientError);
     client.on("close", this.onSocketClose);
     client.on("timeout", this.onIdle);

@@ -17,7 +17,7 @@ export interface HealthSource {
 export class HealthServer {
   private readonly server: http.Server;
 
-  constructor(private readonly source: HealthSource) {
+  constructor(private readonly source: HealthSource, private readonly onError: (error: Error) => void) {
     this.server = http.createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
     this.server.headersTimeout = 10000;
@@ -30,6 +30,7 @@ export class HealthServer {
       this.server.once("error", onError);
       this.server.listen({ port, host }, () => {
         this.server.off("error", onError);
+        this.server.on("error", (error) => this.onError(error));
         resolve((this.server.address() as AddressInfo).port);
       });
     });

@@ -66,12 +66,7 @@ export class Limiter {
   private throttledNs = 0;
   private throttledSince = -1;
 
-  constructor(
-    rate: number,
-    burst: number,
-    private readonly now: Clock,
-    private readonly timers: Timers = realTimers,
-  ) {
+  constructor(rate: number, burst: number, private readonly now: Clock, private readonly timers: Timers = realTimers) {
     this.bucket = new TokenBucket(rate, burst, now);
     this.pieceLimit = pieceLimit(rate, burst);
   }

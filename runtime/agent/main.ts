@@ -22,6 +22,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     process.stdout.write(USAGE);
     return process.exit(0);
   }
+  // Logs are best effort: a reader that went away must not take the proxy down with it.
+  process.stdout.on("error", () => {});
   const code = await runAgent(parsed.options, { logger: new Logger(process.stdout), env, clock: monotonicClock });
   return process.exit(code);
 }

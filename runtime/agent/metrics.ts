@@ -35,7 +35,12 @@ export function renderMetrics(m: MetricsSnapshot): string {
     "Packets forwarded (a chunk of n bytes counts ceil(n/1500)); in = client to app, out = app to client.",
     byDirection(m.in.packets, m.out.packets),
   );
-  family("tcp_addon_bytes_total", "counter", "Bytes forwarded; in = client to app, out = app to client.", byDirection(m.in.bytes, m.out.bytes));
+  family(
+    "tcp_addon_bytes_total",
+    "counter",
+    "Bytes forwarded; in = client to app, out = app to client.",
+    byDirection(m.in.bytes, m.out.bytes),
+  );
   family(
     "tcp_addon_throttled_seconds_total",
     "counter",

@@ -29,11 +29,7 @@ export class TokenBucket {
   private credit: number;
   private last: number;
 
-  constructor(
-    rate: number,
-    burst: number,
-    private readonly now: Clock,
-  ) {
+  constructor(rate: number, burst: number, private readonly now: Clock) {
     if (!Number.isInteger(rate) || rate < 1 || rate > MAX_RATE) {
       throw new RangeError(`rate must be an integer from 1 to ${MAX_RATE}, got ${rate}`);
     }
