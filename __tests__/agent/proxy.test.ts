@@ -63,6 +63,30 @@ describe.each([
 });
 
 describe("the proxy", () => {
+  it("serves 400 connections at once, each getting its own bytes back", async () => {
+    // 400 keeps the test process and the agent under 1024 open files each
+    const echo = await upstream({ allowHalfOpen: true });
+    const { ready } = await sidecar(echo.port);
+    const serving = (async () => {
+      for (let i = 0; i < 400; i++) {
+        const socket = await echo.next();
+        socket.pipe(socket);
+      }
+    })();
+
+    const answers = await Promise.all(
+      Array.from({ length: 400 }, async (_, i) => {
+        const client = await resources.connect(ready.listen, { allowHalfOpen: true });
+        const answer = readAll(client);
+        client.end(`connection ${i}`);
+        return (await answer).toString();
+      }),
+    );
+    await serving;
+
+    expect(answers).toEqual(Array.from({ length: 400 }, (_, i) => `connection ${i}`));
+  });
+
   it("passes a client's half-close to the app, and the app can still answer", async () => {
     const app = await upstream({ allowHalfOpen: true });
     const { ready } = await sidecar(app.port);
