@@ -1,7 +1,7 @@
 import type { LatencyResult } from "../cases/latency";
 import type { MemoryResult } from "../cases/memory";
 import { rateGoalMet, type RateResult } from "../cases/rate";
-import type { SynthResult } from "../cases/synth";
+import { synthGoalMet, type SynthResult } from "../cases/synth";
 import type { ThroughputResult } from "../cases/throughput";
 import { fmt, Row } from "./report";
 
@@ -66,10 +66,10 @@ export function goalRows(r: Results): Row[] {
     section,
     measure: "npm run synth, 100 apps",
     value: synth100
-      ? `${synth100.medianWallSeconds.toFixed(2)} s, ${fmt.mb(synth100.medianPeakTreeRssBytes)} process tree`
+      ? `${synth100.medianWallSeconds.toFixed(2)} s, ${fmt.mb(synth100.medianPeakTreePssBytes)} (PSS of npm, tsx and the synth)`
       : "not measured",
     goal: "< 2 s and < 250 MB",
-    met: synth100 ? synth100.medianWallSeconds < 2 && synth100.medianPeakTreeRssBytes < 250 * 1024 * 1024 : undefined,
+    met: synth100 ? synthGoalMet(synth100) : undefined,
   });
   return rows;
 }

@@ -149,6 +149,21 @@ export function rssBytes(pid: number): number {
   }
 }
 
+/**
+ * Proportional set size in bytes (Pss in /proc/<pid>/smaps_rollup): resident memory with
+ * each shared page divided among the processes that map it, so a tree's sum counts the
+ * Node binary's pages once. NaN when the process is gone.
+ */
+export function pssBytes(pid: number): number {
+  try {
+    const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const match = /^Pss:\s+(\d+)\s+kB/m.exec(rollup);
+    return match ? Number(match[1]) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** User + system CPU seconds a process has used so far. */
 export function cpuSeconds(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
