@@ -166,8 +166,10 @@ export class TcpApp extends Construct {
       vpcId: platform.network.vpcId,
       tags: { ...appTags, Name: `${project}-${name}-tasks` },
     });
+    // Each attribute read makes a new cdktf token (with a captured stack trace): read once.
+    const taskSecurityGroupId = this.securityGroup.id;
     new VpcSecurityGroupIngressRule(this, "TasksFromNlb", {
-      securityGroupId: this.securityGroup.id,
+      securityGroupId: taskSecurityGroupId,
       referencedSecurityGroupId: nlbSecurityGroupId,
       ipProtocol: "tcp",
       fromPort: AGENT_PORT,
@@ -177,7 +179,7 @@ export class TcpApp extends Construct {
     // Open egress: the app may call databases, APIs or brokers on the internet (through NAT),
     // and the tasks pull images from ECR and write to CloudWatch Logs.
     new VpcSecurityGroupEgressRule(this, "TasksOutbound", {
-      securityGroupId: this.securityGroup.id,
+      securityGroupId: taskSecurityGroupId,
       cidrIpv4: "0.0.0.0/0",
       ipProtocol: "-1",
       description: `${name}: outbound from the app (internet through NAT, ECR, CloudWatch Logs)`,
@@ -194,7 +196,7 @@ export class TcpApp extends Construct {
     });
     new VpcSecurityGroupEgressRule(this, "NlbToTasks", {
       securityGroupId: nlbSecurityGroupId,
-      referencedSecurityGroupId: this.securityGroup.id,
+      referencedSecurityGroupId: taskSecurityGroupId,
       ipProtocol: "tcp",
       fromPort: AGENT_PORT,
       toPort: AGENT_HEALTH_PORT,
@@ -224,11 +226,12 @@ export class TcpApp extends Construct {
       },
       tags: appTags,
     });
+    const targetGroupArn = this.targetGroup.arn;
     this.listener = new LbListener(this, "Listener", {
       loadBalancerArn: this.loadBalancer.loadBalancer.arn,
       port: props.port,
       protocol: "TCP",
-      defaultAction: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
+      defaultAction: [{ type: "forward", targetGroupArn }],
       tags: appTags,
     });
 
@@ -240,14 +243,14 @@ export class TcpApp extends Construct {
       tags: appTags,
     });
 
-    const logOptions = (prefix: string) => ({
+    const logConfiguration = {
       logDriver: "awslogs",
       options: {
         "awslogs-group": platform.logGroup.name,
         "awslogs-region": platform.region,
-        "awslogs-stream-prefix": prefix,
+        "awslogs-stream-prefix": name,
       },
-    });
+    };
     const stopTimeout = drainSeconds + 10;
     const agentEnv: Record<string, string> = {
       TCP_ADDON_LISTEN: String(AGENT_PORT),
@@ -268,7 +271,7 @@ export class TcpApp extends Construct {
           ? { secrets: Object.entries(secrets).map(([key, arn]) => ({ name: key, valueFrom: arn })) }
           : {}),
         stopTimeout,
-        logConfiguration: logOptions(name),
+        logConfiguration,
       },
       {
         name: AGENT_CONTAINER,
@@ -283,7 +286,7 @@ export class TcpApp extends Construct {
         ],
         environment: toEnvList(agentEnv),
         stopTimeout,
-        logConfiguration: logOptions(name),
+        logConfiguration,
       },
     ];
     this.taskDefinition = new EcsTaskDefinition(this, "TaskDefinition", {
@@ -311,11 +314,11 @@ export class TcpApp extends Construct {
       deploymentCircuitBreaker: { enable: true, rollback: true },
       networkConfiguration: {
         subnets: platform.network.privateSubnetIds,
-        securityGroups: [this.securityGroup.id],
+        securityGroups: [taskSecurityGroupId],
         assignPublicIp: false,
       },
       loadBalancer: [
-        { targetGroupArn: this.targetGroup.arn, containerName: AGENT_CONTAINER, containerPort: AGENT_PORT },
+        { targetGroupArn, containerName: AGENT_CONTAINER, containerPort: AGENT_PORT },
       ],
       healthCheckGracePeriodSeconds: gracePeriod,
       propagateTags: "SERVICE",
