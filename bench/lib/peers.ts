@@ -23,37 +23,32 @@ export interface ToolReport {
 
 /**
  * Finds HAProxy and socat (iperf3 optional), installing the Debian packages that are
- * missing when running as root.
+ * missing when running as root. A peer that stays missing is reported, and its rows say
+ * so; the other cases still run.
  */
 export function ensureTools(log: (line: string) => void): ToolReport {
-  const wanted = [
-    { bin: "haproxy", pkg: "haproxy", required: true },
-    { bin: "socat", pkg: "socat", required: true },
-    { bin: "iperf3", pkg: "iperf3", required: false },
-  ];
+  const wanted = ["haproxy", "socat", "iperf3"];
   const installed: string[] = [];
-  const missing = wanted.filter((w) => !which(w.bin));
+  const missing = wanted.filter((bin) => !which(bin));
   if (missing.length > 0) {
     if (process.getuid?.() === 0 && which("apt-get")) {
-      const pkgs = missing.map((m) => m.pkg);
-      log(`installing ${pkgs.join(", ")} with apt-get (Debian packages)`);
+      log(`installing ${missing.join(", ")} with apt-get (Debian packages)`);
+      const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+      const install = () => run("apt-get", ["install", "-y", "--no-install-recommends", ...missing], { env });
       try {
-        run("apt-get", ["install", "-y", "--no-install-recommends", ...pkgs]);
-        installed.push(...pkgs);
-      } catch {
         try {
-          run("apt-get", ["update"]);
-          run("apt-get", ["install", "-y", "--no-install-recommends", ...pkgs]);
-          installed.push(...pkgs);
-        } catch (err) {
-          log(`apt-get failed: ${(err as Error).message.split("\n")[0]}`);
+          install();
+        } catch {
+          run("apt-get", ["update"], { env });
+          install();
         }
+        installed.push(...missing);
+      } catch (err) {
+        log(`apt-get failed: ${(err as Error).message.split("\n")[0]}`);
       }
     }
-    for (const m of missing) {
-      if (m.required && !which(m.bin)) {
-        throw new BenchError("TOOL_MISSING", `${m.bin} not found; install it with: apt-get install -y ${m.pkg}`);
-      }
+    for (const bin of missing.filter((b) => !which(b))) {
+      log(`${bin} not found${bin === "iperf3" ? " (optional)" : ""}; install it with: apt-get install -y ${bin}`);
     }
   }
   const version = (bin: string, args: string[], pattern: RegExp): string | undefined => {
@@ -74,6 +69,10 @@ export function ensureTools(log: (line: string) => void): ToolReport {
   };
 }
 
+function requireTool(bin: string): void {
+  if (!which(bin)) throw new BenchError("TOOL_MISSING", `${bin} not found; install it with: apt-get install -y ${bin}`);
+}
+
 /** A "forwarder" that is no forwarder at all: the baseline. */
 export function direct(upstreamPort: number): Forwarder {
   return { name: "direct", port: upstreamPort, stop: async () => undefined };
@@ -81,6 +80,7 @@ export function direct(upstreamPort: number): Forwarder {
 
 /** HAProxy in TCP mode with one thread, the same footing as the single Node process of the agent. */
 export async function startHaproxy(upstreamPort: number, threads = 1): Promise<Forwarder> {
+  requireTool("haproxy");
   // Two sockets per proxied connection, within the open-files hard limit.
   const maxconn = Math.floor((hardNofile() - 100) / 2);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-bench-haproxy-"));
@@ -125,6 +125,7 @@ export async function startHaproxy(upstreamPort: number, threads = 1): Promise<F
 
 /** socat in fork mode: one process per connection, as socat is normally used as a relay. */
 export async function startSocat(upstreamPort: number): Promise<Forwarder> {
+  requireTool("socat");
   const port = await freePort();
   const peer = new Peer("socat", "socat", [
     `TCP-LISTEN:${port},bind=${HOST},reuseaddr,fork,backlog=1024`,

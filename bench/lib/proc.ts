@@ -200,8 +200,8 @@ export function processTree(root: number): number[] {
 }
 
 /** Runs a command to completion and returns its output; throws with the stderr tail on failure. */
-export function run(command: string, args: readonly string[], options: { input?: string } = {}): string {
-  return execFileSync(command, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], input: options.input });
+export function run(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): string {
+  return execFileSync(command, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], env: options.env ?? process.env });
 }
 
 /** Whether an executable is on the PATH. */
