@@ -148,7 +148,7 @@ export class TcpApp extends Construct {
     const deregistrationDelay = props.deregistrationDelaySeconds ?? 60;
     const drainSeconds = props.drainSeconds ?? 15;
     const gracePeriod = props.healthCheckGracePeriodSeconds ?? 60;
-    validate(name, props.port, containers, cpu, memory, env, secrets, allowedCidrs, drainSeconds);
+    validate(name, props.port, containers, cpu, memory, env, secrets, allowedCidrs, drainSeconds, deregistrationDelay);
 
     const platform = props.platform;
     const project = platform.project;
@@ -317,9 +317,7 @@ export class TcpApp extends Construct {
         securityGroups: [taskSecurityGroupId],
         assignPublicIp: false,
       },
-      loadBalancer: [
-        { targetGroupArn, containerName: AGENT_CONTAINER, containerPort: AGENT_PORT },
-      ],
+      loadBalancer: [{ targetGroupArn, containerName: AGENT_CONTAINER, containerPort: AGENT_PORT }],
       healthCheckGracePeriodSeconds: gracePeriod,
       propagateTags: "SERVICE",
       enableEcsManagedTags: true,
@@ -357,6 +355,7 @@ function validate(
   secrets: Readonly<Record<string, string>>,
   allowedCidrs: readonly string[],
   drainSeconds: number,
+  deregistrationDelay: number,
 ): void {
   const fail = (message: string) => {
     throw new ConstructError("INVALID_PROPS", message);
@@ -377,5 +376,8 @@ function validate(
   const maxDrain = FARGATE_MAX_STOP_TIMEOUT - 10;
   if (!Number.isInteger(drainSeconds) || drainSeconds < 0 || drainSeconds > maxDrain) {
     fail(`${name}.drainSeconds: expected 0-${maxDrain} (Fargate stops containers after 120 s), got ${drainSeconds}`);
+  }
+  if (!Number.isInteger(deregistrationDelay) || deregistrationDelay < 0 || deregistrationDelay > 3600) {
+    fail(`${name}.deregistrationDelaySeconds: expected 0-3600 (the NLB's range), got ${deregistrationDelay}`);
   }
 }

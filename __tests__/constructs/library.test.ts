@@ -117,6 +117,11 @@ describe("construct validation", () => {
     ["TCP_URL set as a secret", { secrets: { TCP_URL: "arn:aws:ssm:us-east-1:123456789012:parameter/x" } }, "TCP_URL"],
     ["no allowed CIDR", { allowedCidrs: [] }, "allowedCidrs"],
     ["a drain longer than Fargate's stop timeout allows", { drainSeconds: 111 }, "drainSeconds"],
+    [
+      "a deregistration delay past the NLB's 3600 s",
+      { deregistrationDelaySeconds: 3601 },
+      "deregistrationDelaySeconds",
+    ],
   ] as [string, Partial<TcpAppProps>, string][])(
     "refuses %s with INVALID_PROPS naming the field",
     (_what, props, field) => {
