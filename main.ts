@@ -1,5 +1,6 @@
 import { ConfigError, oneLine } from "./constructs/config/errors";
 import { configPath, loadConfig } from "./constructs/config/load";
+import { PolicyViolationError } from "./constructs/policy/errors";
 
 /** `npm run synth` and `cdktf synth`: the config file -> one TcpAddonStack named after the project -> cdktf.out. */
 async function main(): Promise<void> {
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const lines = err instanceof ConfigError ? err.issues : [err instanceof Error ? err.message : String(err)];
+  const lines = err instanceof ConfigError || err instanceof PolicyViolationError ? err.issues : [err instanceof Error ? err.message : String(err)];
   lines.forEach((line) => console.error(oneLine(line)));
   process.exitCode = 1;
 });

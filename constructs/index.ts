@@ -7,5 +7,6 @@ export * from "./tcp-app";
 export * from "./names";
 export * from "./errors";
 export * from "./synth";
+export * from "./policy";
 // The config API (schema and types, loader, plans, ports): build a ResolvedConfig from a file or in TypeScript.
 export * from "./config";

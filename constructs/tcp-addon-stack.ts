@@ -4,6 +4,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import type { ResolvedConfig } from "./config/schema";
 import { TcpApp } from "./tcp-app";
 import { TcpPlatform, TcpPlatformProps } from "./platform";
+import { applyPolicy, TcpAddonPolicyOptions } from "./policy";
 
 export interface TcpAddonStackProps {
   /** A whole, validated config: from `loadConfig(file)` or written in TypeScript. */
@@ -13,13 +14,19 @@ export interface TcpAddonStackProps {
    * @default the TcpPlatform defaults (30-day logs, one NAT gateway, no deletion protection)
    */
   readonly platform?: Omit<TcpPlatformProps, "project" | "network" | "agentImage">;
+  /**
+   * The security policy checked on every synth (constructs/policy): an error-level finding stops
+   * synth before anything is written. `false` turns it off; `suppress()` accepts one finding.
+   * @default every rule, warnings printed to stderr
+   */
+  readonly policy?: TcpAddonPolicyOptions | false;
 }
 
 /**
  * One project: the AWS provider for the config's region, tagging everything
  * `tcp-addon:project=<project>`, the shared platform, and one TcpApp per app, in the file's order.
  * Each app is placed on the load balancer the config chose for it (`ResolvedApp.loadBalancer`),
- * so adding an app never moves another one.
+ * so adding an app never moves another one. The security policy runs on every synth.
  */
 export class TcpAddonStack extends TerraformStack {
   readonly platform: TcpPlatform;
@@ -56,5 +63,6 @@ export class TcpAddonStack extends TerraformStack {
           loadBalancer: app.loadBalancer,
         }),
     );
+    if (props.policy !== false) applyPolicy(this, props.policy);
   }
 }
