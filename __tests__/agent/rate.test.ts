@@ -1,6 +1,6 @@
 import type * as net from "node:net";
 import { performance } from "node:perf_hooks";
-import { HOST, Resources, delay } from "./helpers";
+import { HOST, Resources, delay, httpGet, metric } from "./helpers";
 
 const resources = new Resources();
 afterEach(() => resources.closeAll());
@@ -78,5 +78,22 @@ describe("the packets-per-second limit on a real clock", () => {
     const fair = total / 50;
     expect(Math.min(...shares)).toBeGreaterThanOrEqual(fair * 0.7);
     expect(Math.max(...shares)).toBeLessThanOrEqual(fair * 1.3);
+  });
+
+  it("charges a throttled stream for full packets: about 1500 bytes per packet, not ceil(64 kB / 1500)", async () => {
+    const { port } = await resources.server((socket) => socket.resume());
+    const { ready } = await resources.startAgent([
+      ...["--listen", "0", "--host", HOST, "--health-port", "0", "--pps", "5000", "--burst", "100"],
+      ...["--upstream", `${HOST}:${port}`],
+    ]);
+    flood(await resources.connect(ready.listen));
+    await delay(1500);
+
+    const { body } = await httpGet(ready.healthPort!, "/metrics");
+    const bytes = metric(body, 'tcp_addon_bytes_total{direction="in"}');
+    const packets = metric(body, 'tcp_addon_packets_total{direction="in"}');
+    // 64 kB reads charged whole would give 65536 / 44 = 1489.5 bytes per packet
+    expect(bytes / packets).toBeGreaterThanOrEqual(1495);
+    expect(bytes / packets).toBeLessThanOrEqual(1500);
   });
 });

@@ -42,7 +42,8 @@ export function abortSocket(socket: net.Socket): void {
 /**
  * Moves bytes from one socket to the other, in order, with backpressure: the source is
  * paused while the destination's buffer is full or while the limiter holds bytes back.
- * At most one chunk (one socket read) is held at a time, so memory stays bounded.
+ * At most one chunk (one socket read, plus a partial packet) is held at a time, so memory
+ * stays bounded.
  */
 class Pump implements Waiter {
   queued = false;
@@ -50,6 +51,8 @@ class Pump implements Waiter {
   private blocked = false;
   private sourceEnded = false;
   private stopped = false;
+  /** A partial packet is held until the bytes already buffered behind it join it. */
+  private toppingUp = false;
 
   constructor(
     private readonly source: net.Socket,
@@ -72,7 +75,7 @@ class Pump implements Waiter {
   }
 
   get wantsTokens(): boolean {
-    return this.held !== null && !this.blocked && !this.stopped;
+    return this.held !== null && !this.blocked && !this.stopped && !this.toppingUp;
   }
 
   get packetsWanted(): number {
@@ -82,15 +85,26 @@ class Pump implements Waiter {
   release(packets: number): number {
     const held = this.held;
     if (held === null) return 0;
-    const n = Math.min(held.length, packets * PACKET_BYTES);
-    if (n === held.length) {
+    let n = Math.min(held.length, packets * PACKET_BYTES);
+    // Every piece costs whole packets. When this one would end in a partial packet while
+    // more bytes already wait in the socket's buffer, it stops at the last whole packet
+    // and the rest waits for those bytes, so a throttled stream pays for full packets.
+    const partial = n % PACKET_BYTES;
+    const topUp = n === held.length && partial !== 0 && this.source.readableLength > 0;
+    if (topUp) n -= partial;
+    if (n === 0) {
+      // nothing but a partial packet: it waits for the buffered bytes, for free
+    } else if (n === held.length) {
       this.held = null;
       this.forward(held);
     } else {
       this.held = held.subarray(n);
       this.forward(held.subarray(0, n));
     }
-    if (this.held === null) {
+    if (topUp) {
+      this.toppingUp = true;
+      if (!this.blocked) this.source.resume();
+    } else if (this.held === null) {
       if (this.sourceEnded) this.dest.end();
       else if (!this.blocked) this.source.resume();
     }
@@ -104,9 +118,10 @@ class Pump implements Waiter {
       this.forward(chunk);
       return;
     }
-    // Paused sources emit no data, so a second held chunk only happens if a chunk was
-    // already in flight; keep both rather than lose or reorder bytes.
+    // Bytes arrive while others are held only to top up a partial packet (or if a chunk
+    // was in flight when the source paused): append them, never reorder.
     this.held = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+    this.toppingUp = false;
     this.source.pause();
     if (!this.blocked) limiter.enqueue(this);
   };
@@ -123,7 +138,7 @@ class Pump implements Waiter {
   private readonly onDrain = (): void => {
     if (this.stopped || !this.blocked) return;
     this.blocked = false;
-    if (this.held !== null) this.limiter?.enqueue(this);
+    if (this.held !== null && !this.toppingUp) this.limiter?.enqueue(this);
     else if (!this.sourceEnded) this.source.resume();
   };
 
@@ -131,7 +146,13 @@ class Pump implements Waiter {
     if (this.stopped) return;
     this.sourceEnded = true;
     // Half-close: the other side gets our FIN once every byte before it is written.
-    if (this.held === null) this.dest.end();
+    if (this.held === null) {
+      this.dest.end();
+    } else if (this.toppingUp) {
+      // No more bytes will join the partial packet: send it as it is.
+      this.toppingUp = false;
+      if (!this.blocked) this.limiter?.enqueue(this);
+    }
   };
 }
 

@@ -9,7 +9,10 @@ export interface Waiter {
   readonly packetsWanted: number;
   /** Set by the limiter while the waiter is in its queue. */
   queued: boolean;
-  /** Forwards held bytes worth at most `packets` packets; returns the packets spent (at least 1). */
+  /**
+   * Forwards held bytes worth at most `packets` packets; returns the packets spent. 0 means
+   * the waiter chose to wait for more bytes first (it then no longer wants tokens).
+   */
   release(packets: number): number;
 }
 
