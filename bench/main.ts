@@ -44,7 +44,7 @@ interface Settings {
 
 const QUICK: Settings = {
   mode: "quick",
-  throughput: { reps: 3, seconds: 0.5, warmupSeconds: 0.2, streams: [1, 8], iperf3Reps: 0 },
+  throughput: { reps: 3, seconds: 0.4, warmupSeconds: 0.15, streams: [1, 8], iperf3Reps: 0 },
   latency: { rounds: 3000, reps: 3, size: 64 },
   rate: { warmupSeconds: 0.5, windows: 2, sampleMs: 100, connections: [1, 50], concurrency: 6 },
   memory: { connections: 2000, pps: 1000 },
