@@ -285,6 +285,9 @@ export class TcpApp extends Construct {
           { containerPort: AGENT_HEALTH_PORT, protocol: "tcp" },
         ],
         environment: toEnvList(agentEnv),
+        // ECS stops containers in the reverse order of their dependencies: the agent gets SIGTERM
+        // first and drains while the app still serves, then the app is stopped.
+        dependsOn: [{ containerName: APP_CONTAINER, condition: "START" }],
         stopTimeout,
         logConfiguration,
       },

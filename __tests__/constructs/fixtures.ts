@@ -28,6 +28,7 @@ export interface ContainerDefinition {
   readonlyRootFilesystem?: boolean;
   privileged?: boolean;
   stopTimeout?: number;
+  dependsOn?: { containerName: string; condition: string }[];
   logConfiguration?: { logDriver: string; options: Record<string, string> };
 }
 

@@ -183,6 +183,14 @@ describe.each([
   );
 
   it.each(apps.map((a) => [a.name, a]))(
+    "%s: the agent starts after the app, so ECS stops it first and the app serves through the drain",
+    (name) => {
+      const agent = containersOf(tf, name).find((c) => c.name === "tcp-agent");
+      expect(agent?.dependsOn).toEqual([{ containerName: "app", condition: "START" }]);
+    },
+  );
+
+  it.each(apps.map((a) => [a.name, a]))(
     "%s: both containers stop after the drain and within Fargate's 120 s",
     (name) => {
       for (const container of containersOf(tf, name)) {

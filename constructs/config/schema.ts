@@ -28,7 +28,7 @@ export const PlanSchema = z.strictObject({
   /** Packets per second per container, each direction. */
   packetsPerSecond: z.number().int().positive().max(10_000_000),
   /** Token-bucket size in packets. Defaults to one second's worth (the agent's default). */
-  burst: z.number().int().positive().optional(),
+  burst: z.number().int().positive().max(9_000_000).optional(),
 });
 export type PlanSpec = z.infer<typeof PlanSchema>;
 
