@@ -136,7 +136,7 @@ describe("loadConfig: a valid file", () => {
   it("loads the repository's example config", () => {
     const config = loadConfig(path.join(REPO, "tcp-addon.yaml"));
     expect(config.apps.map((a) => [a.name, a.command, a.workdir, a.containers])).toEqual([
-      ["mqtt", "node server.js", path.join(REPO, "examples", "mqtt"), 2],
+      ["mqtt", "node server.js", path.join(REPO, "examples", "mqtt"), 1],
     ]);
   });
 });
