@@ -1,11 +1,5 @@
 import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
-import { AGENT_CONTAINER } from "../../constructs/tcp-app";
-import { AGENT_CONTAINER_NAME } from "../../constructs/policy";
 import { agentContainer, appContainer, compliantStack, findingsOf } from "./helpers";
-
-it("names the agent container as the constructs do", () => {
-  expect(AGENT_CONTAINER_NAME).toBe(AGENT_CONTAINER);
-});
 
 describe("TCP-ECS2 agent-non-root", () => {
   it("keeps an agent that runs as uid 1000", () => {

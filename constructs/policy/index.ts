@@ -8,5 +8,4 @@ export { formatFinding } from "./finding";
 export type { PolicyFinding, PolicyReport, SuppressedFinding } from "./finding";
 export type { PolicyLevel, PolicyRule, ResourceView, Violation } from "./rule";
 export { StackFacts } from "./facts";
-export { AGENT_CONTAINER_NAME } from "./containers";
 export * from "./rules";
