@@ -164,6 +164,8 @@ describe("loadConfig: each bad config gives one line naming the path", () => {
     ["bad region", (c) => (c.region = "europe"), /: region: expected an AWS region/],
     ["bad CIDR", (c) => (c.apps.mqtt.allowedCidrs = ["10.0.0.0"]), /apps\.mqtt\.allowedCidrs\.0: expected a CIDR block like 203\.0\.113\.0\/24, got "10\.0\.0\.0"/],
     ["plaintext secret", (c) => (c.apps.mqtt.secrets = { DB: "hunter2" }), /apps\.mqtt\.secrets\.DB: expected an SSM parameter or Secrets Manager ARN/],
+    ["password in env", (c) => (c.apps.mqtt.env.DB_PASSWORD = "hunter2"), /apps\.mqtt\.env\.DB_PASSWORD: looks like a secret, .*list its ARN under `secrets:`$/],
+    ["credentials in an env URL", (c) => (c.apps.mqtt.env.REDIS_URL = "redis://app:hunter2@10.0.0.5:6379"), /apps\.mqtt\.env\.REDIS_URL: looks like a URL with a password in it/],
     ["redefined built-in plan", (c) => (c.plans = { "tcp-1k": { packetsPerSecond: 5 } }), /plans\.tcp-1k: "tcp-1k" is a built-in plan and cannot be redefined/],
     ["same variable in env and secrets", (c) => (c.apps.mqtt.secrets = { LOG_LEVEL: "arn:aws:ssm:eu-west-1:123456789012:parameter/x" }), /apps\.mqtt\.secrets\.LOG_LEVEL: LOG_LEVEL is also set in `env:`/],
   ];

@@ -107,10 +107,9 @@ describe("a policy violation during synth to cdktf.out", () => {
     const out = path.join(dir, "cdktf.out");
     fs.mkdirSync(out);
     fs.writeFileSync(path.join(out, "marker"), "previous synth\n");
-    const config = resolveConfig(
-      { project: "acme", region: "eu-west-1", agent: { image: "x/agent:1" }, apps: apps(1, { env: { DATABASE_PASSWORD: "hunter2" } }) },
-      REPO,
-    );
+    // The loader refuses such env itself; the policy guards stacks built without it.
+    const clean = resolveConfig({ project: "acme", region: "eu-west-1", agent: { image: "x/agent:1" }, apps: apps(1) }, REPO);
+    const config = { ...clean, apps: clean.apps.map((app) => ({ ...app, env: { DATABASE_PASSWORD: "hunter2" } })) };
     let thrown: unknown;
     try {
       synthToDir(out, (app) => applyPolicy(new TcpAddonStack(app, config.project, { config }), { onWarning: () => undefined }));

@@ -1,4 +1,4 @@
-/** The config API: schema and types, loader, Procfile parser, plans, ports, Fargate sizes. */
+/** The config API: schema and types, loader, Procfile parser, plans, ports, Fargate sizes, secret detection. */
 export * from "./schema";
 export * from "./errors";
 export * from "./load";
@@ -6,3 +6,4 @@ export * from "./plans";
 export * from "./ports";
 export * from "./procfile";
 export * from "./fargate";
+export * from "./secrets";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { fargatePairProblem } from "./fargate";
+import { looksLikeSecretName, secretValueKind } from "./secrets";
 import { BUILT_IN_PLANS, DEFAULT_PLAN } from "./plans";
 
 /**
@@ -104,6 +105,17 @@ export const AppSchema = z.strictObject({
             message: `${name} is set by the platform; remove it from \`${field}:\``,
           });
         }
+      }
+    }
+    if (ok("env")) {
+      for (const [name, value] of Object.entries(app.env)) {
+        const kind = looksLikeSecretName(name) ? "a secret" : secretValueKind(value);
+        if (kind === undefined) continue;
+        ctx.addIssue({
+          code: "custom",
+          path: ["env", name],
+          message: `looks like ${kind}, which \`env:\` would write in plain text; put it in AWS SSM Parameter Store or Secrets Manager and list its ARN under \`secrets:\``,
+        });
       }
     }
     if (ok("env", "secrets")) {

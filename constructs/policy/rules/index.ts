@@ -6,7 +6,7 @@ import { NoPublicIp } from "./ecs1-no-public-ip";
 import { AgentNonRoot } from "./ecs2-agent-non-root";
 import { NotPrivileged } from "./ecs3-not-privileged";
 import { AgentReadOnlyRoot } from "./ecs4-agent-read-only-root";
-import { NoPlaintextSecrets, looksLikeSecretName } from "./ecs5-no-plaintext-secrets";
+import { NoPlaintextSecrets } from "./ecs5-no-plaintext-secrets";
 import { ContainerInsights } from "./ecs6-container-insights";
 import { ExecutionRoleMinimal } from "./iam1-execution-role-minimal";
 import { TaskRoleNoWildcards } from "./iam2-task-role-no-wildcards";
@@ -19,7 +19,6 @@ import { ListenerProtocol } from "./lb4-listener-protocol";
 import { ListenerCapacity } from "./lb5-listener-capacity";
 import { NamesFitAwsLimits } from "./name1-aws-limits";
 
-export { looksLikeSecretName };
 
 export {
   TaskIngressFromNlbOnly,
