@@ -29,6 +29,8 @@ export interface LatencyResult {
   readonly skipped: { forwarder: string; reason: string }[];
 }
 
+const WARMUP_ROUNDS = 2000;
+
 /** 64-byte request/response round trips, one at a time, through each forwarder to an echo server. */
 export async function latency(options: LatencyOptions): Promise<LatencyResult> {
   const echo = echoServer();
@@ -60,6 +62,9 @@ export async function latency(options: LatencyOptions): Promise<LatencyResult> {
   const samples = new Map<string, number[]>(forwarders.map((f) => [f.name, []]));
   const perVisit = Math.max(100, Math.floor(options.rounds / options.reps));
   try {
+    // Every forwarder first serves round trips that are not counted: Node's JIT (the agent,
+    // and this process) and HAProxy's pools start warm for all alike.
+    for (const fw of forwarders) await pingPong(fw.port, WARMUP_ROUNDS, options.size);
     for (let rep = 0; rep < options.reps; rep++) {
       for (const fw of forwarders) {
         const times = await pingPong(fw.port, perVisit, options.size);
