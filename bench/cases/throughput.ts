@@ -156,7 +156,7 @@ async function iperfSession(options: ThroughputOptions): Promise<NonNullable<Thr
     for (let rep = 0; rep < options.iperf3Reps; rep++) {
       for (const streams of options.streams) {
         for (const fw of forwarders) {
-          const gbps = iperfClient(fw.port, streams, options.seconds);
+          const gbps = await iperfClient(fw.port, streams, options.seconds);
           const key = `${fw.name}/${streams}`;
           runs.set(key, [...(runs.get(key) ?? []), gbps]);
           options.log(`  iperf3 ${fw.name} x${streams} run ${rep + 1}: ${fmt.gbps(gbps)}`);
@@ -176,13 +176,26 @@ async function iperfSession(options: ThroughputOptions): Promise<NonNullable<Thr
   }
 }
 
-/** One iperf3 client run; GB/s received by the server. */
-function iperfClient(port: number, streams: number, seconds: number): number {
-  const out = run("iperf3", ["-c", HOST, "-p", String(port), "-P", String(streams), "-t", String(Math.max(1, Math.round(seconds))), "-J"]);
-  const report = JSON.parse(out) as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
-  const bps = report.end?.sum_received?.bits_per_second;
-  if (typeof bps !== "number") throw new BenchError("PEER_FAILED", `iperf3: ${report.error ?? "no result"}`);
-  return bps / 8 / 1e9;
+/**
+ * One iperf3 client run; GB/s received by the server. The iperf3 server stops listening
+ * between tests for a moment, so a refused connection is tried again (bounded).
+ */
+async function iperfClient(port: number, streams: number, seconds: number): Promise<number> {
+  const args = ["-c", HOST, "-p", String(port), "-P", String(streams), "-t", String(Math.max(1, Math.round(seconds))), "-J"];
+  for (let attempt = 1; ; attempt++) {
+    let out: string;
+    try {
+      out = run("iperf3", args);
+    } catch (err) {
+      out = String((err as { stdout?: string }).stdout ?? "");
+    }
+    const report = JSON.parse(out || "{}") as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
+    const bps = report.end?.sum_received?.bits_per_second;
+    if (typeof bps === "number") return bps / 8 / 1e9;
+    const refused = /refused|unable to connect/i.test(report.error ?? "");
+    if (!refused || attempt >= 20) throw new BenchError("PEER_FAILED", `iperf3: ${report.error ?? "no result"}`);
+    await delay(100);
+  }
 }
 
 function sumCpu(pids: readonly number[]): number {
