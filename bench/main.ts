@@ -194,20 +194,37 @@ async function main(): Promise<void> {
     results,
   };
   const json = JSON.stringify(report, null, 2) + "\n";
-  fs.writeFileSync(path.join(RESULTS, "latest.json"), json);
-  fs.writeFileSync(path.join(RESULTS, `${environment.date.replace(/[:.]/g, "-")}-${settings.mode}.json`), json);
-  fs.writeFileSync(
-    path.join(RESULTS, "latest.md"),
-    `Made by \`${command}\` on ${environment.date.slice(0, 10)} (${environment.cpus} x ${environment.cpu}, node ${environment.node}, commit ${environment.commit}).\n\n${formatMarkdown(rows)}\n`,
-  );
-  try {
-    const png = await renderPng(chartSpec(results.rate, results.throughput, `tcp-addon bench (${settings.mode}), ${environment.date.slice(0, 10)}`));
-    fs.writeFileSync(path.join(RESULTS, "latest.png"), png);
-    log(`wrote bench/results/latest.json, latest.md, latest.png`);
-  } catch (err) {
-    log(`chart failed: ${(err as Error).message}`);
-    log(`wrote bench/results/latest.json, latest.md`);
+  const stamp = environment.date.replace(/[:.]/g, "-");
+  const partial = only.size < CASES.length;
+  // A run of some cases only leaves latest.* alone: they always hold one whole run.
+  const base = partial ? `${stamp}-${settings.mode}-partial` : "latest";
+  fs.writeFileSync(path.join(RESULTS, `${stamp}-${settings.mode}${partial ? "-partial" : ""}.json`), json);
+  if (!partial) fs.writeFileSync(path.join(RESULTS, "latest.json"), json);
+  const written = [`${base}.json`];
+  if (!partial) {
+    fs.writeFileSync(
+      path.join(RESULTS, "latest.md"),
+      `Made by \`${command}\` on ${environment.date.slice(0, 10)} (${environment.cpus} x ${environment.cpu}, ` +
+        `node ${environment.node}, commit ${environment.commit}).\n\n${formatMarkdown(rows)}\n`,
+    );
+    written.push("latest.md");
   }
+  if (results.rate || results.throughput) {
+    try {
+      const title = `tcp-addon bench (${settings.mode}), ${environment.date.slice(0, 10)}`;
+      // Only latest.png is kept in the repository; a partial run's chart goes to the temp folder.
+      const file = partial ? path.join(os.tmpdir(), `tcp-addon-bench-${base}.png`) : path.join(RESULTS, "latest.png");
+      fs.writeFileSync(file, await renderPng(chartSpec(results.rate, results.throughput, title)));
+      written.push(path.relative(RESULTS, file));
+    } catch (err) {
+      log(`chart failed: ${(err as Error).message}`);
+    }
+  }
+  const shown = written.map((f) => {
+    const full = path.resolve(RESULTS, f);
+    return full.startsWith(process.cwd()) ? path.relative(process.cwd(), full) : full;
+  });
+  log(`wrote ${shown.join(", ")}`);
 }
 
 async function cleanup(): Promise<void> {
