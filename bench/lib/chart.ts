@@ -42,6 +42,7 @@ function resample(m: RateMeasurement, stepSeconds: number): { t: number; pps: nu
 }
 
 const VEGA_LITE = "vega-lite";
+const SERIES = ["agent, up", "agent, down", "tc tbf (kernel)"];
 
 const planLabel = (pps: number) => `${pps.toLocaleString("en-US")} pps`;
 
@@ -87,7 +88,13 @@ export function chartSpec(rate: RateResult | undefined, throughput: ThroughputRe
             encoding: {
               x: { field: "t", type: "quantitative", title: "seconds from the measured span's start" },
               y: { field: "pps", type: "quantitative", title: "packets/s (bytes / 1500)" },
-              color: { field: "series", type: "nominal", title: null, legend: { orient: "top" } },
+              color: {
+                field: "series",
+                type: "nominal",
+                title: null,
+                legend: { orient: "top", labelFontSize: 12, symbolStrokeWidth: 3 },
+                scale: { domain: SERIES, range: ["#1f77b4", "#ff7f0e", "#7f7f7f"] },
+              },
             },
           },
           {
@@ -96,12 +103,12 @@ export function chartSpec(rate: RateResult | undefined, throughput: ThroughputRe
           },
         ],
       },
-      resolve: { scale: { y: "independent", x: "independent" } },
+      resolve: { scale: { y: "independent" } },
     });
   }
   if (bars.length > 0) {
     panels.push({
-      title: { text: "Throughput on loopback (median GB/s)", fontSize: 13 },
+      title: { text: "Throughput on loopback, Node load generator (median GB/s)", fontSize: 13 },
       data: { values: bars },
       width: 420,
       height: 220,
