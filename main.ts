@@ -9,9 +9,11 @@ async function main(): Promise<void> {
   process.setSourceMapsEnabled(false);
   // A bad config stops here, before cdktf is even loaded and before the output folder is touched.
   const config = loadConfig(configPath());
-  const { synthToDir } = await import("./constructs/synth");
+  const { synthToDir, withoutTokenStacks } = await import("./constructs/synth");
   const { TcpAddonStack } = await import("./constructs/tcp-addon-stack");
-  synthToDir(process.env.CDKTF_OUTDIR ?? "cdktf.out", (app) => new TcpAddonStack(app, config.project, { config }));
+  withoutTokenStacks(() =>
+    synthToDir(process.env.CDKTF_OUTDIR ?? "cdktf.out", (app) => new TcpAddonStack(app, config.project, { config })),
+  );
 }
 
 main().catch((err: unknown) => {

@@ -40,3 +40,22 @@ function swapInto(staging: string, dest: string): void {
   }
   fs.rmSync(old, { recursive: true, force: true });
 }
+
+/**
+ * Runs `fn` while cdktf's token creation stacks are not captured. cdktf records a full stack
+ * trace for every token it creates (dozens per app), only to print it if a token can never be
+ * resolved; on 100 apps that is most of the time spent building the stacks. Errors thrown
+ * inside keep their messages, not their stacks. The command line uses this; libraries and
+ * tests that want the traces simply don't.
+ */
+export function withoutTokenStacks<T>(fn: () => T): T {
+  const capture = Error.captureStackTrace;
+  Error.captureStackTrace = (target: object) => {
+    Object.defineProperty(target, "stack", { value: "", configurable: true, writable: true });
+  };
+  try {
+    return fn();
+  } finally {
+    Error.captureStackTrace = capture;
+  }
+}
