@@ -1,5 +1,5 @@
 import { echoServer, pingPong } from "../lib/load";
-import { direct, Forwarder, startAgent, startHaproxy, startSocat } from "../lib/peers";
+import { startAgent, startForwarders } from "../lib/peers";
 import { fmt, Row } from "../lib/report";
 import { median, percentileSorted, round } from "../lib/stats";
 
@@ -40,29 +40,20 @@ const WARMUP_ROUNDS = 2000;
 export async function latency(options: LatencyOptions): Promise<LatencyResult> {
   const echo = echoServer();
   const upstream = await echo.listen();
-  const forwarders: Forwarder[] = [direct(upstream)];
-  const skipped: { forwarder: string; reason: string }[] = [];
-  const starters: [string, () => Promise<Forwarder>][] = [
-    ["haproxy", () => startHaproxy(upstream, 1)],
-    ["socat", () => startSocat(upstream)],
-  ];
-  if (options.agentBundle) {
-    const bundle = options.agentBundle;
-    starters.push(["agent", () => startAgent({ bundle, upstreamPort: upstream, pps: 0 })]);
-    starters.push([
-      `agent ${options.limitedPps} pps`,
-      () => startAgent({ bundle, upstreamPort: upstream, pps: options.limitedPps, name: `agent ${options.limitedPps} pps` }),
-    ]);
-  } else {
-    skipped.push({ forwarder: "agent", reason: "agent bundle not available" });
-  }
-  for (const [name, start] of starters) {
-    try {
-      forwarders.push(await start());
-    } catch (err) {
-      skipped.push({ forwarder: name, reason: (err as Error).message });
-    }
-  }
+  const bundle = options.agentBundle;
+  const { forwarders, skipped } = await startForwarders(
+    upstream,
+    bundle
+      ? [
+          ["agent", () => startAgent({ bundle, upstreamPort: upstream, pps: 0 })],
+          [
+            `agent ${options.limitedPps} pps`,
+            () => startAgent({ bundle, upstreamPort: upstream, pps: options.limitedPps, name: `agent ${options.limitedPps} pps` }),
+          ],
+        ]
+      : [],
+    !bundle,
+  );
 
   /** Per forwarder, each visit's sorted round-trip times. */
   const visits = new Map<string, Float64Array[]>(forwarders.map((f) => [f.name, []]));

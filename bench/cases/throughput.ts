@@ -1,5 +1,5 @@
 import { Meter, sinkServer, sources } from "../lib/load";
-import { direct, Forwarder, startAgent, startHaproxy, startSocat } from "../lib/peers";
+import { direct, Forwarder, startAgent, startForwarders, startHaproxy } from "../lib/peers";
 import { BenchError, cpuSeconds, delay, freePort, HOST, now, Peer, processTree, run, waitForPort, which } from "../lib/proc";
 import { fmt, Row } from "../lib/report";
 import { median, round } from "../lib/stats";
@@ -46,25 +46,12 @@ export async function throughput(options: ThroughputOptions): Promise<Throughput
   const meter = new Meter();
   const sink = sinkServer(meter);
   const upstream = await sink.listen();
-  const forwarders: Forwarder[] = [direct(upstream)];
-  const skipped: { forwarder: string; reason: string }[] = [];
-  const starters: [string, () => Promise<Forwarder>][] = [
-    ["haproxy", () => startHaproxy(upstream, 1)],
-    ["socat", () => startSocat(upstream)],
-  ];
-  if (options.agentBundle) {
-    const bundle = options.agentBundle;
-    starters.push(["agent", () => startAgent({ bundle, upstreamPort: upstream, pps: 0 })]);
-  } else {
-    skipped.push({ forwarder: "agent", reason: "agent bundle not available" });
-  }
-  for (const [name, start] of starters) {
-    try {
-      forwarders.push(await start());
-    } catch (err) {
-      skipped.push({ forwarder: name, reason: (err as Error).message });
-    }
-  }
+  const bundle = options.agentBundle;
+  const { forwarders, skipped } = await startForwarders(
+    upstream,
+    bundle ? [["agent", () => startAgent({ bundle, upstreamPort: upstream, pps: 0 })]] : [],
+    !bundle,
+  );
 
   const runs = new Map<string, { gbps: number[]; cores: number[] }>();
   try {

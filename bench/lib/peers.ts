@@ -238,3 +238,35 @@ export function metric(samples: Map<string, number>, name: string, labels: Recor
   }
   return total;
 }
+
+/** A forwarder that could not be started, and why; it shows as unavailable in the report. */
+export interface SkippedForwarder {
+  readonly forwarder: string;
+  readonly reason: string;
+}
+
+/**
+ * Starts every forwarder in front of `upstreamPort`: direct, HAProxy, socat, then `extra`
+ * (the agent in its configurations). One that fails to start is skipped with its reason.
+ */
+export async function startForwarders(
+  upstreamPort: number,
+  extra: readonly [string, () => Promise<Forwarder>][],
+  agentMissing: boolean,
+): Promise<{ forwarders: Forwarder[]; skipped: SkippedForwarder[] }> {
+  const forwarders: Forwarder[] = [direct(upstreamPort)];
+  const skipped: SkippedForwarder[] = agentMissing ? [{ forwarder: "agent", reason: "agent bundle not available" }] : [];
+  const starters: [string, () => Promise<Forwarder>][] = [
+    ["haproxy", () => startHaproxy(upstreamPort, 1)],
+    ["socat", () => startSocat(upstreamPort)],
+    ...extra,
+  ];
+  for (const [name, start] of starters) {
+    try {
+      forwarders.push(await start());
+    } catch (err) {
+      skipped.push({ forwarder: name, reason: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return { forwarders, skipped };
+}
