@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { DataResource } from "cdktf";
+import { TerraformData } from "./terraform-data";
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -53,7 +53,7 @@ export interface TcpAgentImageProps {
 export class TcpAgentImage extends Construct {
   readonly repository: EcrRepository;
   /** The build step; task definitions depend on it so they never point at a missing image. */
-  readonly build: DataResource;
+  readonly build: TerraformData;
   /** Content hash of the agent's sources, used as the image tag. */
   readonly tag: string;
   /** `<repository url>:<tag>`, for container definitions. */
@@ -81,7 +81,7 @@ export class TcpAgentImage extends Construct {
       forceDelete,
     });
     this.imageUri = `${this.repository.repositoryUrl}:${this.tag}`;
-    this.build = new DataResource(this, "Build", {
+    this.build = new TerraformData(this, "Build", {
       triggersReplace: { tag: this.tag, repository: this.repository.repositoryUrl },
       input: { image: this.imageUri },
       provisioners: [
