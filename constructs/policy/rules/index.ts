@@ -19,30 +19,7 @@ import { ListenerProtocol } from "./lb4-listener-protocol";
 import { ListenerCapacity } from "./lb5-listener-capacity";
 import { NamesFitAwsLimits } from "./name1-aws-limits";
 
-
-export {
-  TaskIngressFromNlbOnly,
-  NoOpenIngress,
-  SecurityGroupDescriptions,
-  NoPublicIp,
-  AgentNonRoot,
-  NotPrivileged,
-  AgentReadOnlyRoot,
-  NoPlaintextSecrets,
-  ContainerInsights,
-  ExecutionRoleMinimal,
-  TaskRoleNoWildcards,
-  SeparateTaskAndExecutionRoles,
-  LogRetention,
-  TargetGroupHealthCheck,
-  DeregistrationDelay,
-  ConnectionTermination,
-  ListenerProtocol,
-  ListenerCapacity,
-  NamesFitAwsLimits,
-};
-
-/** Every built-in rule, in the order findings are reported for one resource. */
+/** Every built-in rule, in the order findings are reported for one resource; find one by its `id`. */
 export const RULES: readonly PolicyRule[] = [
   TaskIngressFromNlbOnly,
   NoOpenIngress,
