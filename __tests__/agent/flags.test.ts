@@ -104,7 +104,7 @@ describe("parseFlags", () => {
     [["--listen"], /--listen needs a value/],
   ])("rejects %j with a FlagError", (argv, message) => {
     const error = flagError(argv);
-    expect(error.code).toBe("ERR_AGENT_FLAG");
+    expect(error.code).toBe("TCP_ADDON_AGENT_FLAG");
     expect(error.message).toMatch(message);
   });
 

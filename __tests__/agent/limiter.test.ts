@@ -1,6 +1,6 @@
 import { NS_PER_MS, NS_PER_SECOND } from "../../runtime/agent/clock";
 import { Limiter, type Timers, type Waiter } from "../../runtime/agent/limiter";
-import { PACKET_BYTES } from "../../runtime/agent/token-bucket";
+import { PACKET_BYTES } from "../../runtime/agent/contract";
 
 /** A fake clock with fake timers: `advance` moves time and fires what fell due. */
 class FakeTime implements Timers {

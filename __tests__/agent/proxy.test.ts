@@ -244,7 +244,7 @@ describe("the proxy", () => {
     const exit = await agent.exited;
     expect(exit.code).toBe(1);
     expect(agent.lines).toHaveLength(1);
-    expect(agent.lines[0]).toMatchObject({ level: "error", event: "listen-failed", code: "ERR_AGENT_LISTEN" });
+    expect(agent.lines[0]).toMatchObject({ level: "error", event: "listen-failed", code: "TCP_ADDON_AGENT_LISTEN" });
     expect(agent.lines[0].error).toBe(`cannot listen on ${HOST}:${app.port} for connections: EADDRINUSE`);
   });
 });

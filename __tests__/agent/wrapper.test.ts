@@ -110,7 +110,7 @@ describe("wrapper mode", () => {
   it("gives up with exit 1 when the app never accepts within --start-timeout", async () => {
     const agent = resources.spawnAgent(["--listen", "0", "--start-timeout", "0.5", "--", process.execPath, APP, "--listen-after", "60000"]);
     expect((await agent.exited).code).toBe(1);
-    expect(agent.lines.find((line) => line.event === "app-start-timeout")).toMatchObject({ code: "ERR_AGENT_APP_START_TIMEOUT" });
+    expect(agent.lines.find((line) => line.event === "app-start-timeout")).toMatchObject({ code: "TCP_ADDON_AGENT_APP_START_TIMEOUT" });
   });
 });
 

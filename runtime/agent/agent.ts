@@ -1,7 +1,7 @@
 import { AppProcess, freePort, waitUntilAccepting } from "./app-process";
 import { type Clock } from "./clock";
 import type { UpstreamAddress } from "./connection";
-import { AgentError, AppStartTimeoutError } from "./errors";
+import { AppStartTimeoutError, TcpAddonError } from "./errors";
 import type { AgentOptions } from "./flags";
 import { HealthServer } from "./health-server";
 import type { Logger } from "./log";
@@ -172,7 +172,7 @@ class Agent {
       });
       return proxy;
     } catch (error) {
-      if (!(error instanceof AgentError)) throw error;
+      if (!(error instanceof TcpAddonError)) throw error;
       this.logger.error("listen-failed", { code: error.code, error: error.message });
       return null;
     }

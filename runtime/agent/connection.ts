@@ -1,7 +1,8 @@
 import * as net from "node:net";
 import type { Limiter, Waiter } from "./limiter";
 import type { DirectionCounters } from "./metrics";
-import { PACKET_BYTES, packetsFor } from "./token-bucket";
+import { PACKET_BYTES } from "./contract";
+import { packetsFor } from "./token-bucket";
 
 /** Stream buffer size for every socket the agent opens: one kernel read's worth. */
 export const SOCKET_BUFFER_BYTES = 64 * 1024;

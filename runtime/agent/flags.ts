@@ -1,6 +1,6 @@
 import type { UpstreamAddress } from "./connection";
 import { FlagError } from "./errors";
-import { MAX_BURST, MAX_RATE } from "./token-bucket";
+import { AGENT_ENV, DEFAULT_DRAIN_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS, MAX_BURST, MAX_PPS } from "./contract";
 
 /** Everything the agent runs with, after flags and environment are read and checked. */
 export interface AgentOptions {
@@ -73,16 +73,16 @@ type FlagKey =
   | "startTimeout";
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
-  "--listen": { env: "TCP_ADDON_LISTEN", key: "listen" },
-  "--host": { env: "TCP_ADDON_HOST", key: "host" },
-  "--pps": { env: "TCP_ADDON_PPS", key: "pps" },
-  "--burst": { env: "TCP_ADDON_BURST", key: "burst" },
-  "--health-port": { env: "TCP_ADDON_HEALTH_PORT", key: "healthPort" },
-  "--drain-seconds": { env: "TCP_ADDON_DRAIN_SECONDS", key: "drainSeconds" },
-  "--idle-timeout": { env: "TCP_ADDON_IDLE_TIMEOUT", key: "idleTimeout" },
-  "--upstream": { env: "TCP_ADDON_UPSTREAM", key: "upstream" },
-  "--app-port": { env: "TCP_ADDON_APP_PORT", key: "appPort" },
-  "--start-timeout": { env: "TCP_ADDON_START_TIMEOUT", key: "startTimeout" },
+  "--listen": { env: AGENT_ENV.listen, key: "listen" },
+  "--host": { env: AGENT_ENV.host, key: "host" },
+  "--pps": { env: AGENT_ENV.pps, key: "pps" },
+  "--burst": { env: AGENT_ENV.burst, key: "burst" },
+  "--health-port": { env: AGENT_ENV.healthPort, key: "healthPort" },
+  "--drain-seconds": { env: AGENT_ENV.drainSeconds, key: "drainSeconds" },
+  "--idle-timeout": { env: AGENT_ENV.idleTimeout, key: "idleTimeout" },
+  "--upstream": { env: AGENT_ENV.upstream, key: "upstream" },
+  "--app-port": { env: AGENT_ENV.appPort, key: "appPort" },
+  "--start-timeout": { env: AGENT_ENV.startTimeout, key: "startTimeout" },
 };
 
 /** Longest timer Node accepts, in seconds. */
@@ -90,7 +90,7 @@ const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
 /**
  * Reads the agent's flags, falling back to environment variables. Throws `FlagError`
- * (code ERR_AGENT_FLAG) with a one-line message on any problem.
+ * (code TCP_ADDON_AGENT_FLAG) with a one-line message on any problem.
  */
 export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedFlags {
   const raw = new Map<FlagKey, RawValue>();
@@ -134,13 +134,13 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   if (listenRaw === undefined) throw new FlagError("--listen is required (or TCP_ADDON_LISTEN)");
   const listen = port(listenRaw);
   const host = read("host", text, "0.0.0.0");
-  const pps = read("pps", (v) => integer(v, 0, MAX_RATE), 0);
+  const pps = read("pps", (v) => integer(v, 0, MAX_PPS), 0);
   const burstRaw = raw.get("burst");
   if (burstRaw !== undefined && pps === 0) throw new FlagError(`${burstRaw.source} needs a packets-per-second limit (--pps)`);
   const burst = read("burst", (v) => integer(v, 1, MAX_BURST), Math.min(pps, MAX_BURST));
   const healthPort = read<number | null>("healthPort", port, null);
-  const drainSeconds = read("drainSeconds", (v) => seconds(v, 0), 25);
-  const idleTimeoutSeconds = read("idleTimeout", (v) => seconds(v, 0.001), 360);
+  const drainSeconds = read("drainSeconds", (v) => seconds(v, 0), DEFAULT_DRAIN_SECONDS);
+  const idleTimeoutSeconds = read("idleTimeout", (v) => seconds(v, 0.001), DEFAULT_IDLE_TIMEOUT_SECONDS);
   const startTimeoutSeconds = read("startTimeout", (v) => seconds(v, 0.001), 60);
   const upstreamRaw = raw.get("upstream");
   const upstream = upstreamRaw === undefined ? null : address(upstreamRaw);

@@ -1,13 +1,6 @@
 import { type Clock, NS_PER_SECOND } from "./clock";
 
-/** Payload bytes in one packet: a chunk of n bytes costs ceil(n / 1500) packets. */
-export const PACKET_BYTES = 1500;
-
-/** The largest rate the bucket accepts, in packets per second (15 GB/s). */
-export const MAX_RATE = 10_000_000;
-
-/** The largest burst, in packets: `burst × 10^9` must stay an exact integer in a double. */
-export const MAX_BURST = 9_000_000;
+import { MAX_BURST, MAX_PPS, PACKET_BYTES } from "./contract";
 
 /** Packets a chunk of `bytes` bytes costs. */
 export function packetsFor(bytes: number): number {
@@ -30,8 +23,8 @@ export class TokenBucket {
   private last: number;
 
   constructor(rate: number, burst: number, private readonly now: Clock) {
-    if (!Number.isInteger(rate) || rate < 1 || rate > MAX_RATE) {
-      throw new RangeError(`rate must be an integer from 1 to ${MAX_RATE}, got ${rate}`);
+    if (!Number.isInteger(rate) || rate < 1 || rate > MAX_PPS) {
+      throw new RangeError(`rate must be an integer from 1 to ${MAX_PPS}, got ${rate}`);
     }
     if (!Number.isInteger(burst) || burst < 1 || burst > MAX_BURST) {
       throw new RangeError(`burst must be an integer from 1 to ${MAX_BURST}, got ${burst}`);

@@ -1,0 +1,52 @@
+/**
+ * The agent's contract: every fact that the declaration, the config, local mode, the bench
+ * and the agent itself must agree on. It imports nothing, so anything may read it and the
+ * agent bundle stays free of cdktf and zod.
+ */
+
+/** Payload bytes in one packet: a chunk of n bytes costs ceil(n / 1500) packets (the seed's plans). */
+export const PACKET_BYTES = 1500;
+
+/** The largest rate the agent accepts, in packets per second (15 GB/s). */
+export const MAX_PPS = 10_000_000;
+
+/** The largest burst, in packets: `burst × 10^9` must stay an exact integer in a double. */
+export const MAX_BURST = 9_000_000;
+
+/** Inside each task (awsvpc): the agent's TCP listener, the target group's port. */
+export const AGENT_PORT = 7000;
+
+/** Inside each task: the agent's `/healthz` and `/metrics`, the target group's health check port. */
+export const AGENT_HEALTH_PORT = 7001;
+
+/** Inside each task: the app's `$PORT`, which the agent forwards to on 127.0.0.1. */
+export const APP_PORT = 5000;
+
+/**
+ * Seconds the agent drains on SIGTERM when nothing says otherwise (a bare `tcp-addon-agent`).
+ * The declaration and local mode always pass their own value from the deploy timings.
+ */
+export const DEFAULT_DRAIN_SECONDS = 25;
+
+/** Seconds an idle connection is kept: above the NLB's 350 s TCP idle timeout, so the NLB closes first. */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 360;
+
+/** The environment variables the agent reads, one per flag; the declaration writes them. */
+export const AGENT_ENV = {
+  listen: "TCP_ADDON_LISTEN",
+  host: "TCP_ADDON_HOST",
+  pps: "TCP_ADDON_PPS",
+  burst: "TCP_ADDON_BURST",
+  healthPort: "TCP_ADDON_HEALTH_PORT",
+  drainSeconds: "TCP_ADDON_DRAIN_SECONDS",
+  idleTimeout: "TCP_ADDON_IDLE_TIMEOUT",
+  upstream: "TCP_ADDON_UPSTREAM",
+  appPort: "TCP_ADDON_APP_PORT",
+  startTimeout: "TCP_ADDON_START_TIMEOUT",
+} as const;
+
+/** The variables the platform gives the app; a config may not set them. */
+export const APP_ENV = { port: "PORT", tcpUrl: "TCP_URL" } as const;
+
+/** Where `npm run build:agent` writes the one-file agent bundle, relative to the package root. */
+export const AGENT_BUNDLE = "dist/tcp-addon-agent.js";
