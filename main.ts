@@ -1,6 +1,5 @@
-import { ConfigError, oneLine } from "./constructs/config/errors";
-import { configPath, loadConfig } from "./constructs/config/load";
-import { PolicyViolationError } from "./constructs/policy/errors";
+import { configPath, loadConfig } from "./config/load";
+import { issuesOf } from "./runtime/agent/errors";
 
 /** `npm run synth` and `cdktf synth`: the config file -> one TcpAddonStack named after the project -> cdktf.out. */
 async function main(): Promise<void> {
@@ -17,7 +16,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const lines = err instanceof ConfigError || err instanceof PolicyViolationError ? err.issues : [err instanceof Error ? err.message : String(err)];
-  lines.forEach((line) => console.error(oneLine(line)));
+  for (const line of issuesOf(err)) console.error(line);
   process.exitCode = 1;
 });

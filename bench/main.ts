@@ -247,6 +247,6 @@ main().then(
   async (err: Error) => {
     await cleanup();
     console.error(`bench: ${err.message}`);
-    process.exit(err instanceof BenchError && err.code === "BAD_ARGS" ? 2 : 1);
+    process.exit(err instanceof BenchError && err.code === "TCP_ADDON_BENCH_BAD_ARGS" ? 2 : 1);
   },
 );

@@ -69,7 +69,7 @@ export class TcpAgentImage extends Construct {
     const dockerfile = path.resolve(contextDir, DOCKERFILE);
     if (!fs.existsSync(dockerfile)) {
       throw new ConstructError(
-        "AGENT_SOURCES_MISSING",
+        "TCP_ADDON_AGENT_SOURCES_MISSING",
         `agent image: ${dockerfile} not found; build from a checkout of tcp-addon or set agent.image to a prebuilt image`,
       );
     }

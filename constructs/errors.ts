@@ -1,10 +1,17 @@
+import { TcpAddonError } from "../runtime/agent/errors";
+
 /** Stable codes for the errors the constructs throw; callers branch on these, not on messages. */
-export type ConstructErrorCode = "INVALID_PROPS" | "LISTENER_LIMIT" | "PORT_TAKEN" | "AGENT_SOURCES_MISSING";
+export type ConstructErrorCode =
+  | "TCP_ADDON_INVALID_PROPS"
+  | "TCP_ADDON_LISTENER_LIMIT"
+  | "TCP_ADDON_PORT_TAKEN"
+  | "TCP_ADDON_AGENT_SOURCES_MISSING";
 
 /** A construct was given props it cannot declare. The message is one line: what, expected, fix. */
-export class ConstructError extends Error {
-  override readonly name = "ConstructError";
-  constructor(readonly code: ConstructErrorCode, message: string) {
-    super(message);
+export class ConstructError extends TcpAddonError {
+  declare readonly code: ConstructErrorCode;
+
+  constructor(code: ConstructErrorCode, message: string) {
+    super(code, message);
   }
 }

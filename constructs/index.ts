@@ -9,5 +9,5 @@ export * from "./errors";
 export * from "./synth";
 export * from "./policy";
 // The config API (schema and types, loader, plans, ports): build a ResolvedConfig from a file or in TypeScript.
-export * from "./config";
+export * from "../config";
 export * from "./terraform-data";

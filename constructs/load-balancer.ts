@@ -77,13 +77,13 @@ export class TcpLoadBalancer extends Construct {
     const holder = this.ports.get(port);
     if (holder !== undefined) {
       throw new ConstructError(
-        "PORT_TAKEN",
+        "TCP_ADDON_PORT_TAKEN",
         `${app}: port ${port} is already the listener of ${holder} on ${this.node.path}; choose another port`,
       );
     }
     if (this.ports.size >= MAX_LISTENERS_PER_NLB) {
       throw new ConstructError(
-        "LISTENER_LIMIT",
+        "TCP_ADDON_LISTENER_LIMIT",
         `${app}: load balancer ${this.index} already has ${MAX_LISTENERS_PER_NLB} listeners (the AWS limit); place the app on another one`,
       );
     }

@@ -10,7 +10,7 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
-import type { NetworkSpec } from "./config/schema";
+import type { NetworkSpec } from "../config/schema";
 import { ConstructError } from "./errors";
 
 /** Number of availability zones the created VPC spans. */
@@ -70,7 +70,7 @@ export class TcpNetwork extends Construct {
     }
     if (natCount !== 1 && natCount !== NETWORK_AZS) {
       throw new ConstructError(
-        "INVALID_PROPS",
+        "TCP_ADDON_INVALID_PROPS",
         `natGateways: expected 1 or ${NETWORK_AZS}, got ${natCount}; private tasks need NAT to reach ECR`,
       );
     }
@@ -166,7 +166,7 @@ function parseCidr(cidr: string): Ipv4Block {
   const prefix = match ? Number(match[5]) : NaN;
   if (!match || octets.some((o) => o > 255) || prefix < 16 || prefix > 20) {
     throw new ConstructError(
-      "INVALID_PROPS",
+      "TCP_ADDON_INVALID_PROPS",
       `cidrBlock: expected an IPv4 range from /16 to /20 like "10.0.0.0/16", got "${cidr}"`,
     );
   }

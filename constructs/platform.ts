@@ -8,7 +8,7 @@ import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
-import type { NetworkSpec } from "./config/schema";
+import type { NetworkSpec } from "../config/schema";
 import { TcpAgentImage, TcpAgentImageProps } from "./agent-image";
 import { ConstructError } from "./errors";
 import { TcpLoadBalancer } from "./load-balancer";
@@ -154,7 +154,7 @@ export class TcpPlatform extends Construct {
   loadBalancer(index: number): TcpLoadBalancer {
     if (!Number.isInteger(index) || index < 0 || index >= MAX_LOAD_BALANCERS) {
       throw new ConstructError(
-        "INVALID_PROPS",
+        "TCP_ADDON_INVALID_PROPS",
         `loadBalancer: expected an index from 0 to ${MAX_LOAD_BALANCERS - 1}, got ${index}`,
       );
     }

@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import type { ResolvedConfig } from "./config/schema";
+import type { ResolvedConfig } from "../config/schema";
 import { TcpApp } from "./tcp-app";
 import { TcpPlatform, TcpPlatformProps } from "./platform";
 import { applyPolicy, TcpAddonPolicyOptions } from "./policy";

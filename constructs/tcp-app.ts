@@ -9,9 +9,9 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
-import { fargatePairProblem } from "./config/fargate";
-import { BUILT_IN_PLANS, DEFAULT_PLAN } from "./config/plans";
-import { APP_NAME, RESERVED_ENV, type Plan } from "./config/schema";
+import { fargatePairProblem } from "../config/fargate";
+import { BUILT_IN_PLANS, DEFAULT_PLAN } from "../config/plans";
+import { APP_NAME, RESERVED_ENV, type Plan } from "../config/schema";
 import { ConstructError } from "./errors";
 import type { TcpLoadBalancer } from "./load-balancer";
 import { fitName, tcpUrlOutputId } from "./names";
@@ -361,7 +361,7 @@ function validate(
   deregistrationDelay: number,
 ): void {
   const fail = (message: string) => {
-    throw new ConstructError("INVALID_PROPS", message);
+    throw new ConstructError("TCP_ADDON_INVALID_PROPS", message);
   };
   if (!APP_NAME.test(name)) {
     fail(`app name "${name}": expected 1-31 lowercase letters, digits or hyphens, starting with a letter`);

@@ -1,4 +1,4 @@
-import { FARGATE_MEMORY_BY_CPU, fargatePairProblem } from "../../constructs/config";
+import { FARGATE_MEMORY_BY_CPU, fargatePairProblem } from "../../config";
 
 describe("Fargate cpu/memory pairs", () => {
   it.each([

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { ConfigError, configPath, loadConfig, resolveConfig } from "../../constructs/config";
+import { ConfigError, configPath, loadConfig, resolveConfig } from "../../config";
 
 const REPO = path.resolve(__dirname, "../..");
 

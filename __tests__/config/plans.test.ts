@@ -1,4 +1,4 @@
-import { BUILT_IN_PLANS, bytesPerSecond, formatRate, planCatalogue } from "../../constructs/config";
+import { BUILT_IN_PLANS, bytesPerSecond, formatRate, planCatalogue } from "../../config";
 
 describe("plans", () => {
   it("turns 1000 packets/s into 1,500,000 bytes/s", () => {

@@ -7,7 +7,7 @@ import {
   LISTENERS_PER_LOAD_BALANCER,
   placeApps,
   type PlacementInput,
-} from "../../constructs/config";
+} from "../../config";
 
 const names = (n: number, prefix = "app"): PlacementInput[] =>
   Array.from({ length: n }, (_, i) => ({ name: `${prefix}-${i}` }));

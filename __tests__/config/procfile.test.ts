@@ -1,4 +1,4 @@
-import { parseProcfile, ProcfileError } from "../../constructs/config";
+import { parseProcfile, ProcfileError } from "../../config";
 
 function problems(text: string, requireTcp = false): readonly string[] {
   try {

@@ -3,7 +3,7 @@ import { Testing } from "cdktf";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Plan, ResolvedApp, ResolvedConfig } from "../../constructs/config/schema";
+import type { Plan, ResolvedApp, ResolvedConfig } from "../../config/schema";
 import { TcpAddonStack, TcpAddonStackProps } from "../../constructs/tcp-addon-stack";
 
 /** Synthesized Terraform JSON, as parsed. */

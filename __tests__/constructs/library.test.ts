@@ -84,7 +84,7 @@ describe("construct validation", () => {
         userStack((platform, stack) => {
           for (let i = 0; i <= 50; i++) new TcpApp(stack, `app-${i}`, { ...minimal(platform), port: 20000 + i });
         }),
-      "LISTENER_LIMIT",
+      "TCP_ADDON_LISTENER_LIMIT",
     );
     expect(message).toContain("app-50");
   });
@@ -96,7 +96,7 @@ describe("construct validation", () => {
           new TcpApp(stack, "one", minimal(platform));
           new TcpApp(stack, "two", minimal(platform));
         }),
-      "PORT_TAKEN",
+      "TCP_ADDON_PORT_TAKEN",
     );
   });
 
@@ -127,7 +127,7 @@ describe("construct validation", () => {
     (_what, props, field) => {
       const message = constructError(
         () => userStack((platform, stack) => new TcpApp(stack, "broker", { ...minimal(platform), ...props })),
-        "INVALID_PROPS",
+        "TCP_ADDON_INVALID_PROPS",
       );
       expect(message).toContain(field);
       expect(message).not.toContain("\n");
@@ -135,7 +135,7 @@ describe("construct validation", () => {
   );
 
   it("refuses a load balancer index past the regional quota with INVALID_PROPS", () => {
-    constructError(() => userStack((platform) => platform.loadBalancer(50)), "INVALID_PROPS");
+    constructError(() => userStack((platform) => platform.loadBalancer(50)), "TCP_ADDON_INVALID_PROPS");
   });
 
   it("refuses three NAT gateways with INVALID_PROPS", () => {
@@ -144,7 +144,7 @@ describe("construct validation", () => {
         Testing.synthScope(
           (scope) => new TcpPlatform(scope, "Tcp", { project: "shop", agentImage: AGENT_IMAGE, natGateways: 3 }),
         ),
-      "INVALID_PROPS",
+      "TCP_ADDON_INVALID_PROPS",
     );
   });
 });

@@ -338,7 +338,7 @@ describe("the agent image built by the stack", () => {
   it("fails with AGENT_SOURCES_MISSING when runtime/Dockerfile is absent", () => {
     const other = sources();
     fs.rmSync(path.join(other, "runtime", "Dockerfile"));
-    expect(() => tagOf(other)).toThrow(expect.objectContaining({ code: "AGENT_SOURCES_MISSING" }));
+    expect(() => tagOf(other)).toThrow(expect.objectContaining({ code: "TCP_ADDON_AGENT_SOURCES_MISSING" }));
   });
 });
 

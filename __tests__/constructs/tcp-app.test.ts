@@ -4,7 +4,7 @@ import { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
-import type { ResolvedApp } from "../../constructs/config/schema";
+import type { ResolvedApp } from "../../config/schema";
 import { AGENT_HEALTH_PORT, AGENT_PORT, APP_PORT } from "../../constructs/tcp-app";
 import {
   appFixture,

@@ -1,4 +1,4 @@
-import type { ResolvedApp } from "../../constructs/config";
+import type { ResolvedApp } from "../../config";
 import { backoffDelay } from "../../runtime/local/app-supervisor";
 import { readyLine } from "../../runtime/local/platform";
 

@@ -1,5 +1,5 @@
 import * as os from "node:os";
-import type { ResolvedApp } from "../../constructs/config";
+import type { ResolvedApp } from "../../config";
 import { AppSupervisor } from "../../runtime/local/app-supervisor";
 import { AGENT_BUNDLE } from "../../runtime/local/cli";
 import { within } from "./helpers";

@@ -3,15 +3,14 @@ import { once } from "node:events";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as readline from "node:readline";
+import { TcpAddonError } from "../../runtime/agent/errors";
 
 /** Raised when a peer process fails to start or a wait runs out of time. */
-export class BenchError extends Error {
-  constructor(
-    readonly code: "PEER_FAILED" | "TIMEOUT" | "TOOL_MISSING" | "BAD_ARGS",
-    message: string,
-  ) {
-    super(message);
-    this.name = "BenchError";
+export class BenchError extends TcpAddonError {
+  declare readonly code: "TCP_ADDON_BENCH_PEER_FAILED" | "TCP_ADDON_BENCH_TIMEOUT" | "TCP_ADDON_BENCH_TOOL_MISSING" | "TCP_ADDON_BENCH_BAD_ARGS";
+
+  constructor(code: "PEER_FAILED" | "TIMEOUT" | "TOOL_MISSING" | "BAD_ARGS", message: string) {
+    super(`TCP_ADDON_BENCH_${code}`, message);
   }
 }
 

@@ -1,3 +1,4 @@
+import { TcpAddonError } from "../../runtime/agent/errors";
 import type { PolicyFinding } from "./finding";
 import { formatFinding } from "./finding";
 
@@ -8,17 +9,17 @@ export type PolicyErrorCode =
   | "TCP_ADDON_POLICY_BAD_SUPPRESSION"
   /** A suppression names a rule that the policy does not have (a typo, most likely). */
   | "TCP_ADDON_POLICY_UNKNOWN_RULE"
+  /** Two rules of one policy share an id. */
+  | "TCP_ADDON_POLICY_DUPLICATE_RULE"
   /** The policy was applied where cdktf never runs aspects (an App). */
   | "TCP_ADDON_POLICY_BAD_SCOPE";
 
 /** A misuse of the policy API; one line. */
-export class PolicyError extends Error {
-  override readonly name: string = "PolicyError";
-  constructor(
-    readonly code: PolicyErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class PolicyError extends TcpAddonError {
+  declare readonly code: PolicyErrorCode;
+
+  constructor(code: PolicyErrorCode, message: string | readonly string[]) {
+    super(code, message);
   }
 }
 
@@ -28,22 +29,10 @@ export class PolicyError extends Error {
  * `ConfigError.issues`, so an entry point prints them one per line.
  */
 export class PolicyViolationError extends PolicyError {
-  override readonly name = "PolicyViolationError";
   readonly findings: readonly PolicyFinding[];
-  readonly issues: readonly string[];
 
   constructor(findings: readonly PolicyFinding[]) {
-    const issues = findings.map(formatFinding);
-    const noun = findings.length === 1 ? "violation" : "violations";
-    super(
-      "TCP_ADDON_POLICY_VIOLATION",
-      [
-        `security policy: ${findings.length} ${noun}, synth stopped`,
-        ...issues.map((i) => `  ${i}`),
-        `  (to accept one on purpose: suppress(construct, "<rule id>", "<reason>") from constructs/policy)`,
-      ].join("\n"),
-    );
+    super("TCP_ADDON_POLICY_VIOLATION", findings.map(formatFinding));
     this.findings = findings;
-    this.issues = issues;
   }
 }

@@ -1,3 +1,4 @@
+import { isRecord } from "../../runtime/agent/errors";
 import type { IConstruct } from "constructs";
 import {
   DefaultTokenResolver,
@@ -291,9 +292,7 @@ export function strings(value: unknown): string[] {
   return list(value).filter((v): v is string => typeof v === "string");
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+export { isRecord };
 
 /** Terraform booleans may synthesize as `true` or `"true"`. */
 export function isTrue(value: unknown): boolean {

@@ -1,3 +1,4 @@
+import { oneLine } from "../../runtime/agent/errors";
 import type { PolicyLevel } from "./rule";
 
 /** One rule failing on one resource. */
@@ -45,6 +46,3 @@ function sentence(text: string): string {
   return /[.!?]$/.test(t) ? t : `${t}.`;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, " ").trim();
-}

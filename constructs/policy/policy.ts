@@ -52,7 +52,7 @@ export class TcpAddonPolicy implements IAspect {
     this.rules = options.rules ?? RULES;
     const ids = new Set<string>();
     for (const rule of this.rules) {
-      if (ids.has(rule.id)) throw new PolicyError("TCP_ADDON_POLICY_UNKNOWN_RULE", `two rules share the id ${rule.id}`);
+      if (ids.has(rule.id)) throw new PolicyError("TCP_ADDON_POLICY_DUPLICATE_RULE", `two rules share the id ${rule.id}`);
       ids.add(rule.id);
     }
     this.onWarning = options.onWarning ?? ((f) => process.stderr.write(`warning: ${formatFinding(f)}\n`));

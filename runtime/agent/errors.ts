@@ -24,9 +24,10 @@ export function oneLine(text: string): string {
   return text.replace(/\s*[\r\n\u2028\u2029]+\s*/g, " ").trim();
 }
 
-/** The message of anything thrown, on one line. */
+/** The message of anything thrown, on one line; also for errors from another realm (which fail `instanceof Error`). */
 export function messageOf(err: unknown): string {
-  return oneLine(err instanceof Error ? err.message : String(err));
+  const message = typeof err === "object" && err !== null && "message" in err && typeof err.message === "string" ? err.message : String(err);
+  return oneLine(message);
 }
 
 /** The lines an entry point prints for anything thrown: a TcpAddonError's issues, else its message. */

@@ -7,10 +7,10 @@ import {
   configPath,
   formatRate,
   loadConfig,
-  oneLine,
   type Plan,
   type ResolvedConfig,
-} from "../../constructs/config";
+} from "../../config";
+import { issuesOf, messageOf, TcpAddonError } from "../agent/errors";
 import type * as LocalCli from "../local/cli";
 import { findTcpUrls, OutputsError, readOutputsFile } from "./outputs";
 
@@ -47,8 +47,10 @@ export interface CliIo {
 }
 
 /** A wrong command line: printed as one line followed by the usage, exit code 2. */
-export class UsageError extends Error {
-  readonly code = "TCP_ADDON_USAGE";
+export class UsageError extends TcpAddonError {
+  constructor(message: string) {
+    super("TCP_ADDON_USAGE", message);
+  }
 }
 
 type Command = (args: string[], io: CliIo) => Promise<number> | number;
@@ -75,7 +77,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return await run(rest, io);
   } catch (err) {
     if (err instanceof UsageError || isParseArgsError(err)) {
-      io.err(`tcp-addon: ${oneLine(err.message)}`);
+      io.err(`tcp-addon: ${messageOf(err)}`);
       io.err(USAGE);
       return EXIT_USAGE;
     }
@@ -83,7 +85,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       for (const issue of err.issues) io.err(issue);
       return EXIT_FAILURE;
     }
-    io.err(`tcp-addon: ${oneLine(messageOf(err))}`);
+    for (const issue of issuesOf(err)) io.err(`tcp-addon: ${issue}`);
     return EXIT_FAILURE;
   }
 }
@@ -223,12 +225,6 @@ function processIo(): CliIo {
   };
 }
 
-/** An error's message, also for errors from another realm (which fail `instanceof Error`). */
-function messageOf(err: unknown): string {
-  return typeof err === "object" && err !== null && "message" in err && typeof err.message === "string"
-    ? err.message
-    : String(err);
-}
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(

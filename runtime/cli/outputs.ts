@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import { isRecord, TcpAddonError } from "../agent/errors";
 
 /**
  * Reading TCP_URLs from the file that `cdktf deploy --outputs-file FILE` writes:
@@ -11,13 +12,10 @@ import * as fs from "node:fs";
 /** Construct id of an app's TCP_URL output inside its TcpApp construct. */
 export const TCP_URL_CONSTRUCT_ID = "TcpUrl";
 
-export class OutputsError extends Error {
-  readonly code = "TCP_ADDON_OUTPUTS_INVALID";
-  readonly issues: readonly string[];
-
+/** The outputs file is missing, unreadable or holds no TCP_URL. */
+export class OutputsError extends TcpAddonError {
   constructor(issue: string) {
-    super(issue);
-    this.issues = [issue];
+    super("TCP_ADDON_OUTPUTS_INVALID", issue);
   }
 }
 
@@ -135,6 +133,3 @@ function appOfLeaf(at: readonly string[]): string | undefined {
   return match?.[1]?.replace(/_/g, "-");
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}

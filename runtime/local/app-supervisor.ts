@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import type { ResolvedApp } from "../../constructs/config";
+import type { ResolvedApp } from "../../config";
 import { Balancer } from "./balancer";
 import { LocalError } from "./errors";
 import { Replica, type ReplicaExit } from "./replica";

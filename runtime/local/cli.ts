@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, configPath, loadConfig, type ResolvedApp } from "../../constructs/config";
+import { ConfigError, configPath, loadConfig, type ResolvedApp } from "../../config";
 import { LocalError } from "./errors";
 import { LocalPlatform } from "./platform";
 

@@ -1,3 +1,5 @@
+import { TcpAddonError } from "../agent/errors";
+
 /**
  * Errors of local mode. Each has a stable `code` for callers that branch on it, and a
  * one-line message for the user.
@@ -19,12 +21,10 @@ export type LocalErrorCode =
   /** A flag is unknown or its value is wrong. */
   | "TCP_ADDON_LOCAL_USAGE";
 
-export class LocalError extends Error {
-  readonly code: LocalErrorCode;
+export class LocalError extends TcpAddonError {
+  declare readonly code: LocalErrorCode;
 
   constructor(code: LocalErrorCode, message: string) {
-    super(message.replace(/\s*[\r\n]+\s*/g, " ").trim());
-    this.name = "LocalError";
-    this.code = code;
+    super(code, message);
   }
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from "node:events";
-import { bytesPerSecond, formatRate, type ResolvedApp } from "../../constructs/config";
+import { bytesPerSecond, formatRate, type ResolvedApp } from "../../config";
 import { AppSupervisor, type AppSupervisorOptions } from "./app-supervisor";
 import type { LocalError } from "./errors";
 

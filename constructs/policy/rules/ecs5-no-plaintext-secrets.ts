@@ -1,4 +1,4 @@
-import { looksLikeSecretName, secretValueKind } from "../../config/secrets";
+import { looksLikeSecretName, secretValueKind } from "../../../config/secrets";
 import { containerLabel } from "../containers";
 import { isRecord, isUnknown, list } from "../facts";
 import type { PolicyRule, Violation } from "../rule";

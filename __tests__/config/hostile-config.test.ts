@@ -3,10 +3,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
-import { ConfigError } from "../../constructs/config/errors";
-import { FARGATE_CPU_VALUES } from "../../constructs/config/fargate";
-import { resolveConfig } from "../../constructs/config/load";
-import { BUILT_IN_PLANS } from "../../constructs/config/plans";
+import { ConfigError } from "../../config/errors";
+import { FARGATE_CPU_VALUES } from "../../config/fargate";
+import { resolveConfig } from "../../config/load";
+import { BUILT_IN_PLANS } from "../../config/plans";
 import {
   AddonConfigSchema,
   AgentSchema,
@@ -16,7 +16,7 @@ import {
   PLAN_NAME,
   PlanSchema,
   PROJECT_NAME,
-} from "../../constructs/config/schema";
+} from "../../config/schema";
 
 /**
  * Hostile input for the config loader: valid configs broken by generated mutations (unknown

@@ -1,6 +1,6 @@
 import fc from "fast-check";
-import { ProcfileError } from "../../constructs/config/errors";
-import { parseProcfile } from "../../constructs/config/procfile";
+import { ProcfileError } from "../../config/errors";
+import { parseProcfile } from "../../config/procfile";
 
 /** Fuzzing the Procfile parser: whatever the text, it returns a map or throws its own error. */
 

@@ -1,0 +1,144 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { isRecord } from "../runtime/agent/errors";
+import { ConfigError, ProcfileError } from "./errors";
+import { displayPath, errnoCode } from "./file";
+import { formatIssues, type Issue, type Locate, zodIssue } from "./issues";
+import { planCatalogue } from "./plans";
+import { placeApps } from "./ports";
+import { parseProcfile } from "./procfile";
+import { AddonConfigSchema, APP_NAME, AppSchema, type Plan, type ResolvedApp, type ResolvedConfig } from "./schema";
+
+/**
+ * Resolving a parsed config: the schema, then the rules that span fields, apps or files (plans,
+ * Procfiles, ports, NLB placement), into a ResolvedConfig. Every problem is collected and
+ * thrown at once as a ConfigError.
+ */
+
+/** A file that is not a Procfile at all would otherwise fill the terminal. */
+const MAX_PROCFILE_ISSUES = 3;
+
+/** Where a config came from: its folder (Procfile paths are relative to it), file and label. */
+export interface ConfigOrigin {
+  readonly baseDir: string;
+  readonly source?: string;
+  readonly label?: string;
+  readonly locate: Locate;
+}
+
+/** @throws ConfigError with one line per problem. */
+export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: ConfigOrigin): ResolvedConfig {
+  const issues: Issue[] = [];
+  const parsed = AddonConfigSchema.safeParse(raw);
+  if (!parsed.success) issues.push(...parsed.error.issues.flatMap((i) => zodIssue(i, raw)));
+
+  // Cross-field rules run on every part that parsed, so that one broken app does not hide
+  // another app's problems.
+  const rawRoot = isRecord(raw) ? raw : {};
+  const userPlans = AddonConfigSchema.shape.plans.safeParse(rawRoot.plans);
+  const catalogue = planCatalogue(userPlans.success ? userPlans.data : {});
+  const tolerated = new Set([...Object.keys(catalogue), ...Object.keys(isRecord(rawRoot.plans) ? rawRoot.plans : {})]);
+
+  // Per app, each field is read on its own: a rule runs when the fields it needs are valid.
+  const fields = AppSchema.shape;
+  const candidates: { name: string; port?: number; loadBalancer?: number; placeable: boolean }[] = [];
+  const commands = new Map<string, { command: string; workdir: string }>();
+  for (const [name, value] of Object.entries(isRecord(rawRoot.apps) ? rawRoot.apps : {})) {
+    if (!APP_NAME.test(name) || !isRecord(value)) continue;
+    const at = ["apps", name];
+    const plan = fields.plan.safeParse(value.plan);
+    const port = fields.port.safeParse(value.port);
+    const loadBalancer = fields.loadBalancer.safeParse(value.loadBalancer);
+    candidates.push({
+      name,
+      port: port.success ? port.data : undefined,
+      loadBalancer: loadBalancer.success ? loadBalancer.data : undefined,
+      placeable: port.success && loadBalancer.success,
+    });
+    if (plan.success && !tolerated.has(plan.data)) {
+      issues.push({
+        path: [...at, "plan"],
+        message: `unknown plan "${plan.data}"; known: ${Object.keys(catalogue).join(", ")}`,
+      });
+    }
+    const command = fields.command.safeParse(value.command);
+    const procfile = fields.procfile.safeParse(value.procfile);
+    if (command.success && command.data !== undefined) {
+      commands.set(name, { command: command.data, workdir: baseDir });
+    } else if (command.success && procfile.success && procfile.data !== undefined) {
+      const found = readTcpCommand(path.resolve(baseDir, procfile.data));
+      if ("problem" in found) issues.push({ path: [...at, "procfile"], message: found.problem });
+      else commands.set(name, found);
+    }
+  }
+
+  const placeable = candidates.filter((c) => c.placeable);
+  const placement = placeApps(placeable.map(({ name, port, loadBalancer }) => ({ name, port, loadBalancer })));
+  for (const issue of placement.issues) issues.push({ path: ["apps", issue.app, issue.field], message: issue.message });
+
+  if (issues.length > 0 || !parsed.success) {
+    throw new ConfigError(formatIssues(issues, label, locate));
+  }
+
+  const config = parsed.data;
+  const placements = new Map(placement.placements.map((p) => [p.name, p]));
+  const resolvedApps: ResolvedApp[] = Object.entries(config.apps).map(([name, spec]) => {
+    const place = placements.get(name);
+    const plan: Plan | undefined = catalogue[spec.plan];
+    const run = commands.get(name);
+    if (place === undefined || plan === undefined || run === undefined) {
+      throw new Error(`internal: app "${name}" passed validation without a plan, command or placement`);
+    }
+    return {
+      name,
+      image: spec.image,
+      command: run.command,
+      workdir: run.workdir,
+      plan,
+      containers: spec.containers,
+      port: place.port,
+      cpu: spec.cpu,
+      memory: spec.memory,
+      env: spec.env,
+      secrets: spec.secrets,
+      allowedCidrs: spec.allowedCidrs,
+      loadBalancer: place.loadBalancer,
+    };
+  });
+
+  return {
+    project: config.project,
+    region: config.region,
+    ...(config.network === undefined ? {} : { network: config.network }),
+    ...(config.agent.image === undefined ? {} : { agentImage: config.agent.image }),
+    plans: catalogue,
+    apps: resolvedApps,
+    ...(source === undefined ? {} : { source }),
+  };
+}
+
+function readTcpCommand(procfile: string): { command: string; workdir: string } | { problem: string } {
+  const label = displayPath(procfile);
+  let text: string;
+  try {
+    text = fs.readFileSync(procfile, "utf8");
+  } catch (err) {
+    const code = errnoCode(err);
+    return code === "ENOENT"
+      ? { problem: `Procfile not found at ${label}; fix the path (relative to the config file's folder) or use \`command:\`` }
+      : { problem: `cannot read ${label} (${code ?? String(err)}); check the path and its permissions` };
+  }
+  try {
+    const processes = parseProcfile(text, label, { requireTcp: true });
+    const command = processes.get("tcp");
+    if (command === undefined) return { problem: `${label}: no "tcp" process; add a line like "tcp: node server.js"` };
+    return { command, workdir: path.dirname(procfile) };
+  } catch (err) {
+    if (err instanceof ProcfileError) {
+      const shown = err.issues.slice(0, MAX_PROCFILE_ISSUES).join("; ");
+      const more = err.issues.length - MAX_PROCFILE_ISSUES;
+      return { problem: more > 0 ? `${shown}; and ${more} more problem(s) in ${label}` : shown };
+    }
+    throw err;
+  }
+}
