@@ -7,3 +7,4 @@ export * from "./ports";
 export * from "./procfile";
 export * from "./fargate";
 export * from "./secrets";
+export * from "./deploy-timings";

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { isRecord, oneLine } from "../runtime/agent/errors";
-import { AddonConfigSchema, AgentSchema, AppSchema, NetworkSchema, PlanSchema } from "./schema";
+import { AddonConfigSchema, AgentSchema, AppSchema, DeploySchema, NetworkSchema, PlanSchema } from "./schema";
 
 /**
  * Wording the issues: each problem becomes one line `file:line: path: problem; fix`, in file
@@ -90,7 +90,9 @@ function knownKeysAt(at: readonly PathSegment[]): string[] | undefined {
             ? PlanSchema.shape
             : at.length === 2 && at[0] === "apps"
               ? AppSchema.shape
-              : undefined;
+              : at.length === 3 && at[0] === "apps" && at[2] === "deploy"
+                ? DeploySchema.shape
+                : undefined;
   return shape === undefined ? undefined : Object.keys(shape);
 }
 

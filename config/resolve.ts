@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isRecord } from "../runtime/agent/errors";
+import { deployTimings, DeployTimingsError, type DeployTimings } from "./deploy-timings";
 import { ConfigError, ProcfileError } from "./errors";
 import { displayPath, errnoCode } from "./file";
 import { formatIssues, type Issue, type Locate, zodIssue } from "./issues";
@@ -43,6 +44,7 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
   const fields = AppSchema.shape;
   const candidates: { name: string; port?: number; loadBalancer?: number; placeable: boolean }[] = [];
   const commands = new Map<string, { command: string; workdir: string }>();
+  const resolvedTimings = new Map<string, DeployTimings>();
   for (const [name, value] of Object.entries(isRecord(rawRoot.apps) ? rawRoot.apps : {})) {
     if (!APP_NAME.test(name) || !isRecord(value)) continue;
     const at = ["apps", name];
@@ -60,6 +62,12 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
         path: [...at, "plan"],
         message: `unknown plan "${plan.data}"; known: ${Object.keys(catalogue).join(", ")}`,
       });
+    }
+    const deploy = fields.deploy.safeParse(value.deploy);
+    if (deploy.success) {
+      const timings = appTimings(deploy.data);
+      if ("problems" in timings) issues.push(...timings.problems.map((p) => ({ path: [...at, "deploy", ...p.path], message: p.message })));
+      else resolvedTimings.set(name, timings.timings);
     }
     const command = fields.command.safeParse(value.command);
     const procfile = fields.procfile.safeParse(value.procfile);
@@ -86,7 +94,8 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
     const place = placements.get(name);
     const plan: Plan | undefined = catalogue[spec.plan];
     const run = commands.get(name);
-    if (place === undefined || plan === undefined || run === undefined) {
+    const deploy = resolvedTimings.get(name);
+    if (place === undefined || plan === undefined || run === undefined || deploy === undefined) {
       throw new Error(`internal: app "${name}" passed validation without a plan, command or placement`);
     }
     return {
@@ -103,6 +112,7 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
       secrets: spec.secrets,
       allowedCidrs: spec.allowedCidrs,
       loadBalancer: place.loadBalancer,
+      deploy,
     };
   });
 
@@ -140,5 +150,20 @@ function readTcpCommand(procfile: string): { command: string; workdir: string } 
       return { problem: more > 0 ? `${shown}; and ${more} more problem(s) in ${label}` : shown };
     }
     throw err;
+  }
+}
+
+/** An app's deploy timings, or its broken invariants as issues under `deploy.<field>`. */
+function appTimings(overrides: Parameters<typeof deployTimings>[0]): { timings: DeployTimings } | { problems: Issue[] } {
+  try {
+    return { timings: deployTimings(overrides) };
+  } catch (err) {
+    if (!(err instanceof DeployTimingsError)) throw err;
+    return {
+      problems: err.issues.map((line) => {
+        const colon = line.indexOf(": ");
+        return { path: [line.slice(0, colon)], message: line.slice(colon + 2) };
+      }),
+    };
   }
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { DeployTimings } from "./deploy-timings";
 import { fargatePairProblem } from "./fargate";
 import { looksLikeSecretName, secretValueKind } from "./secrets";
 import { BUILT_IN_PLANS, DEFAULT_PLAN } from "./plans";
@@ -6,8 +7,18 @@ import { BUILT_IN_PLANS, DEFAULT_PLAN } from "./plans";
 /**
  * The config file's schema: the single source of the types that the constructs, the CLI
  * and local mode share. Shape checks live here; rules that need the file system (the
- * Procfile) or more than one app (ports, listener capacity) live in `load.ts`.
+ * Procfile) or more than one app (ports, listener capacity) live in `resolve.ts`.
  */
+
+/** The one place an app's defaults live: the schema fills them in the file, TcpApp in TypeScript. */
+export const APP_DEFAULTS = Object.freeze({
+  plan: DEFAULT_PLAN,
+  containers: 1,
+  cpu: 256,
+  memory: 512,
+  allowedCidrs: Object.freeze(["0.0.0.0/0"]) as readonly string[],
+  loadBalancer: 0,
+});
 
 export const PROJECT_NAME = /^[a-z][a-z0-9-]{0,11}$/;
 export const APP_NAME = /^[a-z][a-z0-9-]{0,30}$/;
@@ -45,17 +56,33 @@ export const AgentSchema = z.strictObject({
   image: z.string().min(1).optional(),
 });
 
+const seconds = z.number().int().min(0);
+
+/** Per-app overrides of the deploy timings; the ranges and invariants are checked by deployTimings(). */
+export const DeploySchema = z.strictObject({
+  deregistrationDelaySeconds: seconds.optional(),
+  healthCheckIntervalSeconds: seconds.optional(),
+  healthCheckTimeoutSeconds: seconds.optional(),
+  healthyThreshold: z.number().int().optional(),
+  unhealthyThreshold: z.number().int().optional(),
+  healthCheckGracePeriodSeconds: seconds.optional(),
+  agentDrainSeconds: seconds.optional(),
+  unhealthyConnectionTermination: z.boolean().optional(),
+  unhealthyDrainingIntervalSeconds: seconds.optional(),
+  propagationSeconds: seconds.optional(),
+});
+
 const envName = z.string().regex(ENV_NAME, "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
 
 export const AppSchema = z.strictObject({
   image: z.string().min(1, "expected a container image reference"),
   procfile: z.string().min(1).optional(),
   command: z.string().min(1).optional(),
-  plan: z.string().min(1).default(DEFAULT_PLAN),
-  containers: z.number().int().min(1).max(100).default(1),
+  plan: z.string().min(1).default(APP_DEFAULTS.plan),
+  containers: z.number().int().min(1).max(100).default(APP_DEFAULTS.containers),
   port: z.number().int().min(1).max(65535).optional(),
-  cpu: z.number().int().default(256),
-  memory: z.number().int().default(512),
+  cpu: z.number().int().default(APP_DEFAULTS.cpu),
+  memory: z.number().int().default(APP_DEFAULTS.memory),
   env: z.record(envName, z.string()).default({}),
   secrets: z
     .record(envName, z.string().regex(SECRET_ARN, "expected an SSM parameter or Secrets Manager ARN"))
@@ -67,9 +94,11 @@ export const AppSchema = z.strictObject({
       }),
     )
     .min(1)
-    .default(["0.0.0.0/0"]),
+    .default(() => [...APP_DEFAULTS.allowedCidrs]),
   /** Pins the app to one of the project's NLBs (0-based). Omitted: placed automatically. */
   loadBalancer: z.number().int().min(0).max(49).optional(),
+  /** Deploy timings (deploy-timings.ts); each omitted key keeps its default. */
+  deploy: DeploySchema.default({}),
 }).superRefine(
   (app, ctx) => {
     // Runs even when some fields failed, so one typo does not hide the other problems; each
@@ -193,6 +222,8 @@ export interface ResolvedApp {
   readonly allowedCidrs: readonly string[];
   /** Index of the project NLB that carries this app's listener. */
   readonly loadBalancer: number;
+  /** Deploy timings: the defaults with the app's `deploy:` overrides, invariants checked. */
+  readonly deploy: DeployTimings;
 }
 
 /** A whole config after every rule has passed. */

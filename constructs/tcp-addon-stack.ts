@@ -61,6 +61,7 @@ export class TcpAddonStack extends TerraformStack {
           secrets: app.secrets,
           allowedCidrs: app.allowedCidrs,
           loadBalancer: app.loadBalancer,
+          deploy: app.deploy,
         }),
     );
     if (props.policy !== false) applyPolicy(this, props.policy);

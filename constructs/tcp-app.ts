@@ -9,27 +9,19 @@ import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { deployTimings, DeployTimingsError, type DeployOverrides, type DeployTimings } from "../config/deploy-timings";
 import { fargatePairProblem } from "../config/fargate";
-import { BUILT_IN_PLANS, DEFAULT_PLAN } from "../config/plans";
-import { APP_NAME, RESERVED_ENV, type Plan } from "../config/schema";
+import { BUILT_IN_PLANS } from "../config/plans";
+import { APP_DEFAULTS, APP_NAME, RESERVED_ENV, type Plan } from "../config/schema";
+import { AGENT_HEALTH_PORT, AGENT_PORT } from "../runtime/agent/contract";
+import { AGENT_CONTAINER, containerDefinitions } from "./container-definitions";
 import { ConstructError } from "./errors";
 import type { TcpLoadBalancer } from "./load-balancer";
 import { fitName, tcpUrlOutputId } from "./names";
 import type { TcpPlatform } from "./platform";
 
-/** Inside each task (awsvpc): the agent's TCP listener, the target group's port. */
-export const AGENT_PORT = 7000;
-/** Inside each task: the agent's `/healthz` and `/metrics`, the target group's health check port. */
-export const AGENT_HEALTH_PORT = 7001;
-/** Inside each task: the app's `$PORT`, which the agent forwards to on 127.0.0.1. */
-export const APP_PORT = 5000;
-/** Container names in every task definition. */
-export const APP_CONTAINER = "app";
-export const AGENT_CONTAINER = "tcp-agent";
-/** Non-root uid the agent container runs as. */
-export const AGENT_UID = "1000";
-/** Fargate's ceiling on a container's stopTimeout (SIGTERM to SIGKILL), in seconds. */
-export const FARGATE_MAX_STOP_TIMEOUT = 120;
+export { AGENT_CONTAINER, AGENT_UID, APP_CONTAINER } from "./container-definitions";
+export { AGENT_HEALTH_PORT, AGENT_PORT, APP_PORT } from "../runtime/agent/contract";
 
 export interface TcpAppProps {
   /** The shared cluster, network, load balancers, role and logs. */
@@ -87,23 +79,29 @@ export interface TcpAppProps {
    */
   readonly loadBalancer?: number;
   /**
-   * Seconds the NLB keeps a deregistering task's connections before closing them. New
-   * connections can still reach a deregistering target for 30-40 s, so less than that
-   * refuses clients during a deploy; more only delays deploys.
-   * @default 60
+   * Deploy timings: deregistration delay, health checks, grace period, the agent's drain, the
+   * unhealthy-target behaviour. Each omitted key keeps its default (config/deploy-timings.ts);
+   * the containers' stopTimeout follows the drain.
+   * @default DEFAULT_DEPLOY_TIMINGS (60 s deregistration, checks every 10 s, 15 s drain)
    */
-  readonly deregistrationDelaySeconds?: number;
-  /**
-   * Seconds the agent lets open connections finish after SIGTERM (the containers' stopTimeout
-   * is this plus 10, at most 120 on Fargate).
-   * @default 15
-   */
-  readonly drainSeconds?: number;
-  /**
-   * Seconds after a task starts during which failed load balancer health checks are ignored.
-   * @default 60
-   */
-  readonly healthCheckGracePeriodSeconds?: number;
+  readonly deploy?: DeployOverrides;
+}
+
+/** An app's props after the defaults, checked. */
+interface AppSettings {
+  readonly name: string;
+  readonly image: string;
+  readonly command: string;
+  readonly plan: Plan;
+  readonly port: number;
+  readonly containers: number;
+  readonly cpu: number;
+  readonly memory: number;
+  readonly env: Readonly<Record<string, string>>;
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly allowedCidrs: readonly string[];
+  readonly loadBalancer: number;
+  readonly timings: DeployTimings;
 }
 
 /**
@@ -114,273 +112,282 @@ export interface TcpAppProps {
  * load balancer's security group, and TCP_URL as an SSM parameter and a Terraform output.
  *
  * Traffic: client -> NLB :port -> agent :7000 (token bucket) -> app 127.0.0.1:5000.
- * Deploys: ECS starts new tasks, waits for them to pass health checks, then deregisters an old
- * task; the NLB stops sending it new connections, closes the remaining ones when the
- * deregistration delay ends (`connection_termination`: the seed drops old connections and
- * clients reconnect), then ECS sends SIGTERM and the agent drains and exits.
+ * Deploys (config/deploy-timings.ts): ECS starts new tasks and waits for them to pass health
+ * checks, then deregisters an old task; after the deregistration delay the NLB closes its
+ * remaining connections (`connection_termination`: old connections are dropped and clients
+ * reconnect), then ECS sends SIGTERM and the agent drains, still accepting late flows, and exits.
  */
 export class TcpApp extends Construct {
+  /** The app's name: resource names, the log stream prefix and the `tcp-addon:app` tag use it. */
   readonly name: string;
   /** `tcp://<NLB DNS name>:<port>`; never changes when other apps are added or removed. */
   readonly tcpUrl: string;
+  /** The deploy timings this app was declared with (defaults and overrides). */
+  readonly timings: DeployTimings;
+  /** The project NLB that carries the listener (shared with up to 49 other apps). */
   readonly loadBalancer: TcpLoadBalancer;
+  /** The TCP listener on the app's port; tune it (for example `tcpIdleTimeoutSeconds`) in place. */
   readonly listener: LbListener;
+  /** The TCP target group of task IPs: health check, deregistration delay and termination live here. */
   readonly targetGroup: LbTargetGroup;
+  /** The tasks' security group: admits only the NLB's group on the agent ports; add egress rules here. */
   readonly securityGroup: SecurityGroup;
   /** The app's own role inside its containers: no policies; attach what the app needs. */
   readonly taskRole: IamRole;
+  /** The Fargate task definition (the `app` and `tcp-agent` containers); override fields with `addOverride`. */
   readonly taskDefinition: EcsTaskDefinition;
+  /** The ECS service: desired count, deployment settings, network placement. */
   readonly service: EcsService;
+  /** The SSM parameter `/<project>/<app>/TCP_URL`, for other stacks and scripts to read. */
   readonly parameter: SsmParameter;
+  /** The Terraform output `tcp_url_<app>` that `tcp-addon urls` reads. */
   readonly output: TerraformOutput;
+
+  private readonly platform: TcpPlatform;
+  private readonly tags: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: TcpAppProps) {
     super(scope, id);
-    const name = props.name ?? id;
-    const plan = props.plan ?? BUILT_IN_PLANS[DEFAULT_PLAN];
-    const containers = props.containers ?? 1;
-    const cpu = props.cpu ?? 256;
-    const memory = props.memory ?? 512;
-    const env = props.env ?? {};
-    const secrets = props.secrets ?? {};
-    const allowedCidrs = props.allowedCidrs ?? ["0.0.0.0/0"];
-    const lbIndex = props.loadBalancer ?? 0;
-    const deregistrationDelay = props.deregistrationDelaySeconds ?? 60;
-    const drainSeconds = props.drainSeconds ?? 15;
-    const gracePeriod = props.healthCheckGracePeriodSeconds ?? 60;
-    validate(name, props.port, containers, cpu, memory, env, secrets, allowedCidrs, drainSeconds, deregistrationDelay);
+    const app = settings(id, props);
+    this.platform = props.platform;
+    this.name = app.name;
+    this.timings = app.timings;
+    this.tags = { "tcp-addon:app": app.name };
+    this.loadBalancer = this.platform.loadBalancer(app.loadBalancer);
+    this.loadBalancer.reserveListener(app.name, app.port);
+    this.tcpUrl = `tcp://${this.loadBalancer.dnsName}:${app.port}`;
 
-    const platform = props.platform;
-    const project = platform.project;
-    const appTags = { "tcp-addon:app": name };
-    this.name = name;
-    this.loadBalancer = platform.loadBalancer(lbIndex);
-    this.loadBalancer.reserveListener(name, props.port);
-    this.tcpUrl = `tcp://${this.loadBalancer.dnsName}:${props.port}`;
-    const nlbSecurityGroupId = this.loadBalancer.securityGroup.id;
+    this.securityGroup = this.taskSecurityGroup(app);
+    this.targetGroup = this.tcpTargetGroup(app);
+    this.listener = this.tcpListener(app);
+    this.taskRole = this.appRole(app);
+    this.taskDefinition = this.fargateTask(app);
+    this.service = this.ecsService(app);
+    [this.parameter, this.output] = this.publishTcpUrl(app);
+  }
 
-    // Security groups: the public port is open on the NLB only; the tasks admit nothing but the NLB.
-    this.securityGroup = new SecurityGroup(this, "SecurityGroup", {
-      name: `${project}-${name}-tasks`,
-      description: `tcp-addon ${project}/${name} tasks: agent ports from the load balancer only`,
-      vpcId: platform.network.vpcId,
-      tags: { ...appTags, Name: `${project}-${name}-tasks` },
+  /**
+   * The public port opens on the NLB's group only; the tasks' group admits nothing but the NLB,
+   * on the agent's two ports. Task egress is open: the app may call the internet through NAT,
+   * and the tasks pull images from ECR and write to CloudWatch Logs.
+   */
+  private taskSecurityGroup(app: AppSettings): SecurityGroup {
+    const project = this.platform.project;
+    const group = new SecurityGroup(this, "SecurityGroup", {
+      name: `${project}-${app.name}-tasks`,
+      description: `tcp-addon ${project}/${app.name} tasks: agent ports from the load balancer only`,
+      vpcId: this.platform.network.vpcId,
+      tags: { ...this.tags, Name: `${project}-${app.name}-tasks` },
     });
     // Each attribute read makes a new cdktf token (with a captured stack trace): read once.
-    const taskSecurityGroupId = this.securityGroup.id;
+    const tasks = group.id;
+    const nlb = this.loadBalancer.securityGroup.id;
+    const agentPorts = { ipProtocol: "tcp", fromPort: AGENT_PORT, toPort: AGENT_HEALTH_PORT };
     new VpcSecurityGroupIngressRule(this, "TasksFromNlb", {
-      securityGroupId: taskSecurityGroupId,
-      referencedSecurityGroupId: nlbSecurityGroupId,
-      ipProtocol: "tcp",
-      fromPort: AGENT_PORT,
-      toPort: AGENT_HEALTH_PORT,
-      description: `${name}: agent traffic (${AGENT_PORT}) and health checks (${AGENT_HEALTH_PORT}) from the NLB`,
+      securityGroupId: tasks,
+      referencedSecurityGroupId: nlb,
+      ...agentPorts,
+      description: `${app.name}: agent traffic (${AGENT_PORT}) and health checks (${AGENT_HEALTH_PORT}) from the NLB`,
     });
-    // Open egress: the app may call databases, APIs or brokers on the internet (through NAT),
-    // and the tasks pull images from ECR and write to CloudWatch Logs.
     new VpcSecurityGroupEgressRule(this, "TasksOutbound", {
-      securityGroupId: taskSecurityGroupId,
+      securityGroupId: tasks,
       cidrIpv4: "0.0.0.0/0",
       ipProtocol: "-1",
-      description: `${name}: outbound from the app (internet through NAT, ECR, CloudWatch Logs)`,
+      description: `${app.name}: outbound from the app (internet through NAT, ECR, CloudWatch Logs)`,
     });
-    allowedCidrs.forEach((cidr, i) => {
+    app.allowedCidrs.forEach((cidr, i) => {
       new VpcSecurityGroupIngressRule(this, `PublicIngress${i + 1}`, {
-        securityGroupId: nlbSecurityGroupId,
+        securityGroupId: nlb,
         ...(cidr.includes(":") ? { cidrIpv6: cidr } : { cidrIpv4: cidr }),
         ipProtocol: "tcp",
-        fromPort: props.port,
-        toPort: props.port,
-        description: `${name}: clients from ${cidr} on TCP ${props.port}`,
+        fromPort: app.port,
+        toPort: app.port,
+        description: `${app.name}: clients from ${cidr} on TCP ${app.port}`,
       });
     });
     new VpcSecurityGroupEgressRule(this, "NlbToTasks", {
-      securityGroupId: nlbSecurityGroupId,
-      referencedSecurityGroupId: taskSecurityGroupId,
-      ipProtocol: "tcp",
-      fromPort: AGENT_PORT,
-      toPort: AGENT_HEALTH_PORT,
-      description: `${name}: NLB to the agent (traffic ${AGENT_PORT}, health ${AGENT_HEALTH_PORT})`,
+      securityGroupId: nlb,
+      referencedSecurityGroupId: tasks,
+      ...agentPorts,
+      description: `${app.name}: NLB to the agent (traffic ${AGENT_PORT}, health ${AGENT_HEALTH_PORT})`,
     });
+    return group;
+  }
 
-    this.targetGroup = new LbTargetGroup(this, "TargetGroup", {
-      name: fitName([project, name]),
+  /**
+   * Task IPs on the agent's port, health-checked over HTTP on its health port (200 while the app
+   * accepts and the agent is not draining). Deregistration waits out the delay, then resets what
+   * is left (the seed drops old connections); an unhealthy target keeps its clients.
+   */
+  private tcpTargetGroup(app: AppSettings): LbTargetGroup {
+    const t = app.timings;
+    return new LbTargetGroup(this, "TargetGroup", {
+      name: fitName([this.platform.project, app.name]),
       protocol: "TCP",
       port: AGENT_PORT,
       targetType: "ip",
-      vpcId: platform.network.vpcId,
-      deregistrationDelay: String(deregistrationDelay),
+      vpcId: this.platform.network.vpcId,
+      deregistrationDelay: String(t.deregistrationDelaySeconds),
       connectionTermination: true,
-      // HTTP on the agent's health port: 200 while the app accepts connections and the agent is
-      // not draining. 10 s x 2 checks: a task joins or leaves rotation within about 20 s.
       healthCheck: {
         enabled: true,
         protocol: "HTTP",
         port: String(AGENT_HEALTH_PORT),
         path: "/healthz",
         matcher: "200",
-        interval: 10,
-        timeout: 5,
-        healthyThreshold: 2,
-        unhealthyThreshold: 2,
+        interval: t.healthCheckIntervalSeconds,
+        timeout: t.healthCheckTimeoutSeconds,
+        healthyThreshold: t.healthyThreshold,
+        unhealthyThreshold: t.unhealthyThreshold,
       },
-      tags: appTags,
+      targetHealthState: [
+        {
+          enableUnhealthyConnectionTermination: t.unhealthyConnectionTermination,
+          ...(t.unhealthyConnectionTermination ? {} : { unhealthyDrainingInterval: t.unhealthyDrainingIntervalSeconds }),
+        },
+      ],
+      tags: this.tags,
     });
-    const targetGroupArn = this.targetGroup.arn;
-    this.listener = new LbListener(this, "Listener", {
+  }
+
+  private tcpListener(app: AppSettings): LbListener {
+    return new LbListener(this, "Listener", {
       loadBalancerArn: this.loadBalancer.loadBalancer.arn,
-      port: props.port,
+      port: app.port,
       protocol: "TCP",
-      defaultAction: [{ type: "forward", targetGroupArn }],
-      tags: appTags,
+      defaultAction: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
+      tags: this.tags,
     });
+  }
 
-    const secretArns = Object.values(secrets);
-    platform.grantSecrets(secretArns);
-    this.taskRole = new IamRole(this, "TaskRole", {
-      description: `tcp-addon ${project}/${name}: the app's own AWS permissions (none by default)`,
-      assumeRolePolicy: platform.tasksAssumeRolePolicy,
-      tags: appTags,
+  /** The app's own role, separate from the execution role; secret reads go to the execution role. */
+  private appRole(app: AppSettings): IamRole {
+    this.platform.grantSecrets(Object.values(app.secrets));
+    return new IamRole(this, "TaskRole", {
+      description: `tcp-addon ${this.platform.project}/${app.name}: the app's own AWS permissions (none by default)`,
+      assumeRolePolicy: this.platform.tasksAssumeRolePolicy,
+      tags: this.tags,
     });
+  }
 
-    const logConfiguration = {
-      logDriver: "awslogs",
-      options: {
-        "awslogs-group": platform.logGroup.name,
-        "awslogs-region": platform.region,
-        "awslogs-stream-prefix": name,
-      },
-    };
-    const stopTimeout = drainSeconds + 10;
-    const agentEnv: Record<string, string> = {
-      TCP_ADDON_LISTEN: String(AGENT_PORT),
-      TCP_ADDON_HEALTH_PORT: String(AGENT_HEALTH_PORT),
-      TCP_ADDON_PPS: String(plan.packetsPerSecond),
-      ...(plan.burst !== undefined ? { TCP_ADDON_BURST: String(plan.burst) } : {}),
-      TCP_ADDON_UPSTREAM: `127.0.0.1:${APP_PORT}`,
-      TCP_ADDON_DRAIN_SECONDS: String(drainSeconds),
-    };
-    const containerDefinitions = [
-      {
-        name: APP_CONTAINER,
-        image: props.image,
-        essential: true,
-        command: ["/bin/sh", "-c", props.command],
-        environment: toEnvList({ PORT: String(APP_PORT), TCP_URL: this.tcpUrl, ...env }),
-        ...(secretArns.length > 0
-          ? { secrets: Object.entries(secrets).map(([key, arn]) => ({ name: key, valueFrom: arn })) }
-          : {}),
-        stopTimeout,
-        logConfiguration,
-      },
-      {
-        name: AGENT_CONTAINER,
-        image: platform.agentImageUri,
-        essential: true,
-        user: AGENT_UID,
-        readonlyRootFilesystem: true,
-        privileged: false,
-        portMappings: [
-          { containerPort: AGENT_PORT, protocol: "tcp" },
-          { containerPort: AGENT_HEALTH_PORT, protocol: "tcp" },
-        ],
-        environment: toEnvList(agentEnv),
-        // ECS stops containers in the reverse order of their dependencies: the agent gets SIGTERM
-        // first and drains while the app still serves, then the app is stopped.
-        dependsOn: [{ containerName: APP_CONTAINER, condition: "START" }],
-        stopTimeout,
-        logConfiguration,
-      },
-    ];
-    this.taskDefinition = new EcsTaskDefinition(this, "TaskDefinition", {
-      family: `${project}-${name}`,
+  private fargateTask(app: AppSettings): EcsTaskDefinition {
+    const platform = this.platform;
+    const containers = containerDefinitions({
+      app: app.name,
+      appImage: app.image,
+      command: app.command,
+      tcpUrl: this.tcpUrl,
+      env: app.env,
+      secrets: app.secrets,
+      agentImage: platform.agentImageUri,
+      plan: app.plan,
+      timings: app.timings,
+      logGroup: platform.logGroup.name,
+      region: platform.region,
+    });
+    return new EcsTaskDefinition(this, "TaskDefinition", {
+      family: `${platform.project}-${app.name}`,
       requiresCompatibilities: ["FARGATE"],
       networkMode: "awsvpc",
-      cpu: String(cpu),
-      memory: String(memory),
+      cpu: String(app.cpu),
+      memory: String(app.memory),
       runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: platform.cpuArchitecture },
       executionRoleArn: platform.executionRole.arn,
       taskRoleArn: this.taskRole.arn,
-      containerDefinitions: JSON.stringify(containerDefinitions),
+      containerDefinitions: JSON.stringify(containers),
       dependsOn: platform.agentImage ? [platform.agentImage.build] : undefined,
-      tags: appTags,
+      tags: this.tags,
     });
+  }
 
-    this.service = new EcsService(this, "Service", {
-      name,
-      cluster: platform.cluster.arn,
+  /** Rolling deploys at 100/200 % with the circuit breaker rolling back, in the private subnets. */
+  private ecsService(app: AppSettings): EcsService {
+    const network = this.platform.network;
+    return new EcsService(this, "Service", {
+      name: app.name,
+      cluster: this.platform.cluster.arn,
       taskDefinition: this.taskDefinition.arn,
       launchType: "FARGATE",
-      desiredCount: containers,
+      desiredCount: app.containers,
       deploymentMinimumHealthyPercent: 100,
       deploymentMaximumPercent: 200,
       deploymentCircuitBreaker: { enable: true, rollback: true },
       networkConfiguration: {
-        subnets: platform.network.privateSubnetIds,
-        securityGroups: [taskSecurityGroupId],
+        subnets: network.privateSubnetIds,
+        securityGroups: [this.securityGroup.id],
         assignPublicIp: false,
       },
-      loadBalancer: [{ targetGroupArn, containerName: AGENT_CONTAINER, containerPort: AGENT_PORT }],
-      healthCheckGracePeriodSeconds: gracePeriod,
+      loadBalancer: [{ targetGroupArn: this.targetGroup.arn, containerName: AGENT_CONTAINER, containerPort: AGENT_PORT }],
+      healthCheckGracePeriodSeconds: app.timings.healthCheckGracePeriodSeconds,
       propagateTags: "SERVICE",
       enableEcsManagedTags: true,
       // ECS refuses a target group that no load balancer uses yet; tasks need NAT to pull images.
-      dependsOn: [this.listener, ...platform.network.egressReady],
-      tags: appTags,
+      dependsOn: [this.listener, ...network.egressReady],
+      tags: this.tags,
     });
+  }
 
-    this.parameter = new SsmParameter(this, "TcpUrlParameter", {
-      name: `/${project}/${name}/TCP_URL`,
+  /** TCP_URL as the SSM parameter `/<project>/<app>/TCP_URL` and the output `tcp_url_<app>`. */
+  private publishTcpUrl(app: AppSettings): [SsmParameter, TerraformOutput] {
+    const project = this.platform.project;
+    const parameter = new SsmParameter(this, "TcpUrlParameter", {
+      name: `/${project}/${app.name}/TCP_URL`,
       type: "String",
       value: this.tcpUrl,
-      description: `TCP_URL of ${project}/${name}: where clients connect`,
-      tags: appTags,
+      description: `TCP_URL of ${project}/${app.name}: where clients connect`,
+      tags: this.tags,
     });
-    this.output = new TerraformOutput(this, "TcpUrl", {
-      value: this.tcpUrl,
-      description: `TCP_URL of app ${name}`,
-    });
-    this.output.overrideLogicalId(tcpUrlOutputId(name));
+    const output = new TerraformOutput(this, "TcpUrl", { value: this.tcpUrl, description: `TCP_URL of app ${app.name}` });
+    output.overrideLogicalId(tcpUrlOutputId(app.name));
+    return [parameter, output];
   }
 }
 
-function toEnvList(vars: Readonly<Record<string, string>>): { name: string; value: string }[] {
-  return Object.entries(vars).map(([name, value]) => ({ name, value }));
+/** The props with their defaults (APP_DEFAULTS, DEFAULT_DEPLOY_TIMINGS), validated. */
+function settings(id: string, props: TcpAppProps): AppSettings {
+  const app = {
+    name: props.name ?? id,
+    image: props.image,
+    command: props.command,
+    plan: props.plan ?? BUILT_IN_PLANS[APP_DEFAULTS.plan],
+    port: props.port,
+    containers: props.containers ?? APP_DEFAULTS.containers,
+    cpu: props.cpu ?? APP_DEFAULTS.cpu,
+    memory: props.memory ?? APP_DEFAULTS.memory,
+    env: props.env ?? {},
+    secrets: props.secrets ?? {},
+    allowedCidrs: props.allowedCidrs ?? APP_DEFAULTS.allowedCidrs,
+    loadBalancer: props.loadBalancer ?? APP_DEFAULTS.loadBalancer,
+  };
+  validate(app);
+  return { ...app, timings: timingsOf(app.name, props.deploy) };
 }
 
-function validate(
-  name: string,
-  port: number,
-  containers: number,
-  cpu: number,
-  memory: number,
-  env: Readonly<Record<string, string>>,
-  secrets: Readonly<Record<string, string>>,
-  allowedCidrs: readonly string[],
-  drainSeconds: number,
-  deregistrationDelay: number,
-): void {
+function validate(app: Omit<AppSettings, "timings">): void {
   const fail = (message: string) => {
     throw new ConstructError("TCP_ADDON_INVALID_PROPS", message);
   };
+  const { name } = app;
   if (!APP_NAME.test(name)) {
     fail(`app name "${name}": expected 1-31 lowercase letters, digits or hyphens, starting with a letter`);
   }
-  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`${name}.port: expected 1-65535, got ${port}`);
-  if (!Number.isInteger(containers) || containers < 1) {
-    fail(`${name}.containers: expected a whole number of at least 1, got ${containers}`);
+  if (!Number.isInteger(app.port) || app.port < 1 || app.port > 65535) fail(`${name}.port: expected 1-65535, got ${app.port}`);
+  if (!Number.isInteger(app.containers) || app.containers < 1) {
+    fail(`${name}.containers: expected a whole number of at least 1, got ${app.containers}`);
   }
-  const size = fargatePairProblem(cpu, memory);
+  const size = fargatePairProblem(app.cpu, app.memory);
   if (size) fail(`${name}.${size.field}: ${size.message}`);
   for (const key of RESERVED_ENV) {
-    if (key in env || key in secrets) fail(`${name}.env.${key}: set by the platform; remove it`);
+    if (key in app.env || key in app.secrets) fail(`${name}.env.${key}: set by the platform; remove it`);
   }
-  if (allowedCidrs.length === 0) fail(`${name}.allowedCidrs: expected at least one CIDR block`);
-  const maxDrain = FARGATE_MAX_STOP_TIMEOUT - 10;
-  if (!Number.isInteger(drainSeconds) || drainSeconds < 0 || drainSeconds > maxDrain) {
-    fail(`${name}.drainSeconds: expected 0-${maxDrain} (Fargate stops containers after 120 s), got ${drainSeconds}`);
-  }
-  if (!Number.isInteger(deregistrationDelay) || deregistrationDelay < 0 || deregistrationDelay > 3600) {
-    fail(`${name}.deregistrationDelaySeconds: expected 0-3600 (the NLB's range), got ${deregistrationDelay}`);
+  if (app.allowedCidrs.length === 0) fail(`${name}.allowedCidrs: expected at least one CIDR block`);
+}
+
+function timingsOf(name: string, overrides: DeployOverrides | undefined): DeployTimings {
+  try {
+    return deployTimings(overrides);
+  } catch (err) {
+    if (!(err instanceof DeployTimingsError)) throw err;
+    throw new ConstructError("TCP_ADDON_INVALID_PROPS", `${name}.deploy.${err.issues[0]}`);
   }
 }

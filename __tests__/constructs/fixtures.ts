@@ -3,6 +3,7 @@ import { Testing } from "cdktf";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { DEFAULT_DEPLOY_TIMINGS } from "../../config/deploy-timings";
 import type { Plan, ResolvedApp, ResolvedConfig } from "../../config/schema";
 import { TcpAddonStack, TcpAddonStackProps } from "../../constructs/tcp-addon-stack";
 
@@ -52,6 +53,7 @@ export function appFixture(name: string, overrides: Partial<ResolvedApp> = {}): 
     allowedCidrs: ["0.0.0.0/0"],
     loadBalancer: 0,
     ...overrides,
+    deploy: overrides.deploy ?? DEFAULT_DEPLOY_TIMINGS,
   };
 }
 

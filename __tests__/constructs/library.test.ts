@@ -65,7 +65,7 @@ describe("constructs used without a config file", () => {
   });
 
   it("use the drain time given for the agent and the containers' stop timeout", () => {
-    const tf = userStack((platform, stack) => new TcpApp(stack, "broker", { ...minimal(platform), drainSeconds: 100 }));
+    const tf = userStack((platform, stack) => new TcpApp(stack, "broker", { ...minimal(platform), deploy: { agentDrainSeconds: 100, deregistrationDelaySeconds: 120 } }));
     const [app, agent] = containersOf(tf, "broker");
     expect(envOf(agent).TCP_ADDON_DRAIN_SECONDS).toBe("100");
     expect([app.stopTimeout, agent.stopTimeout]).toEqual([110, 110]);
@@ -116,12 +116,9 @@ describe("construct validation", () => {
     ["PORT set in env", { env: { PORT: "80" } }, "PORT"],
     ["TCP_URL set as a secret", { secrets: { TCP_URL: "arn:aws:ssm:us-east-1:123456789012:parameter/x" } }, "TCP_URL"],
     ["no allowed CIDR", { allowedCidrs: [] }, "allowedCidrs"],
-    ["a drain longer than Fargate's stop timeout allows", { drainSeconds: 111 }, "drainSeconds"],
-    [
-      "a deregistration delay past the NLB's 3600 s",
-      { deregistrationDelaySeconds: 3601 },
-      "deregistrationDelaySeconds",
-    ],
+    ["a drain longer than Fargate's stop timeout allows", { deploy: { agentDrainSeconds: 111 } }, "agentDrainSeconds"],
+    ["a deregistration delay past the NLB's 3600 s", { deploy: { deregistrationDelaySeconds: 3601 } }, "deregistrationDelaySeconds"],
+    ["a deregistration delay shorter than the NLB's propagation", { deploy: { deregistrationDelaySeconds: 10 } }, "deregistrationDelaySeconds"],
   ] as [string, Partial<TcpAppProps>, string][])(
     "refuses %s with INVALID_PROPS naming the field",
     (_what, props, field) => {

@@ -1,4 +1,4 @@
-import type { ResolvedApp } from "../../config";
+import { DEFAULT_DEPLOY_TIMINGS, type ResolvedApp } from "../../config";
 import { backoffDelay } from "../../runtime/local/app-supervisor";
 import { readyLine } from "../../runtime/local/platform";
 
@@ -16,6 +16,7 @@ const app: ResolvedApp = {
   secrets: {},
   allowedCidrs: ["0.0.0.0/0"],
   loadBalancer: 0,
+  deploy: DEFAULT_DEPLOY_TIMINGS,
 };
 
 describe("readyLine", () => {

@@ -1,5 +1,5 @@
 import * as os from "node:os";
-import type { ResolvedApp } from "../../config";
+import { DEFAULT_DEPLOY_TIMINGS, type ResolvedApp } from "../../config";
 import { AppSupervisor } from "../../runtime/local/app-supervisor";
 import { AGENT_BUNDLE } from "../../runtime/local/cli";
 import { within } from "./helpers";
@@ -29,6 +29,7 @@ function app(command: string): ResolvedApp {
     secrets: {},
     allowedCidrs: ["0.0.0.0/0"],
     loadBalancer: 0,
+    deploy: DEFAULT_DEPLOY_TIMINGS,
   };
 }
 

@@ -1,4 +1,4 @@
-import { AGENT_CONTAINER } from "../tcp-app";
+import { AGENT_CONTAINER } from "../container-definitions";
 import type { ContainerDefinition } from "./facts";
 
 /** The agent containers of a task definition (normally one). */

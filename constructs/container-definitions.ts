@@ -1,0 +1,107 @@
+import type { DeployTimings } from "../config/deploy-timings";
+import type { Plan } from "../config/schema";
+import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT } from "../runtime/agent/contract";
+
+/**
+ * The two containers of every app's task, as typed objects. Pure: no cdktf, tokens are plain
+ * strings inside the values; TcpApp writes the result with `JSON.stringify` as
+ * `container_definitions`, so tests and reviewers can read it.
+ */
+
+/** Container names in every task definition. */
+export const APP_CONTAINER = "app";
+export const AGENT_CONTAINER = "tcp-agent";
+/** Non-root uid the agent container runs as. */
+export const AGENT_UID = "1000";
+
+/** The fields of an ECS container definition that tcp-addon writes. */
+export interface ContainerDefinition {
+  readonly name: string;
+  readonly image: string;
+  readonly essential: boolean;
+  readonly command?: readonly string[];
+  readonly user?: string;
+  readonly readonlyRootFilesystem?: boolean;
+  readonly privileged?: boolean;
+  readonly portMappings?: readonly { readonly containerPort: number; readonly protocol: "tcp" }[];
+  readonly environment: readonly { readonly name: string; readonly value: string }[];
+  readonly secrets?: readonly { readonly name: string; readonly valueFrom: string }[];
+  readonly dependsOn?: readonly { readonly containerName: string; readonly condition: "START" }[];
+  readonly stopTimeout: number;
+  readonly logConfiguration: {
+    readonly logDriver: "awslogs";
+    readonly options: Readonly<Record<"awslogs-group" | "awslogs-region" | "awslogs-stream-prefix", string>>;
+  };
+}
+
+/** What the two containers are made of. */
+export interface ContainerInputs {
+  readonly app: string;
+  readonly appImage: string;
+  readonly command: string;
+  readonly tcpUrl: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly agentImage: string;
+  readonly plan: Plan;
+  readonly timings: DeployTimings;
+  readonly logGroup: string;
+  readonly region: string;
+}
+
+/**
+ * The `app` container runs the `tcp` command with PORT and TCP_URL; the `tcp-agent` sidecar
+ * listens on the agent port, enforces the plan and forwards to the app on 127.0.0.1. The agent
+ * depends on the app, so ECS stops the agent first: it drains while the app still serves.
+ */
+export function containerDefinitions(input: ContainerInputs): ContainerDefinition[] {
+  const logConfiguration = {
+    logDriver: "awslogs",
+    options: { "awslogs-group": input.logGroup, "awslogs-region": input.region, "awslogs-stream-prefix": input.app },
+  } as const;
+  const stopTimeout = input.timings.stopTimeoutSeconds;
+  const secrets = Object.entries(input.secrets).map(([name, valueFrom]) => ({ name, valueFrom }));
+  const app: ContainerDefinition = {
+    name: APP_CONTAINER,
+    image: input.appImage,
+    essential: true,
+    command: ["/bin/sh", "-c", input.command],
+    environment: envList({ [APP_ENV.port]: String(APP_PORT), [APP_ENV.tcpUrl]: input.tcpUrl, ...input.env }),
+    ...(secrets.length > 0 ? { secrets } : {}),
+    stopTimeout,
+    logConfiguration,
+  };
+  const agent: ContainerDefinition = {
+    name: AGENT_CONTAINER,
+    image: input.agentImage,
+    essential: true,
+    user: AGENT_UID,
+    readonlyRootFilesystem: true,
+    privileged: false,
+    portMappings: [
+      { containerPort: AGENT_PORT, protocol: "tcp" },
+      { containerPort: AGENT_HEALTH_PORT, protocol: "tcp" },
+    ],
+    environment: envList(agentEnvironment(input.plan, input.timings)),
+    dependsOn: [{ containerName: APP_CONTAINER, condition: "START" }],
+    stopTimeout,
+    logConfiguration,
+  };
+  return [app, agent];
+}
+
+/** The agent's settings in a task, by the variable names of its contract. */
+export function agentEnvironment(plan: Plan, timings: DeployTimings): Record<string, string> {
+  return {
+    [AGENT_ENV.listen]: String(AGENT_PORT),
+    [AGENT_ENV.healthPort]: String(AGENT_HEALTH_PORT),
+    [AGENT_ENV.pps]: String(plan.packetsPerSecond),
+    ...(plan.burst !== undefined ? { [AGENT_ENV.burst]: String(plan.burst) } : {}),
+    [AGENT_ENV.upstream]: `127.0.0.1:${APP_PORT}`,
+    [AGENT_ENV.drainSeconds]: String(timings.agentDrainSeconds),
+  };
+}
+
+function envList(vars: Readonly<Record<string, string>>): { name: string; value: string }[] {
+  return Object.entries(vars).map(([name, value]) => ({ name, value }));
+}
