@@ -1,3 +1,4 @@
+import { PACKET_BYTES } from "../runtime/agent/contract";
 import type { Plan } from "./schema";
 
 /**
@@ -5,8 +6,7 @@ import type { Plan } from "./schema";
  * the agent counts a packet as up to 1500 bytes of payload, so bandwidth = pps x 1500 B/s.
  */
 
-/** Bytes of payload one packet stands for. */
-export const PACKET_BYTES = 1500;
+export { PACKET_BYTES };
 
 /** The plans every config has. User plans may add names, never redefine these. */
 export const BUILT_IN_PLANS: Readonly<Record<string, Plan>> = Object.freeze({

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_BURST, MAX_PPS } from "../runtime/agent/contract";
 import type { DeployTimings } from "./deploy-timings";
 import { fargatePairProblem } from "./fargate";
 import { looksLikeSecretName, secretValueKind } from "./secrets";
@@ -38,9 +39,9 @@ export const RESERVED_ENV = ["PORT", "TCP_URL"] as const;
 
 export const PlanSchema = z.strictObject({
   /** Packets per second per container, each direction. */
-  packetsPerSecond: z.number().int().positive().max(10_000_000),
+  packetsPerSecond: z.number().int().positive().max(MAX_PPS),
   /** Token-bucket size in packets. Defaults to one second's worth (the agent's default). */
-  burst: z.number().int().positive().max(9_000_000).optional(),
+  burst: z.number().int().positive().max(MAX_BURST).optional(),
 });
 export type PlanSpec = z.infer<typeof PlanSchema>;
 

@@ -1,5 +1,5 @@
 import type { DeployTimings } from "../config/deploy-timings";
-import type { Plan } from "../config/schema";
+import type { Plan, ResolvedApp } from "../config/schema";
 import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT } from "../runtime/agent/contract";
 
 /**
@@ -34,17 +34,13 @@ export interface ContainerDefinition {
   };
 }
 
-/** What the two containers are made of. */
-export interface ContainerInputs {
-  readonly app: string;
-  readonly appImage: string;
-  readonly command: string;
+/** What an app's containers are made of: the app as resolved (name, image, command, env, secrets, plan, deploy timings). */
+export type ContainerApp = Pick<ResolvedApp, "name" | "image" | "command" | "env" | "secrets" | "plan" | "deploy">;
+
+/** Where the app's containers run: its TCP_URL, the agent image, the log group and region. */
+export interface ContainerSurroundings {
   readonly tcpUrl: string;
-  readonly env: Readonly<Record<string, string>>;
-  readonly secrets: Readonly<Record<string, string>>;
   readonly agentImage: string;
-  readonly plan: Plan;
-  readonly timings: DeployTimings;
   readonly logGroup: string;
   readonly region: string;
 }
@@ -54,26 +50,26 @@ export interface ContainerInputs {
  * listens on the agent port, enforces the plan and forwards to the app on 127.0.0.1. The agent
  * depends on the app, so ECS stops the agent first: it drains while the app still serves.
  */
-export function containerDefinitions(input: ContainerInputs): ContainerDefinition[] {
+export function containerDefinitions(app: ContainerApp, around: ContainerSurroundings): ContainerDefinition[] {
   const logConfiguration = {
     logDriver: "awslogs",
-    options: { "awslogs-group": input.logGroup, "awslogs-region": input.region, "awslogs-stream-prefix": input.app },
+    options: { "awslogs-group": around.logGroup, "awslogs-region": around.region, "awslogs-stream-prefix": app.name },
   } as const;
-  const stopTimeout = input.timings.stopTimeoutSeconds;
-  const secrets = Object.entries(input.secrets).map(([name, valueFrom]) => ({ name, valueFrom }));
-  const app: ContainerDefinition = {
+  const stopTimeout = app.deploy.stopTimeoutSeconds;
+  const secrets = Object.entries(app.secrets).map(([name, valueFrom]) => ({ name, valueFrom }));
+  const appContainer: ContainerDefinition = {
     name: APP_CONTAINER,
-    image: input.appImage,
+    image: app.image,
     essential: true,
-    command: ["/bin/sh", "-c", input.command],
-    environment: envList({ [APP_ENV.port]: String(APP_PORT), [APP_ENV.tcpUrl]: input.tcpUrl, ...input.env }),
+    command: ["/bin/sh", "-c", app.command],
+    environment: envList({ [APP_ENV.port]: String(APP_PORT), [APP_ENV.tcpUrl]: around.tcpUrl, ...app.env }),
     ...(secrets.length > 0 ? { secrets } : {}),
     stopTimeout,
     logConfiguration,
   };
   const agent: ContainerDefinition = {
     name: AGENT_CONTAINER,
-    image: input.agentImage,
+    image: around.agentImage,
     essential: true,
     user: AGENT_UID,
     readonlyRootFilesystem: true,
@@ -82,12 +78,12 @@ export function containerDefinitions(input: ContainerInputs): ContainerDefinitio
       { containerPort: AGENT_PORT, protocol: "tcp" },
       { containerPort: AGENT_HEALTH_PORT, protocol: "tcp" },
     ],
-    environment: envList(agentEnvironment(input.plan, input.timings)),
+    environment: envList(agentEnvironment(app.plan, app.deploy)),
     dependsOn: [{ containerName: APP_CONTAINER, condition: "START" }],
     stopTimeout,
     logConfiguration,
   };
-  return [app, agent];
+  return [appContainer, agent];
 }
 
 /** The agent's settings in a task, by the variable names of its contract. */

@@ -4,7 +4,7 @@ export * from "./network";
 export * from "./load-balancer";
 export * from "./agent-image";
 export * from "./tcp-app";
-export { containerDefinitions, agentEnvironment, type ContainerDefinition, type ContainerInputs } from "./container-definitions";
+export { containerDefinitions, agentEnvironment, type ContainerApp, type ContainerDefinition, type ContainerSurroundings } from "./container-definitions";
 export * from "./names";
 export * from "./errors";
 export * from "./synth";

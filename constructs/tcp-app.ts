@@ -12,7 +12,7 @@ import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-securit
 import { deployTimings, DeployTimingsError, type DeployOverrides, type DeployTimings } from "../config/deploy-timings";
 import { fargatePairProblem } from "../config/fargate";
 import { BUILT_IN_PLANS } from "../config/plans";
-import { APP_DEFAULTS, APP_NAME, RESERVED_ENV, type Plan } from "../config/schema";
+import { APP_DEFAULTS, APP_NAME, RESERVED_ENV, type Plan, type ResolvedApp } from "../config/schema";
 import { AGENT_HEALTH_PORT, AGENT_PORT } from "../runtime/agent/contract";
 import { AGENT_CONTAINER, containerDefinitions } from "./container-definitions";
 import { ConstructError } from "./errors";
@@ -87,22 +87,8 @@ export interface TcpAppProps {
   readonly deploy?: DeployOverrides;
 }
 
-/** An app's props after the defaults, checked. */
-interface AppSettings {
-  readonly name: string;
-  readonly image: string;
-  readonly command: string;
-  readonly plan: Plan;
-  readonly port: number;
-  readonly containers: number;
-  readonly cpu: number;
-  readonly memory: number;
-  readonly env: Readonly<Record<string, string>>;
-  readonly secrets: Readonly<Record<string, string>>;
-  readonly allowedCidrs: readonly string[];
-  readonly loadBalancer: number;
-  readonly timings: DeployTimings;
-}
+/** An app's props after the defaults, checked: what the loader resolves, but where it runs locally. */
+type AppSettings = Omit<ResolvedApp, "workdir">;
 
 /**
  * One app's `tcp` process on the internet: a TCP listener on its port, a TCP target group of
@@ -151,7 +137,7 @@ export class TcpApp extends Construct {
     const app = settings(id, props);
     this.platform = props.platform;
     this.name = app.name;
-    this.timings = app.timings;
+    this.timings = app.deploy;
     this.tags = { "tcp-addon:app": app.name };
     this.loadBalancer = this.platform.loadBalancer(app.loadBalancer);
     this.loadBalancer.reserveListener(app.name, app.port);
@@ -220,7 +206,7 @@ export class TcpApp extends Construct {
    * is left (the seed drops old connections); an unhealthy target keeps its clients.
    */
   private tcpTargetGroup(app: AppSettings): LbTargetGroup {
-    const t = app.timings;
+    const t = app.deploy;
     return new LbTargetGroup(this, "TargetGroup", {
       name: fitName([this.platform.project, app.name]),
       protocol: "TCP",
@@ -272,16 +258,9 @@ export class TcpApp extends Construct {
 
   private fargateTask(app: AppSettings): EcsTaskDefinition {
     const platform = this.platform;
-    const containers = containerDefinitions({
-      app: app.name,
-      appImage: app.image,
-      command: app.command,
+    const containers = containerDefinitions(app, {
       tcpUrl: this.tcpUrl,
-      env: app.env,
-      secrets: app.secrets,
       agentImage: platform.agentImageUri,
-      plan: app.plan,
-      timings: app.timings,
       logGroup: platform.logGroup.name,
       region: platform.region,
     });
@@ -318,7 +297,7 @@ export class TcpApp extends Construct {
         assignPublicIp: false,
       },
       loadBalancer: [{ targetGroupArn: this.targetGroup.arn, containerName: AGENT_CONTAINER, containerPort: AGENT_PORT }],
-      healthCheckGracePeriodSeconds: app.timings.healthCheckGracePeriodSeconds,
+      healthCheckGracePeriodSeconds: app.deploy.healthCheckGracePeriodSeconds,
       propagateTags: "SERVICE",
       enableEcsManagedTags: true,
       // ECS refuses a target group that no load balancer uses yet; tasks need NAT to pull images.
@@ -360,10 +339,10 @@ function settings(id: string, props: TcpAppProps): AppSettings {
     loadBalancer: props.loadBalancer ?? APP_DEFAULTS.loadBalancer,
   };
   validate(app);
-  return { ...app, timings: timingsOf(app.name, props.deploy) };
+  return { ...app, deploy: timingsOf(app.name, props.deploy) };
 }
 
-function validate(app: Omit<AppSettings, "timings">): void {
+function validate(app: Omit<AppSettings, "deploy">): void {
   const fail = (message: string) => {
     throw new ConstructError("TCP_ADDON_INVALID_PROPS", message);
   };

@@ -53,7 +53,6 @@ interface Mutation {
 
 let scratch: string;
 let noTcpProcfile: string;
-let tried = 0;
 
 beforeAll(() => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-hostile-"));
@@ -332,7 +331,6 @@ function broken(mutations: readonly Mutation[]): unknown {
 
 /** Resolves `raw` and returns the ConfigError it must throw. */
 function rejection(raw: unknown): ConfigError {
-  tried += 1;
   try {
     resolveConfig(raw, REPO);
   } catch (err) {
@@ -370,10 +368,6 @@ it("refuses every config broken by several mutations at once, with one-line issu
     }),
     { numRuns: COMPOUND_RUNS },
   );
-});
-
-it(`tried ${SINGLE_RUNS + COMPOUND_RUNS} generated broken configs in process`, () => {
-  expect(tried).toBeGreaterThanOrEqual(SINGLE_RUNS + COMPOUND_RUNS);
 });
 
 interface Run {

@@ -1,8 +1,8 @@
 import { ChildProcess, execFileSync, spawn, SpawnOptions } from "node:child_process";
-import { once } from "node:events";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as readline from "node:readline";
+import { freePort as freePortOn } from "../../runtime/agent/app-process";
 import { TcpAddonError } from "../../runtime/agent/errors";
 
 /** Raised when a peer process fails to start or a wait runs out of time. */
@@ -35,14 +35,8 @@ export function delay(ms: number): Promise<void> {
 }
 
 /** A port that was free a moment ago, for peers that cannot report the port they bound. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, HOST);
-  await once(server, "listening");
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  await once(server, "close");
-  return port;
+export function freePort(): Promise<number> {
+  return freePortOn(HOST);
 }
 
 /** Resolves once something accepts TCP connections on the port; bounded by `timeoutMs`. */

@@ -1,9 +1,9 @@
+import { PACKET_BYTES } from "../../runtime/agent/contract";
 import { Meter } from "./load";
 import { BenchError, now } from "./proc";
 import { jain, round } from "./stats";
 
-/** The agent's packet: up to 1500 bytes of payload. */
-export const PACKET_BYTES = 1500;
+export { PACKET_BYTES };
 
 export interface RateMeasureOptions {
   readonly pps: number;

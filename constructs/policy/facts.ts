@@ -122,7 +122,7 @@ export class StackFacts {
 
   /** Keys of the security groups that ECS services put their tasks in. */
   public taskSecurityGroups(): ReadonlySet<string> {
-    return this.remember("taskSecurityGroups", () => {
+    return this.memoized("taskSecurityGroups", () => {
       const keys = new Set<string>();
       for (const service of this.ofType("aws_ecs_service")) {
         for (const sg of list(block(service.attrs.network_configuration)?.security_groups)) {
@@ -136,7 +136,7 @@ export class StackFacts {
 
   /** Keys of the security groups attached to load balancers. */
   public loadBalancerSecurityGroups(): ReadonlySet<string> {
-    return this.remember("loadBalancerSecurityGroups", () => {
+    return this.memoized("loadBalancerSecurityGroups", () => {
       const keys = new Set<string>();
       for (const lb of this.ofType(...LOAD_BALANCER_TYPES)) {
         for (const sg of list(lb.attrs.security_groups)) {
@@ -180,12 +180,12 @@ export class StackFacts {
 
   /** Keys of the roles that task definitions use as execution role. */
   public executionRoles(): ReadonlySet<string> {
-    return this.remember("executionRoles", () => this.rolesOf("execution_role_arn"));
+    return this.memoized("executionRoles", () => this.rolesOf("execution_role_arn"));
   }
 
   /** Keys of the roles that task definitions give their tasks. */
   public taskRoles(): ReadonlySet<string> {
-    return this.remember("taskRoles", () => this.rolesOf("task_role_arn"));
+    return this.memoized("taskRoles", () => this.rolesOf("task_role_arn"));
   }
 
   /**
@@ -208,7 +208,7 @@ export class StackFacts {
 
   /** The containers of an `aws_ecs_task_definition`. */
   public containers(taskDefinition: ResourceView): Containers {
-    return this.remember(`containers:${taskDefinition.address}`, () => {
+    return this.memoized(`containers:${taskDefinition.address}`, () => {
       const raw = taskDefinition.attrs.container_definitions;
       if (typeof raw !== "string") return { unreadable: "container_definitions is not set" };
       try {
@@ -256,7 +256,7 @@ export class StackFacts {
     return { statements };
   }
 
-  private remember<T>(key: string, compute: () => T): T {
+  private memoized<T>(key: string, compute: () => T): T {
     if (!this.memo.has(key)) this.memo.set(key, compute());
     return this.memo.get(key) as T;
   }

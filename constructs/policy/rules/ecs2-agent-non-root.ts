@@ -1,6 +1,6 @@
-import { agentContainers } from "../containers";
+import { checkContainers } from "../containers";
 import { describe } from "../facts";
-import type { PolicyRule, Violation } from "../rule";
+import type { PolicyRule } from "../rule";
 
 /** `root`, `0`, `0:0`, `root:wheel`: every form of "the container runs as root". */
 function isRoot(user: string): boolean {
@@ -18,16 +18,11 @@ export const AgentNonRoot: PolicyRule = {
   mirrors: ["AWS Config ecs-task-definition-nonroot-user"],
   resourceTypes: ["aws_ecs_task_definition"],
   check(resource, facts) {
-    const read = facts.containers(resource);
-    if ("unreadable" in read) return [{ detail: `cannot be checked: ${read.unreadable}` }];
-    const violations: Violation[] = [];
-    for (const agent of agentContainers(read.containers)) {
+    return checkContainers(resource, facts, "the agent", (agent) => {
       if (typeof agent.user !== "string") {
-        violations.push({ detail: `the tcp-agent container sets no user, so it runs as the image's default (root)` });
-      } else if (isRoot(agent.user)) {
-        violations.push({ detail: `the tcp-agent container runs as user ${describe(agent.user)}` });
+        return [{ detail: "the tcp-agent container sets no user, so it runs as the image's default (root)" }];
       }
-    }
-    return violations;
+      return isRoot(agent.user) ? [{ detail: `the tcp-agent container runs as user ${describe(agent.user)}` }] : [];
+    });
   },
 };

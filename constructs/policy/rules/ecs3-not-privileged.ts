@@ -1,6 +1,6 @@
-import { containerLabel } from "../containers";
+import { checkContainers } from "../containers";
 import { isTrue } from "../facts";
-import type { PolicyRule, Violation } from "../rule";
+import type { PolicyRule } from "../rule";
 
 /** TCP-ECS3: no container of a task runs privileged. */
 export const NotPrivileged: PolicyRule = {
@@ -12,12 +12,6 @@ export const NotPrivileged: PolicyRule = {
   mirrors: ["checkov CKV_AWS_334"],
   resourceTypes: ["aws_ecs_task_definition"],
   check(resource, facts) {
-    const read = facts.containers(resource);
-    if ("unreadable" in read) return [{ detail: `cannot be checked: ${read.unreadable}` }];
-    const violations: Violation[] = [];
-    read.containers.forEach((c, i) => {
-      if (isTrue(c.privileged)) violations.push({ detail: `${containerLabel(c, i)} is privileged` });
-    });
-    return violations;
+    return checkContainers(resource, facts, "every container", (c, label) => (isTrue(c.privileged) ? [{ detail: `${label} is privileged` }] : []));
   },
 };

@@ -1,6 +1,6 @@
-import { agentContainers } from "../containers";
+import { checkContainers } from "../containers";
 import { isTrue } from "../facts";
-import type { PolicyRule, Violation } from "../rule";
+import type { PolicyRule } from "../rule";
 
 /** TCP-ECS4: the agent's root filesystem is read-only. */
 export const AgentReadOnlyRoot: PolicyRule = {
@@ -12,14 +12,10 @@ export const AgentReadOnlyRoot: PolicyRule = {
   mirrors: ["checkov CKV_AWS_336"],
   resourceTypes: ["aws_ecs_task_definition"],
   check(resource, facts) {
-    const read = facts.containers(resource);
-    if ("unreadable" in read) return [{ detail: `cannot be checked: ${read.unreadable}` }];
-    const violations: Violation[] = [];
-    for (const agent of agentContainers(read.containers)) {
-      if (!isTrue(agent.readonlyRootFilesystem)) {
-        violations.push({ detail: "the tcp-agent container's root filesystem is writable (readonlyRootFilesystem is not true)" });
-      }
-    }
-    return violations;
+    return checkContainers(resource, facts, "the agent", (agent) =>
+      isTrue(agent.readonlyRootFilesystem)
+        ? []
+        : [{ detail: "the tcp-agent container's root filesystem is writable (readonlyRootFilesystem is not true)" }],
+    );
   },
 };

@@ -1,5 +1,5 @@
 import { looksLikeSecretName, secretValueKind } from "../../../config/secrets";
-import { containerLabel } from "../containers";
+import { checkContainers } from "../containers";
 import { isRecord, isUnknown, list } from "../facts";
 import type { PolicyRule, Violation } from "../rule";
 
@@ -17,24 +17,22 @@ export const NoPlaintextSecrets: PolicyRule = {
   mirrors: ["trivy AVD-AWS-0036", "AWS Config ecs-no-environment-secrets"],
   resourceTypes: ["aws_ecs_task_definition"],
   check(resource, facts) {
-    const read = facts.containers(resource);
-    if ("unreadable" in read) return [{ detail: `cannot be checked: ${read.unreadable}` }];
-    const violations: Violation[] = [];
-    read.containers.forEach((c, i) => {
+    return checkContainers(resource, facts, "every container", (c, label) => {
+      const violations: Violation[] = [];
       for (const entry of list(c.environment)) {
         if (!isRecord(entry) || typeof entry.name !== "string") continue;
         const value = typeof entry.value === "string" ? entry.value : "";
         if (looksLikeSecretName(entry.name)) {
-          violations.push({ detail: `${containerLabel(c, i)} has environment variable ${entry.name}, which looks like a secret` });
+          violations.push({ detail: `${label} has environment variable ${entry.name}, which looks like a secret` });
           continue;
         }
         if (isUnknown(value)) continue; // a Terraform reference (an address, a DNS name) is not a literal secret
         const kind = secretValueKind(value);
         if (kind !== undefined) {
-          violations.push({ detail: `${containerLabel(c, i)} environment variable ${entry.name} holds ${kind}` });
+          violations.push({ detail: `${label} environment variable ${entry.name} holds ${kind}` });
         }
       }
+      return violations;
     });
-    return violations;
   },
 };
