@@ -116,6 +116,38 @@ describeWithTerraform("the real Terraform", () => {
       expect(JSON.parse(s3.objects.get("/acme-tf-state/tcp-addon/acme/prod.tfstate")?.toString() ?? "{}")).toMatchObject({ version: 4 });
     });
 
+    it("takes over a local state with `terraform init -migrate-state` in the stack's folder (README steps)", async () => {
+      // given a stack that was deployed with the default local state (one terraform_data resource stands in)
+      const local = synth(configText(""));
+      const before = backendOnly(local.stackDir);
+      const resource = { terraform_data: { marker: { input: "deployed" } } };
+      const withResource = (dir: string) => {
+        const file = path.join(dir, "main.tf.json");
+        fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, "utf8")), resource }));
+      };
+      withResource(before);
+      expect((await terraform(here(), before, ["init", "-input=false", "-no-color"])).code).toBe(0);
+      expect((await terraform(here(), before, ["apply", "-auto-approve", "-input=false", "-no-color"])).code).toBe(0);
+      const localState = path.join(local.dir, "terraform.acme.tfstate");
+      expect(fs.existsSync(localState)).toBe(true);
+
+      // when the config gets state: s3 and is synthesized again into a fresh stack folder
+      const text = configText("state: { s3: { bucket: acme-tf-state, region: eu-west-1 } }");
+      fs.writeFileSync(path.join(local.dir, "tcp-addon.yaml"), text);
+      const after = backendOnly(synthConfig(text).stackDir);
+      made.push(path.resolve(after, "..", "..", ".."));
+      withResource(after);
+      fs.copyFileSync(localState, path.join(after, "terraform.tfstate"));
+      const migrate = await terraform(here(), after, [
+        "init", "-migrate-state", "-force-copy", "-input=false", "-no-color", `-backend-config=${fakeS3BackendConfig(after, endpoint)}`,
+      ]);
+
+      // then the resource is in the S3 state, under the default key
+      expect(migrate.code).toBe(0);
+      const state = JSON.parse(s3.objects.get("/acme-tf-state/tcp-addon/acme/default.tfstate")?.toString() ?? "{}");
+      expect(state.resources?.map((r: { type: string; name: string }) => `${r.type}.${r.name}`)).toEqual(["terraform_data.marker"]);
+    });
+
     it("refuses to run while someone else holds the lock", async () => {
       const { stackDir } = synth(configText("environment: prod\nstate: { s3: { bucket: acme-tf-state, region: eu-west-1 } }"));
       const dir = backendOnly(stackDir);
