@@ -4,7 +4,7 @@ import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PACKAGE_ROOT } from "../runtime/package-root";
+import { PACKAGE_ROOT } from "../config/package-root";
 import { ConstructError } from "./errors";
 
 /**

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, configPath, loadConfig, type ResolvedApp } from "../../config";
-import { PACKAGE_ROOT } from "../package-root";
+import { PACKAGE_ROOT } from "../../config/package-root";
 import { LocalError } from "./errors";
 import { LocalPlatform } from "./platform";
 
