@@ -203,7 +203,7 @@ describe("README", () => {
     const end = readme.indexOf("\n## ", start);
     const section = readme.slice(start, end < 0 ? undefined : end);
     const shown = new Map<string, string>();
-    for (const m of section.matchAll(/\*\*`([^`]+)`\*\*\s*\n+```[a-z]*\n([\s\S]*?)```/g)) shown.set(m[1]!, m[2]!);
+    for (const m of section.matchAll(/\*\*`([^`]+)`\*\*[^\n]*\n+```[a-z]*\n([\s\S]*?)```/g)) shown.set(m[1]!, m[2]!);
     expect([...shown.keys()].sort()).toEqual(["__tests__/stack-test.ts", "main.ts", "stack.ts", "tcp-addon.yaml"]);
     for (const [file, text] of shown) expect(text).toBe(fs.readFileSync(path.join(PROJECT, file), "utf8"));
   });
