@@ -19,7 +19,9 @@ export interface SynthSummary {
  */
 export async function synth(
   file: string = configPath(),
-  outdir: string = process.env.CDKTF_OUTDIR ?? "cdktf.out",
+  // `||`: an empty CDKTF_OUTDIR means unset; resolved, "" would be the current folder itself,
+  // which the swap into place would replace.
+  outdir: string = process.env.CDKTF_OUTDIR || "cdktf.out",
 ): Promise<SynthSummary> {
   // cdktf records a stack trace for every token it creates; with tsx's source maps on, mapping
   // them costs about a fifth of a 100-app synth. Errors here are printed as one line anyway.

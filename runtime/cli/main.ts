@@ -108,7 +108,7 @@ async function synth(args: string[], io: CliIo): Promise<number> {
   if (values.help === true) return help(io, "synth [--config FILE]");
   // require, as for local: main.ts sits above runtime/ in the layers and is needed only here.
   const { synth: run, describeSynth } = require("../../main") as typeof SynthMain;
-  const summary = await run(configFile(values.config, io), path.resolve(io.cwd, io.env.CDKTF_OUTDIR ?? "cdktf.out"));
+  const summary = await run(configFile(values.config, io), path.resolve(io.cwd, io.env.CDKTF_OUTDIR || "cdktf.out"));
   io.out(describeSynth({ ...summary, outdir: relative(summary.outdir, io) }));
   return EXIT_OK;
 }
