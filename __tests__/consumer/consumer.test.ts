@@ -23,7 +23,9 @@ const REPO = path.resolve(__dirname, "../..");
 const PROJECT = path.join(__dirname, "project");
 const REPO_MODULES = path.join(REPO, "node_modules");
 const PEERS = process.env.TCP_ADDON_CONSUMER_PEERS ?? REPO_MODULES;
-const PEER_PACKAGES = ["cdktf", "constructs", "@cdktf/provider-aws"];
+/** The provider's folder under node_modules (its package name, as a path). */
+const PROVIDER = path.posix.join("@cdktf", "provider-aws");
+const PEER_PACKAGES = ["cdktf", "constructs", PROVIDER];
 const TOOL_PACKAGES = ["typescript", "ts-node", "ts-jest", "@types/node", "@types/jest"];
 /** What a copy of the repository leaves out: installs, build output, synth output, VCS. */
 const NOT_COPIED = new Set(["node_modules", "lib", "dist", "cdktf.out", ".git", "coverage", ".terraform"]);
@@ -137,7 +139,7 @@ describe("npm pack", () => {
   it("is not private and takes cdktf, constructs and the provider as peers", () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8")) as Record<string, unknown>;
     expect(manifest.private).toBeUndefined();
-    expect(Object.keys(manifest.peerDependencies as object).sort()).toEqual(["@cdktf/provider-aws", "cdktf", "constructs"]);
+    expect(Object.keys(manifest.peerDependencies as object).sort()).toEqual([PROVIDER, "cdktf", "constructs"].sort());
     expect(Object.keys(manifest.dependencies as object)).not.toEqual(expect.arrayContaining(["cdktf"]));
   });
 });
@@ -192,6 +194,13 @@ describe("a project made by cdktf init --template=typescript", () => {
   it("runs the tcp-addon bin from node_modules/.bin on the compiled CLI", async () => {
     const result = await node([path.join(consumer, "node_modules", ".bin", "tcp-addon"), "validate"], consumer);
     expect(result).toMatchObject({ code: 0, stdout: "ok: 1 app (game)\n" });
+  }, STEP_TIMEOUT_MS);
+
+  it("runs the tcp-addon-agent bin from node_modules/.bin on the bundle, without tsx", async () => {
+    const result = await node([path.join(consumer, "node_modules", ".bin", "tcp-addon-agent"), "--help"], consumer);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toContain("--pps");
+    expect(result.code).toBe(0);
   }, STEP_TIMEOUT_MS);
 });
 
