@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, configPath, loadConfig, type ResolvedApp } from "../../config";
+import { PACKAGE_ROOT } from "../../config/package-root";
 import { LocalError } from "./errors";
 import { LocalPlatform } from "./platform";
 
@@ -23,7 +24,7 @@ SIGINT (Ctrl-C) and SIGTERM stop everything and exit 0 (twice: kill at once).`;
 export const DEFAULT_DRAIN_SECONDS = 3;
 
 /** The agent bundle that local mode runs; built on first use when it is missing. */
-export const AGENT_BUNDLE = path.resolve(__dirname, "../../dist/tcp-addon-agent.js");
+export const AGENT_BUNDLE = path.join(PACKAGE_ROOT, "dist", "tcp-addon-agent.js");
 
 interface LocalArgs {
   readonly config: string;
