@@ -71,7 +71,7 @@ describe("AppSupervisor", () => {
   it("takes a task whose app stops accepting out of the rotation once unhealthy and replaces it", async () => {
     const tap = new LogTap();
     const clock = new DeployClock(0.1);
-    supervisor = new AppSupervisor(app(listenFor(1)), { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
+    supervisor = new AppSupervisor(app(listenFor(4)), { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
     await supervisor.start();
     const first = supervisor.replicas[0].pid;
 

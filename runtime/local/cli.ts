@@ -136,6 +136,44 @@ export async function ensureAgentBundle(log: (line: string) => void, file: strin
   return buildAgent(file);
 }
 
+/**
+ * npm and npx start a command through `sh -c`, and that shell neither passes SIGTERM on nor
+ * outlives its child. When local mode was started that way (by `npx tcp-addon local`), a
+ * signal to npm kills the shell only: local mode notices its parent is gone and stops as on
+ * SIGTERM. (`npm run local` execs, so npm's signals reach local mode itself.) Linux only.
+ */
+export function watchNpmShell(onGone: () => void): NodeJS.Timeout | undefined {
+  const parent = process.ppid;
+  const shell = cmdline(parent);
+  if (!/^(\S*\/)?(sh|dash|bash) -c /.test(shell)) return undefined;
+  if (!/\bnp[mx]\b/.test(cmdline(parentOf(parent)))) return undefined;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onGone();
+  }, 200);
+  timer.unref();
+  return timer;
+}
+
+function cmdline(pid: number | undefined): string {
+  if (pid === undefined) return "";
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+  } catch {
+    return "";
+  }
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 function timeOfDay(): string {
   return new Date().toISOString().slice(11, 19);
 }
@@ -217,6 +255,7 @@ export async function main(argv: string[]): Promise<number> {
         process.off("SIGINT", onStop);
         process.off("SIGTERM", onStop);
         process.off("SIGHUP", onRestart);
+        clearInterval(launcher);
         process.stdout.off("error", onOutputGone);
         process.stderr.off("error", onOutputGone);
         if (error !== undefined && !outputGone) process.stderr.write(`tcp-addon local: ${error.message}\n`);
@@ -239,6 +278,10 @@ export async function main(argv: string[]): Promise<number> {
     process.on("SIGINT", onStop);
     process.on("SIGTERM", onStop);
     process.on("SIGHUP", onRestart);
+    const launcher = watchNpmShell(() => {
+      log("local | the npm process that started local mode is gone: stopping every replica");
+      finish(0);
+    });
     // A closed terminal or pipe: nobody is watching any more, so stop as on SIGTERM.
     const onOutputGone = () => {
       outputGone = true;
