@@ -244,7 +244,7 @@ export class AppSupervisor extends EventEmitter {
             this.promote(slot, task);
             return;
           }
-          if (outcome.healthy) return; // rolled back meanwhile: stopped below
+          if (rolledBack || outcome.healthy) return; // rolled back meanwhile: stopped below
           failures += 1;
           this.options.log(`${task.id} | did not turn healthy (${outcome.why}); circuit breaker ${failures}/${threshold}`);
           if (failures >= threshold) rolledBack = true;
