@@ -228,8 +228,9 @@ export async function main(argv: string[]): Promise<number> {
   for (const app of apps) {
     const t = app.deploy;
     log(
-      `${app.name} | deploy timings (AWS s): checks every ${t.healthCheckIntervalSeconds}, healthy after ${t.healthyThreshold}, unhealthy after ${t.unhealthyThreshold}; ` +
-        `grace ${t.healthCheckGracePeriodSeconds}; deregistration delay ${t.deregistrationDelaySeconds}; NLB lag ${args.nlbLag ?? t.propagationSeconds}; agent drain ${t.agentDrainSeconds}; stopTimeout ${t.stopTimeoutSeconds}`,
+      `${app.name} | deploy timings (AWS s): checks every ${t.healthCheckIntervalSeconds}, timeout ${t.healthCheckTimeoutSeconds}, healthy after ${t.healthyThreshold}, unhealthy after ${t.unhealthyThreshold}; ` +
+        `grace ${t.healthCheckGracePeriodSeconds}; deregistration delay ${t.deregistrationDelaySeconds}; NLB lag ${args.nlbLag ?? t.propagationSeconds}; agent drain ${t.agentDrainSeconds}; stopTimeout ${t.stopTimeoutSeconds}; ` +
+        `unhealthy termination ${t.unhealthyConnectionTermination ? "on" : "off"}, unhealthy draining ${t.unhealthyDrainingIntervalSeconds}`,
     );
   }
   if (args.events !== undefined) log(`local | events to ${args.events} (t = AWS seconds since ${clock.epoch.toISOString()})`);
