@@ -107,6 +107,7 @@ export async function renderTimeline(eventsFile: string, pngFile: string): Promi
   }
   const spec = timelineSpec(text, `Deploy timeline (${eventsFile.split("/").pop()})`);
   // The benchmarks' renderer (vega, vega-lite and resvg are development dependencies).
-  const { renderPng } = await import("../../bench/lib/chart");
+  // require, not import(): under `require("tsx/cjs")` only CommonJS loading reads TypeScript.
+  const { renderPng } = require("../../bench/lib/chart") as typeof import("../../bench/lib/chart");
   fs.writeFileSync(pngFile, await renderPng(spec));
 }
