@@ -36,6 +36,7 @@ Commands:
   urls [--outputs FILE] [--config FILE]    each app's TCP_URL from \`cdktf deploy --outputs-file FILE\`
                                            (default ${DEFAULT_OUTPUTS_FILE})
   local [--config FILE] [--only APP]       run every app on this machine (tcp-addon local --help)
+  timeline EVENTS -o FILE.png              draw a deploy from \`local --events EVENTS\` as a PNG
   help                                     show this text
 
 The config file is --config, else $TCP_ADDON_CONFIG, else tcp-addon.yaml in the current folder.
@@ -64,6 +65,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   plans,
   urls,
   local,
+  timeline,
   help: (_args, io) => {
     io.out(USAGE);
     return EXIT_OK;
@@ -176,6 +178,17 @@ async function local(args: string[]): Promise<number> {
   // understands TypeScript files.
   const { main: runLocal } = require("../local/cli") as typeof LocalCli;
   return runLocal(args);
+}
+
+/** `timeline ev.jsonl -o deploy.png`: a deploy from `local --events` as a picture (runtime/local/timeline.ts). */
+async function timeline(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { output: { type: "string", short: "o" }, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+  if (values.help === true) return help(io, "timeline EVENTS -o FILE.png");
+  if (positionals.length !== 1 || values.output === undefined) throw new UsageError("timeline expects one events file and -o FILE.png");
+  const { renderTimeline } = require("../local/timeline") as typeof import("../local/timeline");
+  await renderTimeline(path.resolve(io.cwd, positionals[0]), path.resolve(io.cwd, values.output));
+  io.out(`wrote ${relative(path.resolve(io.cwd, values.output), io)}`);
+  return EXIT_OK;
 }
 
 function parse<T extends Record<string, { type: "string" }>>(args: string[], options: T) {
