@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { TerraformOutput } from "cdktf";
+import { Fn, TerraformOutput } from "cdktf";
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
 import { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
@@ -17,7 +17,7 @@ import { AGENT_HEALTH_PORT, AGENT_PORT } from "../runtime/agent/contract";
 import { AGENT_CONTAINER, containerDefinitions } from "./container-definitions";
 import { ConstructError } from "./errors";
 import type { TcpLoadBalancer } from "./load-balancer";
-import { fitName, tcpUrlOutputId } from "./names";
+import { fitName, MAX_LB_NAME, tcpUrlOutputId } from "./names";
 import type { TcpPlatform } from "./platform";
 
 export { AGENT_CONTAINER, AGENT_UID, APP_CONTAINER } from "./container-definitions";
@@ -85,6 +85,13 @@ export interface TcpAppProps {
    * @default DEFAULT_DEPLOY_TIMINGS (60 s deregistration, checks every 10 s, 15 s drain)
    */
   readonly deploy?: DeployOverrides;
+  /**
+   * `terraform apply` waits until the service has reached its desired count of healthy tasks
+   * on the new task definition, so a failed rollout (rolled back by the circuit breaker) fails
+   * the apply instead of passing silently.
+   * @default true
+   */
+  readonly waitForSteadyState?: boolean;
 }
 
 /** An app's props after the defaults, checked. */
@@ -101,6 +108,7 @@ interface AppSettings {
   readonly secrets: Readonly<Record<string, string>>;
   readonly allowedCidrs: readonly string[];
   readonly loadBalancer: number;
+  readonly waitForSteadyState: boolean;
   readonly timings: DeployTimings;
 }
 
@@ -154,7 +162,7 @@ export class TcpApp extends Construct {
     this.timings = app.timings;
     this.tags = { "tcp-addon:app": app.name };
     this.loadBalancer = this.platform.loadBalancer(app.loadBalancer);
-    this.loadBalancer.reserveListener(app.name, app.port);
+    this.loadBalancer.reserveListener(app.name, app.port, app.allowedCidrs);
     this.tcpUrl = `tcp://${this.loadBalancer.dnsName}:${app.port}`;
 
     this.securityGroup = this.taskSecurityGroup(app);
@@ -173,11 +181,14 @@ export class TcpApp extends Construct {
    */
   private taskSecurityGroup(app: AppSettings): SecurityGroup {
     const project = this.platform.project;
+    // Replaced only with a new VPC (names are unique per VPC) or a new name: created first, so
+    // the service moves to the new group before the old one goes.
     const group = new SecurityGroup(this, "SecurityGroup", {
       name: `${project}-${app.name}-tasks`,
       description: `tcp-addon ${project}/${app.name} tasks: agent ports from the load balancer only`,
       vpcId: this.platform.network.vpcId,
       tags: { ...this.tags, Name: `${project}-${app.name}-tasks` },
+      lifecycle: { createBeforeDestroy: true },
     });
     // Each attribute read makes a new cdktf token (with a captured stack trace): read once.
     const tasks = group.id;
@@ -218,15 +229,22 @@ export class TcpApp extends Construct {
    * Task IPs on the agent's port, health-checked over HTTP on its health port (200 while the app
    * accepts and the agent is not draining). Deregistration waits out the delay, then resets what
    * is left (the seed drops old connections); an unhealthy target keeps its clients.
+   *
+   * The listener always points at it, so a replacement (a new VPC) is created before the old one
+   * is destroyed; names are unique per region, so the name ends with a hash of everything that
+   * replaces it (VPC, protocol, port, target type): a replacement always has a new name.
    */
   private tcpTargetGroup(app: AppSettings): LbTargetGroup {
     const t = app.timings;
+    const vpcId = this.platform.network.vpcId;
+    const replacedBy = Fn.join("/", [vpcId, "TCP", String(AGENT_PORT), "ip"]);
     return new LbTargetGroup(this, "TargetGroup", {
-      name: fitName([this.platform.project, app.name]),
+      name: `${fitName([this.platform.project, app.name], MAX_LB_NAME - 5)}-${Fn.substr(Fn.md5(replacedBy), 0, 4)}`,
       protocol: "TCP",
       port: AGENT_PORT,
       targetType: "ip",
-      vpcId: this.platform.network.vpcId,
+      vpcId,
+      lifecycle: { createBeforeDestroy: true },
       deregistrationDelay: String(t.deregistrationDelaySeconds),
       connectionTermination: true,
       healthCheck: {
@@ -319,6 +337,7 @@ export class TcpApp extends Construct {
       },
       loadBalancer: [{ targetGroupArn: this.targetGroup.arn, containerName: AGENT_CONTAINER, containerPort: AGENT_PORT }],
       healthCheckGracePeriodSeconds: app.timings.healthCheckGracePeriodSeconds,
+      waitForSteadyState: app.waitForSteadyState,
       propagateTags: "SERVICE",
       enableEcsManagedTags: true,
       // ECS refuses a target group that no load balancer uses yet; tasks need NAT to pull images.
@@ -358,6 +377,7 @@ function settings(id: string, props: TcpAppProps): AppSettings {
     secrets: props.secrets ?? {},
     allowedCidrs: props.allowedCidrs ?? APP_DEFAULTS.allowedCidrs,
     loadBalancer: props.loadBalancer ?? APP_DEFAULTS.loadBalancer,
+    waitForSteadyState: props.waitForSteadyState ?? APP_DEFAULTS.waitForSteadyState,
   };
   validate(app);
   return { ...app, timings: timingsOf(app.name, props.deploy) };
