@@ -12,6 +12,7 @@ import {
 } from "../../config";
 import { issuesOf, messageOf, TcpAddonError } from "../agent/errors";
 import type * as LocalCli from "../local/cli";
+import type * as Verify from "../verify/verify";
 import { findTcpUrls, OutputsError, readOutputsFile } from "./outputs";
 
 /**
@@ -33,6 +34,8 @@ Commands:
   urls [--outputs FILE] [--config FILE]    each app's TCP_URL from \`cdktf deploy --outputs-file FILE\`
                                            (default ${DEFAULT_OUTPUTS_FILE})
   local [--config FILE] [--only APP]       run every app on this machine (tcp-addon local --help)
+  verify [--config FILE] [--keep]          synth, then terraform validate and an offline plan with the real
+                                           AWS provider (exit 2 when terraform or the provider is missing)
   help                                     show this text
 
 The config file is --config, else $TCP_ADDON_CONFIG, else tcp-addon.yaml in the current folder.
@@ -60,6 +63,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   plans,
   urls,
   local,
+  verify,
   help: (_args, io) => {
     io.out(USAGE);
     return EXIT_OK;
@@ -158,6 +162,19 @@ async function local(args: string[]): Promise<number> {
   // understands TypeScript files.
   const { main: runLocal } = require("../local/cli") as typeof LocalCli;
   return runLocal(args);
+}
+
+/** runtime/verify, loaded on demand like local mode. */
+async function verify(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: "string" }, keep: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help === true) return help(io, "verify [--config FILE] [--keep]");
+  const { verify: run } = require("../verify/verify") as typeof Verify;
+  return run({ configFile: configFile(values.config, io), out: io.out, err: io.err, env: io.env, keep: values.keep });
 }
 
 function parse<T extends Record<string, { type: "string" }>>(args: string[], options: T) {
