@@ -29,8 +29,12 @@ export function offlineZones(region: string): string[] {
 /**
  * `stack` (a cdk.tf.json, parsed) rewritten for `terraform plan -refresh=false` with fake keys.
  * References to the replaced data sources become HCL literals inside the same expressions.
+ * `keepDataSources` keeps them all (for `terraform validate`, which reads none).
  */
-export function offlineStack(stack: TfJson, { region }: { region: string }): OfflineStack {
+export function offlineStack(
+  stack: TfJson,
+  { region, keepDataSources = false }: { region: string; keepDataSources?: boolean },
+): OfflineStack {
   const json = structuredClone(stack);
   const skipped: string[] = [];
   const terraformBlock = isRecord(json.terraform) ? json.terraform : {};
@@ -49,6 +53,8 @@ export function offlineStack(stack: TfJson, { region }: { region: string }): Off
   }));
   json.provider = providers;
 
+  // `terraform validate` reads no data source: it can check every condition as written.
+  if (keepDataSources) return { json, skipped };
   const data = isRecord(json.data) ? json.data : {};
   const literals = new Map<string, string>();
   const removed: string[] = [];

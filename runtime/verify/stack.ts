@@ -42,10 +42,13 @@ export class StackWorkspace {
     private lines: (string | undefined)[],
   ) {}
 
-  /** Writes `stack` (a parsed cdk.tf.json) made offline for `region` into `dir`. */
-  static create(dir: string, setup: TerraformSetup, stack: TfJson, region: string): StackWorkspace {
+  /**
+   * Writes `stack` (a parsed cdk.tf.json) made offline for `region` into `dir`; with
+   * `keepDataSources`, as written (for validate, which reads no data source).
+   */
+  static create(dir: string, setup: TerraformSetup, stack: TfJson, region: string, keepDataSources = false): StackWorkspace {
     fs.mkdirSync(dir, { recursive: true });
-    const { json, skipped } = offlineStack(stack, { region });
+    const { json, skipped } = offlineStack(stack, { region, keepDataSources });
     const text = `${JSON.stringify(json, null, 2)}\n`;
     fs.writeFileSync(path.join(dir, STACK_FILE), text);
     return new StackWorkspace(dir, setup, json, skipped, addressesByLine(text));
