@@ -93,6 +93,8 @@ export class TcpAgentImage extends Construct {
       imageTagMutability: "IMMUTABLE",
       imageScanningConfiguration: { scanOnPush: true },
       forceDelete,
+      // Replaced only by a new project name (in its name): the new one is filled before the old goes.
+      lifecycle: { createBeforeDestroy: true },
     });
     this.lifecyclePolicy = new EcrLifecyclePolicy(this, "Lifecycle", {
       repository: this.repository.name,
@@ -110,6 +112,7 @@ export class TcpAgentImage extends Construct {
     this.imageUri = `${this.repository.repositoryUrl}:${this.tag}`;
     this.build = new TerraformData(this, "Build", {
       triggersReplace: { tag: this.tag, repository: this.repository.repositoryUrl },
+      lifecycle: { createBeforeDestroy: true },
       input: { image: this.imageUri },
       provisioners: [
         {

@@ -131,14 +131,19 @@ export class TcpPlatform extends Construct {
       natGateways: props.natGateways,
       ipv6: props.ipv6,
     });
+    // What the services and task definitions point at is created before it is destroyed; only a
+    // new project name replaces these, and it is in their names, so the two never collide.
+    const createFirst = { createBeforeDestroy: true };
     this.cluster = new EcsCluster(this, "Cluster", {
       name: `${props.project}-tcp-addon`,
       setting: [{ name: "containerInsights", value: "enabled" }],
+      lifecycle: createFirst,
     });
     this.logGroup = new CloudwatchLogGroup(this, "Logs", {
       name: `/tcp-addon/${props.project}`,
       retentionInDays: logRetentionDays,
       kmsKeyId: props.logKmsKeyArn,
+      lifecycle: createFirst,
     });
 
     this.cpuArchitecture = props.agentBuild?.platform === "linux/arm64" ? "ARM64" : "X86_64";
@@ -157,6 +162,7 @@ export class TcpPlatform extends Construct {
       namePrefix: `${props.project}-tcp-exec-`,
       description: `tcp-addon ${props.project}: ECS pulls images, writes logs and reads the apps' secrets`,
       assumeRolePolicy: this.tasksAssumeRolePolicy,
+      lifecycle: createFirst,
     });
     new IamRolePolicyAttachment(this, "ExecutionPolicy", {
       role: this.executionRole.name,

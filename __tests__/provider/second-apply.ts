@@ -100,12 +100,22 @@ export class SecondApply {
     return new SecondApply(workspace, state, base.json, rounds);
   }
 
-  /** Plans `changed` against the converged base state; every resource whose plan is not a no-op. */
+  /**
+   * Plans `changed` against the converged base state, in a folder of its own (so plans can run
+   * side by side); every resource whose plan is not a no-op.
+   */
   async plan(changed: { json: TfJson; region: string }): Promise<Change[]> {
-    writeState(this.workspace.dir, this.baseState, 100);
-    const workspace = this.workspace.rewrite(changed.json, changed.region);
-    await workspace.plan();
-    return changesOf(await workspace.showPlan(), workspace.json, this.baseJson);
+    const dir = fs.mkdtempSync(`${this.workspace.dir}-change-`);
+    try {
+      fs.cpSync(path.join(this.workspace.dir, ".terraform"), path.join(dir, ".terraform"), { recursive: true, verbatimSymlinks: true });
+      fs.copyFileSync(path.join(this.workspace.dir, ".terraform.lock.hcl"), path.join(dir, ".terraform.lock.hcl"));
+      writeState(dir, this.baseState, 100);
+      const workspace = StackWorkspace.create(dir, this.workspace.setup, changed.json, changed.region);
+      await workspace.plan();
+      return changesOf(await workspace.showPlan(), workspace.json, this.baseJson);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
 }
 
