@@ -68,12 +68,19 @@ export class TcpNetwork extends Construct {
   readonly egressReady: ITerraformDependable[] = [];
   /** True when the public subnets carry IPv6 (see `ipv6`). */
   readonly ipv6: boolean;
+  /**
+   * Known at synth, changes exactly when the VPC does: the adopted VPC's id, or the created
+   * VPC's IPv4 range (the only input that replaces it). Names that must differ in another VPC
+   * are derived from it.
+   */
+  readonly vpcIdentity: string;
 
   constructor(scope: Construct, id: string, props: TcpNetworkProps) {
     super(scope, id);
     const cidrBlock = props.cidrBlock ?? "10.0.0.0/16";
     const natCount = props.natGateways ?? 1;
     this.ipv6 = props.ipv6 ?? false;
+    this.vpcIdentity = props.existing ? props.existing.vpcId : `created:${cidrBlock}`;
 
     if (props.existing) {
       this.vpcId = props.existing.vpcId;

@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
-import { Fn, TerraformOutput } from "cdktf";
+import { TerraformOutput } from "cdktf";
+import { createHash } from "node:crypto";
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
 import { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
@@ -232,18 +233,18 @@ export class TcpApp extends Construct {
    *
    * The listener always points at it, so a replacement (a new VPC) is created before the old one
    * is destroyed; names are unique per region, so the name ends with a hash of everything that
-   * replaces it (VPC, protocol, port, target type): a replacement always has a new name.
+   * replaces it (the VPC, protocol, port, target type): a replacement always has a new name.
    */
   private tcpTargetGroup(app: AppSettings): LbTargetGroup {
     const t = app.timings;
-    const vpcId = this.platform.network.vpcId;
-    const replacedBy = Fn.join("/", [vpcId, "TCP", String(AGENT_PORT), "ip"]);
+    const replacedBy = [this.platform.network.vpcIdentity, "TCP", AGENT_PORT, "ip"].join("/");
+    const suffix = createHash("sha256").update(replacedBy).digest("hex").slice(0, 4);
     return new LbTargetGroup(this, "TargetGroup", {
-      name: `${fitName([this.platform.project, app.name], MAX_LB_NAME - 5)}-${Fn.substr(Fn.md5(replacedBy), 0, 4)}`,
+      name: `${fitName([this.platform.project, app.name], MAX_LB_NAME - suffix.length - 1)}-${suffix}`,
       protocol: "TCP",
       port: AGENT_PORT,
       targetType: "ip",
-      vpcId,
+      vpcId: this.platform.network.vpcId,
       lifecycle: { createBeforeDestroy: true },
       deregistrationDelay: String(t.deregistrationDelaySeconds),
       connectionTermination: true,

@@ -187,10 +187,15 @@ describe("rollouts", () => {
 
 describe("replacements that others depend on", () => {
   it("create the new target group first, under a name that ends with a hash of what replaces it", () => {
-    const { tf } = synthStack(configFixture([appFixture("mqtt")]));
-    const group = resourceIn(tf, "aws_lb_target_group", "mqtt_");
-    expect(group.lifecycle).toEqual({ create_before_destroy: true });
-    expect(group.name).toMatch(/^acme-mqtt-\$\{substr\(md5\(join\("\/", \[aws_vpc\.\w+\.id, "TCP", "7000", "ip"\]\)\), 0, 4\)\}$/);
+    const nameIn = (network?: typeof NETWORK) =>
+      resourceIn(synthStack(configFixture([appFixture("mqtt")], network ? { network } : {})).tf, "aws_lb_target_group", "mqtt_");
+    const created = nameIn();
+    expect(created.lifecycle).toEqual({ create_before_destroy: true });
+    expect(created.name).toMatch(/^acme-mqtt-[0-9a-f]{4}$/);
+    const adopted = nameIn(NETWORK);
+    const elsewhere = nameIn({ ...NETWORK, vpcId: "vpc-0def" });
+    expect(new Set([created.name, adopted.name, elsewhere.name]).size).toBe(3);
+    expect(nameIn(NETWORK).name).toBe(adopted.name);
   });
 
   it("create the new security groups first", () => {
