@@ -79,9 +79,8 @@ const SCENARIOS: readonly Scenario[] = [
  *   those URLs anyway (another VPC, a renamed project), and a same-named NLB cannot exist twice.
  * - aws_lb_listener: bound to its NLB, so replaced only with it (created first, it would make the
  *   NLB be created first too, under the same name).
- * - aws_ecs_task_definition: a replacement is a new revision of the family; nothing collides.
  */
-const NOT_CREATED_FIRST = new Set(["aws_lb", "aws_lb_listener", "aws_ecs_task_definition"]);
+const NOT_CREATED_FIRST = new Set(["aws_lb", "aws_lb_listener"]);
 
 /** Plans run side by side, two at a time (each is a provider process). */
 const CONCURRENT_PLANS = 2;
@@ -177,7 +176,8 @@ maybe("a second apply with the real AWS provider", () => {
  * groups) and the VPC changes, or when it has no name.
  */
 function nameCannotCollide(c: Change): boolean {
-  if (c.nameBefore === undefined) return true;
+  // A task definition's replacement is a new revision of its family.
+  if (c.nameBefore === undefined || c.type === "aws_ecs_task_definition") return true;
   if (c.nameAfterUnknown) return true;
   if (c.nameAfter !== c.nameBefore) return true;
   return c.type === "aws_security_group" && c.replacePaths.includes("vpc_id");
