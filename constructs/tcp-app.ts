@@ -315,9 +315,6 @@ export class TcpApp extends Construct {
       taskRoleArn: this.taskRole.arn,
       containerDefinitions: JSON.stringify(containers),
       dependsOn: platform.agentImage ? [platform.agentImage.build] : undefined,
-      // Every change is a new revision: registered before the old one is deregistered, so the
-      // service never points at a deregistered revision, even when the apply stops half-way.
-      lifecycle: { createBeforeDestroy: true },
       tags: this.tags,
     });
   }

@@ -22,6 +22,13 @@ async function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promis
 const SUMMARY = /^(\w[\w-]*): plan (\d+) to add, 0 to change, 0 to destroy \(validate ok\) in \d+\.\d s$/;
 
 describe("tcp-addon verify without terraform", () => {
+  it("refuses an unknown flag with one line and the usage, exit 2", async () => {
+    const { code, err } = await run(["verify", "--bogus"]);
+    expect(code).toBe(2);
+    expect(err[0]).toMatch(/^tcp-addon: Unknown option '--bogus'/);
+    expect(err[1]).toContain("verify [--config FILE] [--keep]");
+  });
+
   it("says so in one line and exits 2", async () => {
     const { code, out, err } = await run(["verify"], { ...process.env, TCP_ADDON_TERRAFORM: "/nonexistent/terraform" });
     expect(code).toBe(2);
