@@ -45,7 +45,7 @@ export const ExecutionRoleMinimal: PolicyRule = {
       grant.document.statements.forEach((s, i) => {
         if (s.effect !== "Allow") return;
         const at = `${grant.label} statement ${i + 1}`;
-        const extra = s.actions.filter((a) => !Object.hasOwn(SECRET_READ_ACTIONS, a.toLowerCase()));
+        const extra = s.actions.filter((a) => !Object.prototype.hasOwnProperty.call(SECRET_READ_ACTIONS, a.toLowerCase()));
         if (extra.length > 0) violations.push({ detail: `${at} grants ${describe(extra)} to a task-execution role` });
         for (const action of s.actions) {
           const allowed = SECRET_READ_ACTIONS[action.toLowerCase()];
