@@ -1,6 +1,7 @@
 import { AppProcess, freePort, waitUntilAccepting } from "./app-process";
 import { type Clock } from "./clock";
 import type { UpstreamAddress } from "./connection";
+import { EmfEmitter } from "./emf";
 import { AppStartTimeoutError, TcpAddonError } from "./errors";
 import type { AgentOptions } from "./flags";
 import { HealthServer } from "./health-server";
@@ -43,6 +44,7 @@ class Agent {
   private resolveStop: (signal: StopSignal) => void = () => {};
   private proxy: Proxy | null = null;
   private healthServer: HealthServer | null = null;
+  private emf: EmfEmitter | null = null;
   private draining = false;
 
   constructor(private readonly options: AgentOptions, private readonly deps: AgentDeps) {
@@ -64,6 +66,7 @@ class Agent {
   dispose(): void {
     process.off("SIGTERM", this.onSignal);
     process.off("SIGINT", this.onSignal);
+    this.emf?.stop();
     this.proxy?.closeAll();
     this.healthServer?.close();
   }
@@ -170,6 +173,10 @@ class Agent {
         burst: options.burst,
         mode: options.command === null ? "sidecar" : "wrapper",
       });
+      if (options.emf) {
+        this.emf = new EmfEmitter(options.emf, { read: () => proxy.snapshot(this.draining), write: (line) => this.logger.line(line), clock: deps.clock });
+        this.emf.start();
+      }
       return proxy;
     } catch (error) {
       if (!(error instanceof TcpAddonError)) throw error;

@@ -1,5 +1,6 @@
 import type { UpstreamAddress } from "./connection";
 import { FlagError } from "./errors";
+import { emfOptions, type EmfOptions } from "./emf";
 import { AGENT_ENV, DEFAULT_DRAIN_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS, MAX_BURST, MAX_PPS } from "./contract";
 
 /** Everything the agent runs with, after flags and environment are read and checked. */
@@ -24,6 +25,8 @@ export interface AgentOptions {
   readonly command: readonly string[] | null;
   /** Wrapper mode: how long the app may take to accept on its port. */
   readonly startTimeoutSeconds: number;
+  /** CloudWatch EMF metrics on stdout (emf.ts, read from TCP_ADDON_EMF*); null or omitted = off. */
+  readonly emf?: EmfOptions | null;
 }
 
 export type ParsedFlags = { readonly help: true } | { readonly help: false; readonly options: AgentOptions };
@@ -157,6 +160,8 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Par
     throw new FlagError(`${appPortRaw.source} only applies in wrapper mode (-- COMMAND)`);
   }
 
+  const emfSettings = emfOptions(env);
+  const emf = emfSettings === null ? {} : { emf: emfSettings };
   return {
     help: false,
     options: {
@@ -171,6 +176,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Par
       appPort,
       command,
       startTimeoutSeconds,
+      ...emf,
     },
   };
 }
