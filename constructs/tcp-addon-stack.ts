@@ -5,6 +5,8 @@ import * as path from "node:path";
 import type { ResolvedConfig, StateSpec } from "../config/schema";
 import { defaultLocalState } from "../config/state";
 import { relativeToStack } from "./stack-dir";
+import { TcpDashboard } from "./dashboard";
+import { MAX_NAME, platformName } from "./names";
 import { TcpApp } from "./tcp-app";
 import { TcpPlatform, TcpPlatformProps } from "./platform";
 import { applyPolicy, TcpAddonPolicyOptions } from "./policy";
@@ -46,6 +48,8 @@ export class TcpAddonStack extends TerraformStack {
   readonly backend: S3Backend | LocalBackend;
   readonly platform: TcpPlatform;
   readonly apps: readonly TcpApp[];
+  /** The project's CloudWatch dashboard(s): a row per app. */
+  readonly dashboard: TcpDashboard;
 
   constructor(scope: Construct, id: string, props: TcpAddonStackProps) {
     super(scope, id);
@@ -70,6 +74,7 @@ export class TcpAddonStack extends TerraformStack {
       environment: config.environment,
       network: config.network,
       agentImage: config.agentImage,
+      alarms: config.alarmTopic,
     });
     this.apps = config.apps.map(
       (app) =>
@@ -88,8 +93,15 @@ export class TcpAddonStack extends TerraformStack {
           allowedCidrs: app.allowedCidrs,
           loadBalancer: app.loadBalancer,
           deploy: app.deploy,
+          scaling: app.scaling,
+          alarms: app.alarms,
         }),
     );
+    this.dashboard = new TcpDashboard(this, "Dashboard", {
+      name: platformName(this.platform.deployment, "tcp-addon", MAX_NAME),
+      region: this.platform.region,
+      apps: this.apps.map((app) => app.metrics),
+    });
     if (props.policy !== false) applyPolicy(this, props.policy);
   }
 
