@@ -12,6 +12,7 @@
  */
 import * as path from "node:path";
 import { buildAgent } from "../runtime/agent/build";
+import { emfLine, ZERO_TOTALS } from "../runtime/agent/emf";
 import { Meter, sinkServer, sources } from "./lib/load";
 import { startAgent } from "./lib/peers";
 import { cpuSeconds, delay, now } from "./lib/proc";
@@ -28,7 +29,21 @@ function flag(name: string, fallback: number): number {
   return arg === undefined ? fallback : Number(arg.split("=")[1]);
 }
 
+/** CPU time to build one line, in microseconds: the whole per-interval cost besides one write(). */
+function lineCostMicros(): number {
+  const interval = { previous: ZERO_TOTALS, current: { ...ZERO_TOTALS, packetsIn: 123456, bytesIn: 185184000 }, activeConnections: 12, ppsLimit: 1000, elapsedSeconds: 60, timestampMs: Date.now() };
+  const n = 100_000;
+  let bytes = 0;
+  const t0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) bytes += emfLine({ project: "acme", app: "mqtt" }, interval).length;
+  const used = process.cpuUsage(t0);
+  if (bytes === 0) throw new Error("no line");
+  return (used.user + used.system) / n;
+}
+
 async function main(): Promise<void> {
+  const micros = lineCostMicros();
+  console.log(`one EMF line: ${round(micros, 2)} µs of CPU to build (at one a minute: ${((micros / 60e6) * 100).toExponential(1)} % of a core)`);
   const reps = flag("reps", 5);
   const seconds = flag("seconds", 2);
   const bundle = await buildAgent();
