@@ -46,8 +46,8 @@ export interface TcpAppProps {
   /** Public port of the NLB listener; it is part of TCP_URL. */
   readonly port: number;
   /**
-   * Running tasks (`desired_count`).
-   * @default 1
+   * Running tasks (`desired_count`); with `scaling`, the count the service starts at.
+   * @default 1, or `scaling.min`
    */
   readonly containers?: number;
   /**
