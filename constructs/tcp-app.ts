@@ -187,7 +187,7 @@ export class TcpApp extends Construct {
     this.taskDefinition = this.fargateTask(app);
     this.service = this.ecsService(app);
     [this.parameter, this.output] = this.publishTcpUrl(app);
-    this.metrics = this.appMetrics(app, props.agentMetrics ?? true);
+    this.metrics = this.appMetrics(app);
     this.alarms = props.alarms === false ? undefined : this.appAlarms(props.alarms ?? ALARMS_ON);
     this.scaling = props.scaling === undefined ? undefined : this.autoScaling(props.scaling);
   }
@@ -351,7 +351,7 @@ export class TcpApp extends Construct {
   }
 
   /** The dimensions every alarm, policy and dashboard widget of this app reads (tokens until apply). */
-  private appMetrics(app: AppSettings, agentMetrics: boolean): AppMetrics {
+  private appMetrics(app: AppSettings): AppMetrics {
     return {
       app: app.name,
       project: deploymentLabel(this.platform.deployment),
@@ -362,7 +362,7 @@ export class TcpApp extends Construct {
       loadBalancer: this.loadBalancer.loadBalancer.arnSuffix,
       clusterName: this.platform.cluster.name,
       serviceName: this.service.name,
-      agentMetrics,
+      agentMetrics: app.agentMetrics,
     };
   }
 
