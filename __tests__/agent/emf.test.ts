@@ -81,6 +81,8 @@ describe("EmfEmitter on a fake clock", () => {
       throttledSecondsOut: 0,
       connectionsActive: 0,
       connectionsTotal: 0,
+      acceptErrors: new Map(),
+      upstreamErrors: new Map(),
       ppsLimit: 100,
       upstreamUp: true,
       draining: false,

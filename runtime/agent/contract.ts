@@ -43,7 +43,17 @@ export const AGENT_ENV = {
   upstream: "TCP_ADDON_UPSTREAM",
   appPort: "TCP_ADDON_APP_PORT",
   startTimeout: "TCP_ADDON_START_TIMEOUT",
+  lifelineFd: "TCP_ADDON_LIFELINE_FD",
 } as const;
+
+/**
+ * Seconds a connection must stay silent during a drain before the agent closes it with a FIN
+ * (toward the app first, as if the client had closed; the app's own FIN then reaches the client).
+ */
+export const DRAIN_QUIET_SECONDS = 1;
+
+/** After its lifeline reaches end of file, how long the agent's app gets between SIGTERM and SIGKILL. */
+export const LIFELINE_KILL_GRACE_SECONDS = 1;
 
 /** The variables the platform gives the app; a config may not set them. */
 export const APP_ENV = { port: "PORT", tcpUrl: "TCP_URL" } as const;
