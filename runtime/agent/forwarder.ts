@@ -1,0 +1,203 @@
+import * as net from "node:net";
+import { type Clock, NS_PER_MS } from "./clock";
+import { Connection, type ConnectionContext, SOCKET_BUFFER_BYTES, type UpstreamAddress } from "./connection";
+import { ListenError } from "./errors";
+import { Limiter, type Timers } from "./limiter";
+import type { Logger } from "./log";
+import { DirectionCounters, type MetricsSnapshot } from "./metrics";
+import { UpstreamHealth } from "./upstream-health";
+
+export interface ForwarderOptions {
+  readonly upstream: UpstreamAddress;
+  /** Packets per second per direction; 0 = unlimited. */
+  readonly pps: number;
+  /** Bucket size in packets (ignored when unlimited). */
+  readonly burst: number;
+  readonly idleTimeoutMs: number;
+  /** During a drain, how long a connection must stay silent before it is closed with a FIN. */
+  readonly drainQuietMs: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** How long an upstream connect may take before the client is closed. @default 5000 */
+  readonly connectTimeoutMs?: number;
+  readonly timers?: Timers;
+}
+
+/** Failed accepts are logged at most once per this period, with the count since the last line. */
+const ACCEPT_ERROR_LOG_MS = 1000;
+
+/**
+ * The TCP listener and its table of connections: every accepted client gets its own new
+ * upstream connection. Owns the two limiters (one per direction, shared by all
+ * connections), the traffic counters, the error counts and the upstream health.
+ */
+export class Forwarder {
+  readonly health: UpstreamHealth;
+  readonly limiterIn: Limiter | null;
+  readonly limiterOut: Limiter | null;
+  readonly countersIn = new DirectionCounters();
+  readonly countersOut = new DirectionCounters();
+  /** Failed accepts by cause (an errno code such as EMFILE). */
+  readonly acceptErrors = new Map<string, number>();
+  /** Failed upstream connects by cause. */
+  readonly upstreamErrors = new Map<string, number>();
+  private readonly server: net.Server;
+  private readonly connections = new Set<Connection>();
+  private readonly context: ConnectionContext;
+  private connectionsTotal = 0;
+  private draining = false;
+  /** Resolves the drain's wait early (second signal, lifeline lost). */
+  private endDrainWait: (() => void) | null = null;
+  private lastAcceptError: { code: string; at: number } | null = null;
+  private acceptErrorsUnlogged = 0;
+  private acceptLogTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: ForwarderOptions) {
+    const { pps, burst, clock, timers } = options;
+    this.limiterIn = pps > 0 ? new Limiter(pps, burst, clock, timers) : null;
+    this.limiterOut = pps > 0 ? new Limiter(pps, burst, clock, timers) : null;
+    this.health = new UpstreamHealth(options.upstream, clock, options.logger);
+    this.context = {
+      upstream: options.upstream,
+      limiterIn: this.limiterIn,
+      limiterOut: this.limiterOut,
+      countersIn: this.countersIn,
+      countersOut: this.countersOut,
+      idleTimeoutMs: options.idleTimeoutMs,
+      connectTimeoutMs: Math.min(options.connectTimeoutMs ?? 5000, options.idleTimeoutMs),
+      upstreamResult: (ok, error) => this.upstreamResult(ok, error),
+      closed: (connection) => this.connections.delete(connection),
+    };
+    this.server = net.createServer(
+      { allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES },
+      (socket) => this.accept(socket),
+    );
+  }
+
+  /** Binds the listener; resolves with the port (useful with port 0). */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void => reject(new ListenError("connections", host, port, error));
+      this.server.once("error", onError);
+      this.server.listen({ port, host }, () => {
+        this.server.off("error", onError);
+        this.server.on("error", this.onServerError);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  get activeConnections(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * The cause of the last failed accept, if one failed within the last second: the listener
+   * cannot take connections (EMFILE: the agent is out of file descriptors).
+   */
+  recentAcceptError(): string | null {
+    const last = this.lastAcceptError;
+    if (last === null) return null;
+    return this.options.clock() - last.at < ACCEPT_ERROR_LOG_MS * NS_PER_MS ? last.code : null;
+  }
+
+  /**
+   * Drains for `ms`: the listener keeps accepting and every connection, old or new, keeps
+   * forwarding; a connection silent for the quiet time is closed with a FIN (see
+   * `Connection.drainWhenQuiet`). At the end of the window (or at `endDrainNow`) the
+   * listener closes and every connection left is reset. Resolves with that number.
+   */
+  async drain(ms: number): Promise<number> {
+    this.draining = true;
+    for (const connection of this.connections) connection.drainWhenQuiet(this.options.drainQuietMs);
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.endDrainWait = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.endDrainWait = done;
+    });
+    const cut = this.connections.size;
+    this.cutAll();
+    return cut;
+  }
+
+  /** Ends a drain in progress at once, as if its time were up. */
+  endDrainNow(): void {
+    this.endDrainWait?.();
+  }
+
+  /** Closes the listener and resets every connection now. Safe to call twice. */
+  cutAll(): void {
+    if (this.server.listening) this.server.close();
+    for (const connection of [...this.connections]) connection.cut();
+    this.limiterIn?.clear();
+    this.limiterOut?.clear();
+    if (this.acceptLogTimer !== null) clearTimeout(this.acceptLogTimer);
+    this.acceptLogTimer = null;
+  }
+
+  snapshot(draining: boolean): MetricsSnapshot {
+    return {
+      in: this.countersIn,
+      out: this.countersOut,
+      throttledSecondsIn: this.limiterIn?.throttledSeconds() ?? 0,
+      throttledSecondsOut: this.limiterOut?.throttledSeconds() ?? 0,
+      connectionsActive: this.connections.size,
+      connectionsTotal: this.connectionsTotal,
+      acceptErrors: this.acceptErrors,
+      upstreamErrors: this.upstreamErrors,
+      ppsLimit: this.options.pps,
+      upstreamUp: this.health.up,
+      draining,
+    };
+  }
+
+  private accept(socket: net.Socket): void {
+    this.connectionsTotal += 1;
+    const connection = new Connection(socket, this.context);
+    this.connections.add(connection);
+    if (this.draining) connection.drainWhenQuiet(this.options.drainQuietMs);
+  }
+
+  private upstreamResult(ok: boolean, error?: NodeJS.ErrnoException): void {
+    if (!ok) increment(this.upstreamErrors, causeOf(error));
+    this.health.observeConnect(ok, error);
+  }
+
+  /** A failed accept (EMFILE, ENFILE, ...): counted, and logged at most once per second. */
+  private readonly onServerError = (error: NodeJS.ErrnoException): void => {
+    if (error.syscall !== "accept") {
+      this.options.logger.error("listener-error", { error: error.message });
+      return;
+    }
+    const code = causeOf(error);
+    increment(this.acceptErrors, code);
+    this.lastAcceptError = { code, at: this.options.clock() };
+    this.acceptErrorsUnlogged += 1;
+    if (this.acceptLogTimer === null) this.logAcceptErrors();
+  };
+
+  private readonly logAcceptErrors = (): void => {
+    this.acceptLogTimer = null;
+    if (this.acceptErrorsUnlogged === 0 || this.lastAcceptError === null) return;
+    this.options.logger.warn("accept-failed", {
+      error: this.lastAcceptError.code,
+      count: this.acceptErrorsUnlogged,
+      total: [...this.acceptErrors.values()].reduce((a, b) => a + b, 0),
+    });
+    this.acceptErrorsUnlogged = 0;
+    this.acceptLogTimer = setTimeout(this.logAcceptErrors, ACCEPT_ERROR_LOG_MS);
+    this.acceptLogTimer.unref();
+  };
+}
+
+function causeOf(error: NodeJS.ErrnoException | undefined): string {
+  return error?.code ?? "unknown";
+}
+
+function increment(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
