@@ -212,7 +212,7 @@ class Agent {
   /** null when healthy; else the reason /healthz gives, naming the cause when it is not the app. */
   private async unhealthyReason(forwarder: Forwarder): Promise<string | null> {
     if (this.draining || this.stopReason !== null) return "draining";
-    const acceptError = forwarder.recentAcceptError();
+    const acceptError = forwarder.acceptFailure;
     if (acceptError !== null) return `cannot accept connections: ${describeErrno(acceptError)}`;
     if (await forwarder.health.check()) return null;
     const failure = forwarder.health.lastFailure;
