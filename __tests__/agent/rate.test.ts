@@ -110,7 +110,7 @@ async function sharesOf(pps: number, writers: Array<{ write: number; queued: num
   });
   const { ready } = await resources.startAgent(["--listen", "0", "--host", HOST, "--pps", String(pps), "--upstream", `${HOST}:${port}`]);
   const clients: net.Socket[] = [];
-  for (const writer of writers) clients.push(await resources.connect(ready.listen));
+  for (let i = 0; i < writers.length; i++) clients.push(await resources.connect(ready.listen));
   const top = (): void => {
     clients.forEach((client, i) => {
       const { write, queued } = writers[i];

@@ -2,7 +2,7 @@ import { AppProcess, freePort, waitUntilAccepting } from "./app-process";
 import { type Clock } from "./clock";
 import type { UpstreamAddress } from "./connection";
 import { APP_ENV, DRAIN_QUIET_SECONDS, LIFELINE_KILL_GRACE_SECONDS } from "./contract";
-import { AppStartTimeoutError, TcpAddonError } from "./errors";
+import { AppStartTimeoutError, messageOf, TcpAddonError } from "./errors";
 import type { AgentOptions } from "./flags";
 import { Forwarder } from "./forwarder";
 import { HealthServer } from "./health-server";
@@ -186,7 +186,7 @@ class Agent {
             unhealthyReason: () => this.unhealthyReason(forwarder),
             metrics: () => renderMetrics(forwarder.snapshot(this.draining)),
           },
-          (error) => this.logger.error("health-server-error", { error: error.message }),
+          (error) => this.logger.error("health-server-error", { error: messageOf(error) }),
         );
         healthPort = await this.healthServer.listen(options.healthPort, options.host);
       }

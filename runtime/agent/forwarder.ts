@@ -1,7 +1,7 @@
 import * as net from "node:net";
 import { type Clock } from "./clock";
 import { Connection, type ConnectionContext, SOCKET_BUFFER_BYTES, type UpstreamAddress } from "./connection";
-import { ListenError } from "./errors";
+import { ListenError, messageOf } from "./errors";
 import { Limiter, type Timers } from "./limiter";
 import type { Logger } from "./log";
 import { DirectionCounters, type MetricsSnapshot } from "./metrics";
@@ -181,7 +181,7 @@ export class Forwarder {
   /** A failed accept (EMFILE, ENFILE, ...): counted, and logged at most once per second. */
   private readonly onServerError = (error: NodeJS.ErrnoException): void => {
     if (error.syscall !== "accept") {
-      this.options.logger.error("listener-error", { error: error.message });
+      this.options.logger.error("listener-error", { error: messageOf(error) });
       return;
     }
     const code = causeOf(error);
