@@ -42,7 +42,7 @@ function sidecar(upstreamPort: number, extra: string[] = []): Promise<{ agent: A
 describe.each([
   ["unlimited", []],
   ["limited to 60000 pps", ["--pps", "60000"]],
-])("the proxy (%s)", (_name, flags) => {
+])("forwarding (%s)", (_name, flags) => {
   it("delivers 24 MB each way intact and in order, in random chunk sizes, both directions at once", async () => {
     const app = await upstream({ allowHalfOpen: true });
     const { ready } = await sidecar(app.port, flags);
@@ -62,7 +62,7 @@ describe.each([
   });
 });
 
-describe("the proxy", () => {
+describe("forwarding", () => {
   it("serves 400 connections at once, each getting its own bytes back", async () => {
     // 400 keeps the test process and the agent under 1024 open files each
     const echo = await upstream({ allowHalfOpen: true });
