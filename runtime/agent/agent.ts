@@ -3,7 +3,7 @@ import { type Clock } from "./clock";
 import type { UpstreamAddress } from "./connection";
 import { EmfEmitter } from "./emf";
 import { APP_ENV, DRAIN_QUIET_SECONDS, LIFELINE_KILL_GRACE_SECONDS } from "./contract";
-import { AppStartTimeoutError, TcpAddonError } from "./errors";
+import { AppStartTimeoutError, messageOf, TcpAddonError } from "./errors";
 import type { AgentOptions } from "./flags";
 import { Forwarder } from "./forwarder";
 import { HealthServer } from "./health-server";
@@ -189,7 +189,7 @@ class Agent {
             unhealthyReason: () => this.unhealthyReason(forwarder),
             metrics: () => renderMetrics(forwarder.snapshot(this.draining)),
           },
-          (error) => this.logger.error("health-server-error", { error: error.message }),
+          (error) => this.logger.error("health-server-error", { error: messageOf(error) }),
         );
         healthPort = await this.healthServer.listen(options.healthPort, options.host);
       }
@@ -219,7 +219,7 @@ class Agent {
   /** null when healthy; else the reason /healthz gives, naming the cause when it is not the app. */
   private async unhealthyReason(forwarder: Forwarder): Promise<string | null> {
     if (this.draining || this.stopReason !== null) return "draining";
-    const acceptError = forwarder.recentAcceptError();
+    const acceptError = forwarder.acceptFailure;
     if (acceptError !== null) return `cannot accept connections: ${describeErrno(acceptError)}`;
     if (await forwarder.health.check()) return null;
     const failure = forwarder.health.lastFailure;

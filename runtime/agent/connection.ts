@@ -36,16 +36,32 @@ export interface ConnectionContext {
  */
 export function abortSocket(socket: net.Socket): void {
   if (socket.destroyed) return;
-  if (socket.pending || socket.connecting) socket.destroy();
+  // Once the FIN is on its way (ended, nothing left to write), libuv refuses a reset and the
+  // socket would stay open: a plain close is all there is (and resets if bytes are unread).
+  if (socket.pending || socket.connecting || (socket.writableEnded && socket.writableLength === 0)) socket.destroy();
   else socket.resetAndDestroy();
 }
 
-const EMPTY = Buffer.alloc(0);
+/**
+ * Whether a socket whose end of stream was just reported actually received a reset. libuv
+ * reports a reset that arrives right behind the last bytes as an end of stream (a short read,
+ * then the hang-up). While the agent has not ended its own side, the kernel's state tells
+ * them apart: after a FIN the socket is still connected (CLOSE_WAIT) and has a peer; after
+ * a reset it is closed and `getpeername` fails. Node keeps no public call for this, so the
+ * handle's own `getpeername` (the one behind `remoteAddress`) is used, and without it the
+ * end counts as a FIN.
+ */
+function resetBehindEnd(socket: net.Socket): boolean {
+  if (socket.writableEnded) return false;
+  const handle = (socket as unknown as { _handle?: { getpeername?: (out: object) => number } | null })._handle;
+  if (handle === null || handle === undefined || typeof handle.getpeername !== "function") return false;
+  return handle.getpeername({}) !== 0;
+}
 
 /** What a pump tells its connection. */
 interface PumpOwner {
-  /** Bytes arrived in a direction the agent itself has ended: they cannot be delivered. */
-  undeliverable(): void;
+  /** Bytes arrived in a direction the agent itself has ended, or the source was reset: cut. */
+  broken(): void;
 }
 
 /**
@@ -58,7 +74,7 @@ class Pump implements Waiter {
   queued = false;
   private held: Buffer | null = null;
   private blocked = false;
-  /** The source's end of stream was confirmed (a FIN, not a reset libuv reported as one). */
+  /** The source's end of stream was confirmed: a FIN, not a reset libuv reported as one. */
   private sourceEnded = false;
   private stopped = false;
   /** True while `release` pulls bytes out of the source's buffer with `read()`. */
@@ -158,7 +174,7 @@ class Pump implements Waiter {
       return;
     }
     if (this.endedByAgent) {
-      this.owner.undeliverable();
+      this.owner.broken();
       return;
     }
     const limiter = this.limiter;
@@ -188,24 +204,14 @@ class Pump implements Waiter {
     else if (!this.sourceEnded) this.source.resume();
   };
 
-  /**
-   * End of stream from the source. libuv also reports a reset that arrives right behind the
-   * last bytes as an end of stream (a short read, then the hang-up), leaving the socket's
-   * error unread. A zero-length write reads it: it fails with the reset, which destroys the
-   * source with an error (the connection then resets the other side), or succeeds after a
-   * real FIN. A write already pending would fail the same way, so the probe is only needed
-   * when none is. Only a confirmed end is passed on as a FIN.
-   */
+  /** End of stream from the source: passed on as a FIN only if it was one (see `resetBehindEnd`). */
   private readonly onEnd = (): void => {
     if (this.stopped) return;
-    const source = this.source;
-    if (source.writable && source.writableLength === 0) {
-      source.write(EMPTY, (error) => {
-        if (error === null || error === undefined) this.confirmEnd();
-      });
-    } else {
-      this.confirmEnd();
+    if (resetBehindEnd(this.source)) {
+      this.owner.broken();
+      return;
     }
+    this.confirmEnd();
   };
 
   private confirmEnd(): void {
@@ -288,7 +294,7 @@ export class Connection {
     }
     this.upstream.setTimeout(this.drainQuietMs ?? this.ctx.idleTimeoutMs);
     this.client.setNoDelay(true);
-    const owner: PumpOwner = { undeliverable: () => this.cut() };
+    const owner: PumpOwner = { broken: () => this.cut() };
     this.inbound = new Pump(this.client, this.upstream, this.ctx.limiterIn, this.ctx.countersIn, owner);
     this.outbound = new Pump(this.upstream, this.client, this.ctx.limiterOut, this.ctx.countersOut, owner);
     this.inbound.start();

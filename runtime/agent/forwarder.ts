@@ -1,7 +1,7 @@
 import * as net from "node:net";
-import { type Clock, NS_PER_MS } from "./clock";
+import { type Clock } from "./clock";
 import { Connection, type ConnectionContext, SOCKET_BUFFER_BYTES, type UpstreamAddress } from "./connection";
-import { ListenError } from "./errors";
+import { ListenError, messageOf } from "./errors";
 import { Limiter, type Timers } from "./limiter";
 import type { Logger } from "./log";
 import { DirectionCounters, type MetricsSnapshot } from "./metrics";
@@ -23,8 +23,14 @@ export interface ForwarderOptions {
   readonly timers?: Timers;
 }
 
-/** Failed accepts are logged at most once per this period, with the count since the last line. */
-const ACCEPT_ERROR_LOG_MS = 1000;
+/**
+ * Connections lost to a failed accept, or to a connect to the app that failed for lack of file
+ * descriptors, are logged at most once per this period, with the count since the last line.
+ * (libuv handles EMFILE on accept itself when it can: it accepts and closes the pending
+ * connections with a spare descriptor and reports nothing, so those clients are only seen
+ * here when their connect to the app is what fails.)
+ */
+const FAILURE_LOG_MS = 1000;
 
 /**
  * The TCP listener and its table of connections: every accepted client gets its own new
@@ -48,9 +54,10 @@ export class Forwarder {
   private draining = false;
   /** Resolves the drain's wait early (second signal, lifeline lost). */
   private endDrainWait: (() => void) | null = null;
-  private lastAcceptError: { code: string; at: number } | null = null;
-  private acceptErrorsUnlogged = 0;
-  private acceptLogTimer: NodeJS.Timeout | null = null;
+  private lastAcceptError: string | null = null;
+  private lastFailureCode: string | null = null;
+  private failuresUnlogged = 0;
+  private failureLogTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: ForwarderOptions) {
     const { pps, burst, clock, timers } = options;
@@ -92,13 +99,11 @@ export class Forwarder {
   }
 
   /**
-   * The cause of the last failed accept, if one failed within the last second: the listener
+   * The cause of the last accept if it failed (no accept has succeeded since): the listener
    * cannot take connections (EMFILE: the agent is out of file descriptors).
    */
-  recentAcceptError(): string | null {
-    const last = this.lastAcceptError;
-    if (last === null) return null;
-    return this.options.clock() - last.at < ACCEPT_ERROR_LOG_MS * NS_PER_MS ? last.code : null;
+  get acceptFailure(): string | null {
+    return this.lastAcceptError;
   }
 
   /**
@@ -135,8 +140,8 @@ export class Forwarder {
     for (const connection of [...this.connections]) connection.cut();
     this.limiterIn?.clear();
     this.limiterOut?.clear();
-    if (this.acceptLogTimer !== null) clearTimeout(this.acceptLogTimer);
-    this.acceptLogTimer = null;
+    if (this.failureLogTimer !== null) clearTimeout(this.failureLogTimer);
+    this.failureLogTimer = null;
   }
 
   snapshot(draining: boolean): MetricsSnapshot {
@@ -157,40 +162,48 @@ export class Forwarder {
 
   private accept(socket: net.Socket): void {
     this.connectionsTotal += 1;
+    this.lastAcceptError = null;
     const connection = new Connection(socket, this.context);
     this.connections.add(connection);
     if (this.draining) connection.drainWhenQuiet(this.options.drainQuietMs);
   }
 
   private upstreamResult(ok: boolean, error?: NodeJS.ErrnoException): void {
-    if (!ok) increment(this.upstreamErrors, causeOf(error));
+    if (!ok) {
+      const cause = causeOf(error);
+      increment(this.upstreamErrors, cause);
+      // Out of descriptors, the client was accepted but cannot be served: as bad as a failed accept.
+      if (cause === "EMFILE" || cause === "ENFILE") this.noteFailure(cause);
+    }
     this.health.observeConnect(ok, error);
   }
 
   /** A failed accept (EMFILE, ENFILE, ...): counted, and logged at most once per second. */
   private readonly onServerError = (error: NodeJS.ErrnoException): void => {
     if (error.syscall !== "accept") {
-      this.options.logger.error("listener-error", { error: error.message });
+      this.options.logger.error("listener-error", { error: messageOf(error) });
       return;
     }
     const code = causeOf(error);
     increment(this.acceptErrors, code);
-    this.lastAcceptError = { code, at: this.options.clock() };
-    this.acceptErrorsUnlogged += 1;
-    if (this.acceptLogTimer === null) this.logAcceptErrors();
+    this.lastAcceptError = code;
+    this.noteFailure(code);
   };
 
-  private readonly logAcceptErrors = (): void => {
-    this.acceptLogTimer = null;
-    if (this.acceptErrorsUnlogged === 0 || this.lastAcceptError === null) return;
-    this.options.logger.warn("accept-failed", {
-      error: this.lastAcceptError.code,
-      count: this.acceptErrorsUnlogged,
-      total: [...this.acceptErrors.values()].reduce((a, b) => a + b, 0),
-    });
-    this.acceptErrorsUnlogged = 0;
-    this.acceptLogTimer = setTimeout(this.logAcceptErrors, ACCEPT_ERROR_LOG_MS);
-    this.acceptLogTimer.unref();
+  private noteFailure(code: string): void {
+    this.lastFailureCode = code;
+    this.failuresUnlogged += 1;
+    if (this.failureLogTimer === null) this.logFailures();
+  }
+
+  /** One `accept-failed` line per second at most, with the connections lost since the last one. */
+  private readonly logFailures = (): void => {
+    this.failureLogTimer = null;
+    if (this.failuresUnlogged === 0 || this.lastFailureCode === null) return;
+    this.options.logger.warn("accept-failed", { error: this.lastFailureCode, count: this.failuresUnlogged });
+    this.failuresUnlogged = 0;
+    this.failureLogTimer = setTimeout(this.logFailures, FAILURE_LOG_MS);
+    this.failureLogTimer.unref();
   };
 }
 
