@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, configPath, deployTimings, loadConfig, type ResolvedApp } from "../../config";
 import { PACKAGE_ROOT } from "../../config/package-root";
+import { AGENT_BUNDLE as AGENT_BUNDLE_FILE } from "../agent/contract";
 import { issuesOf } from "../agent/errors";
 import { DeployClock, EventLog } from "./deploy-clock";
 import { LocalError } from "./errors";
@@ -37,7 +38,7 @@ SIGINT (Ctrl-C) and SIGTERM stop everything and exit 0 (twice: kill at once).`;
 export const DEFAULT_TIME_SCALE = 0.1;
 
 /** The agent bundle that local mode runs; built on first use when it is missing. */
-export const AGENT_BUNDLE = path.join(PACKAGE_ROOT, "dist", "tcp-addon-agent.js");
+export const AGENT_BUNDLE = path.join(PACKAGE_ROOT, AGENT_BUNDLE_FILE);
 
 interface LocalArgs {
   readonly config: string;
