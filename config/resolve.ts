@@ -113,6 +113,13 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
       allowedCidrs: spec.allowedCidrs,
       loadBalancer: place.loadBalancer,
       deploy,
+      networking: {
+        clientIp: spec.clientIp,
+        ...(spec.tls === undefined ? {} : { tls: spec.tls }),
+        ...(spec.domain === undefined ? {} : { domain: spec.domain }),
+        maxConnections: spec.maxConnections ?? plan.maxConnections ?? 0,
+        ...(spec.maxConnectionsPerIp === undefined ? {} : { maxConnectionsPerIp: spec.maxConnectionsPerIp }),
+      },
     };
   });
 
@@ -121,6 +128,7 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
     region: config.region,
     ...(config.network === undefined ? {} : { network: config.network }),
     ...(config.agent.image === undefined ? {} : { agentImage: config.agent.image }),
+    staticIps: config.staticIps,
     plans: catalogue,
     apps: resolvedApps,
     ...(source === undefined ? {} : { source }),

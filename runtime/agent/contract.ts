@@ -73,3 +73,6 @@ export const AGENT_NETWORK_ENV = {
   maxConnections: "TCP_ADDON_MAX_CONNECTIONS",
   maxConnectionsPerIp: "TCP_ADDON_MAX_CONNECTIONS_PER_IP",
 } as const;
+
+/** The largest connection limit the config accepts per container (each connection holds two sockets). */
+export const MAX_CONNECTIONS = 1_000_000;
