@@ -1,6 +1,6 @@
 import type { DeployTimings } from "../config/deploy-timings";
-import type { Plan, ResolvedApp } from "../config/schema";
-import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT } from "../runtime/agent/contract";
+import { appNetworking, type AppNetworking, type Plan, type ResolvedApp } from "../config/schema";
+import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_NETWORK_ENV, AGENT_PORT, APP_ENV, APP_PORT } from "../runtime/agent/contract";
 
 /**
  * The two containers of every app's task, as typed objects. Pure: no cdktf, tokens are plain
@@ -35,7 +35,7 @@ export interface ContainerDefinition {
 }
 
 /** What an app's containers are made of: the app as resolved (name, image, command, env, secrets, plan, deploy timings). */
-export type ContainerApp = Pick<ResolvedApp, "name" | "image" | "command" | "env" | "secrets" | "plan" | "deploy">;
+export type ContainerApp = Pick<ResolvedApp, "name" | "image" | "command" | "env" | "secrets" | "plan" | "deploy" | "networking">;
 
 /** Where the app's containers run: its TCP_URL, the agent image, the log group and region. */
 export interface ContainerSurroundings {
@@ -78,7 +78,7 @@ export function containerDefinitions(app: ContainerApp, around: ContainerSurroun
       { containerPort: AGENT_PORT, protocol: "tcp" },
       { containerPort: AGENT_HEALTH_PORT, protocol: "tcp" },
     ],
-    environment: envList(agentEnvironment(app.plan, app.deploy)),
+    environment: envList(agentEnvironment(app.plan, app.deploy, appNetworking(app))),
     dependsOn: [{ containerName: APP_CONTAINER, condition: "START" }],
     stopTimeout,
     logConfiguration,
@@ -86,8 +86,28 @@ export function containerDefinitions(app: ContainerApp, around: ContainerSurroun
   return [appContainer, agent];
 }
 
-/** The agent's settings in a task, by the variable names of its contract. */
-export function agentEnvironment(plan: Plan, timings: DeployTimings): Record<string, string> {
+/**
+ * The agent's settings in a task, by the variable names of its contract. The networking
+ * variables are written only when they differ from the agent's defaults (no PROXY header, no
+ * limits), so an app without them has the same task definition as before.
+ */
+export function agentEnvironment(plan: Plan, timings: DeployTimings, networking?: AppNetworking): Record<string, string> {
+  return {
+    ...agentBaseEnvironment(plan, timings),
+    ...(networking === undefined ? {} : agentNetworkEnvironment(networking)),
+  };
+}
+
+/** PROXY protocol and connection limits for the agent. */
+export function agentNetworkEnvironment(n: AppNetworking): Record<string, string> {
+  return {
+    ...(n.clientIp === "off" ? {} : { [AGENT_NETWORK_ENV.proxyProtocol]: n.clientIp }),
+    ...(n.maxConnections > 0 ? { [AGENT_NETWORK_ENV.maxConnections]: String(n.maxConnections) } : {}),
+    ...(n.maxConnectionsPerIp !== undefined ? { [AGENT_NETWORK_ENV.maxConnectionsPerIp]: String(n.maxConnectionsPerIp) } : {}),
+  };
+}
+
+function agentBaseEnvironment(plan: Plan, timings: DeployTimings): Record<string, string> {
   return {
     [AGENT_ENV.listen]: String(AGENT_PORT),
     [AGENT_ENV.healthPort]: String(AGENT_HEALTH_PORT),

@@ -26,3 +26,8 @@ export function loadBalancerName(project: string, index: number): string {
 export function tcpUrlOutputId(app: string): string {
   return `tcp_url_${app.replace(/-/g, "_")}`;
 }
+
+/** Terraform output id that lists the Elastic IPs of the n-th NLB: `static_ips_nlb`, `static_ips_nlb_2`, … */
+export function staticIpsOutputId(index: number): string {
+  return index === 0 ? "static_ips_nlb" : `static_ips_nlb_${index + 1}`;
+}

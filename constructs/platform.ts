@@ -55,6 +55,11 @@ export interface TcpPlatformProps {
    * @default false (see TcpLoadBalancerProps.deletionProtection)
    */
   readonly deletionProtection?: boolean;
+  /**
+   * One Elastic IP per AZ on every network load balancer (see TcpLoadBalancerProps.staticIps).
+   * @default false
+   */
+  readonly staticIps?: boolean;
 }
 
 /**
@@ -85,11 +90,13 @@ export class TcpPlatform extends Construct {
   private readonly secretArns = new Set<string>();
   private secretsPolicy?: IamRolePolicy;
   private readonly deletionProtection: boolean;
+  private readonly staticIps: boolean;
 
   constructor(scope: Construct, id: string, props: TcpPlatformProps) {
     super(scope, id);
     const logRetentionDays = props.logRetentionDays ?? 30;
     this.deletionProtection = props.deletionProtection ?? false;
+    this.staticIps = props.staticIps ?? false;
     this.project = props.project;
 
     this.region = new DataAwsRegion(this, "Region").region;
@@ -166,6 +173,7 @@ export class TcpPlatform extends Construct {
       vpcId: this.network.vpcId,
       publicSubnetIds: this.network.publicSubnetIds,
       deletionProtection: this.deletionProtection,
+      staticIps: this.staticIps,
       dependsOn: this.network.internetReady.length > 0 ? this.network.internetReady : undefined,
     });
     this.lbs[index] = lb;

@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import type { ResolvedConfig } from "../config/schema";
+import { appNetworking, type ResolvedApp, type ResolvedConfig } from "../config/schema";
 import { TcpApp } from "./tcp-app";
 import { TcpPlatform, TcpPlatformProps } from "./platform";
 import { applyPolicy, TcpAddonPolicyOptions } from "./policy";
@@ -44,6 +44,7 @@ export class TcpAddonStack extends TerraformStack {
       project: config.project,
       network: config.network,
       agentImage: config.agentImage,
+      staticIps: config.staticIps ?? false,
     });
     this.apps = config.apps.map(
       (app) =>
@@ -62,8 +63,21 @@ export class TcpAddonStack extends TerraformStack {
           allowedCidrs: app.allowedCidrs,
           loadBalancer: app.loadBalancer,
           deploy: app.deploy,
+          ...networkingProps(app),
         }),
     );
     if (props.policy !== false) applyPolicy(this, props.policy);
   }
+}
+
+/** An app's resolved networking settings as TcpApp props. */
+function networkingProps(app: ResolvedApp) {
+  const n = appNetworking(app);
+  return {
+    clientIp: n.clientIp,
+    tls: n.tls,
+    domain: n.domain,
+    maxConnections: n.maxConnections,
+    maxConnectionsPerIp: n.maxConnectionsPerIp,
+  };
 }
