@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -10,6 +11,7 @@ import {
   type Plan,
   type ResolvedConfig,
 } from "../../config";
+import { previousStaticIps, staticIpsChangeWarnings } from "../../config/static-ips";
 import { issuesOf, messageOf, TcpAddonError } from "../agent/errors";
 import type * as LocalCli from "../local/cli";
 import { findTcpUrls, OutputsError, readOutputsFile } from "./outputs";
@@ -94,9 +96,25 @@ function validate(args: string[], io: CliIo): number {
   const { values } = parse(args, { config: { type: "string" } });
   if (values.help === true) return help(io, "validate [--config FILE]");
   const config = loadConfig(configFile(values.config, io));
+  for (const warning of staticIpsWarnings(config.project, config.staticIps ?? false, io)) io.err(`warning: ${warning}`);
   const names = config.apps.map((a) => a.name).join(", ");
   io.out(`ok: ${config.apps.length} app${config.apps.length === 1 ? "" : "s"} (${names})`);
   return EXIT_OK;
+}
+
+/**
+ * Warnings when `staticIps` differs from what the last synth (`$CDKTF_OUTDIR` or `cdktf.out`)
+ * declared: changing it replaces the load balancers. Nothing when there is no previous synth.
+ */
+function staticIpsWarnings(project: string, staticIps: boolean, io: CliIo): string[] {
+  const stackFile = path.resolve(io.cwd, io.env.CDKTF_OUTDIR ?? "cdktf.out", "stacks", project, "cdk.tf.json");
+  let previous: unknown;
+  try {
+    previous = JSON.parse(fs.readFileSync(stackFile, "utf8"));
+  } catch {
+    return [];
+  }
+  return staticIpsChangeWarnings(staticIps, previousStaticIps(previous));
 }
 
 function plans(args: string[], io: CliIo): number {
