@@ -1,11 +1,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, configPath, deployTimings, loadConfig, type ResolvedApp } from "../../config";
+import { appNetworking, ConfigError, configPath, deployTimings, loadConfig, type ResolvedApp } from "../../config";
 import { PACKAGE_ROOT } from "../../config/package-root";
 import { issuesOf } from "../agent/errors";
 import { DeployClock, EventLog } from "./deploy-clock";
 import { LocalError } from "./errors";
+import { localCertificate, type LocalCertificate } from "./local-certificate";
 import { LocalPlatform } from "./platform";
 
 export const USAGE = `usage: tcp-addon local [--config FILE] [--only APP[,APP...]] [--time-scale X] [--nlb-lag S] [--events FILE] [--drain-seconds S]
@@ -235,8 +236,14 @@ export async function main(argv: string[]): Promise<number> {
     );
   }
   if (args.events !== undefined) log(`local | events to ${args.events} (t = AWS seconds since ${clock.epoch.toISOString()})`);
+  let certificate: LocalCertificate | undefined;
+  if (apps.some((app) => appNetworking(app).tls !== undefined)) {
+    certificate = await localCertificate();
+    log(`local | TLS is terminated with a self-signed certificate for 127.0.0.1: trust ${certificate.certFile} (NODE_EXTRA_CA_CERTS=${certificate.certFile} for Node clients)`);
+  }
   const platform = new LocalPlatform(apps, {
     agentPath,
+    ...(certificate === undefined ? {} : { tls: certificate }),
     clock,
     events,
     lagSeconds: args.nlbLag,
