@@ -341,7 +341,7 @@ export const AddonConfigSchema = z.strictObject({
   agent: AgentSchema.default({}),
   /**
    * One Elastic IP per availability zone on every NLB (`subnet_mapping`), for allow-lists.
-   * Changing it on a deployed NLB replaces the NLB (new DNS name): `tcp-addon validate` warns.
+   * Set it before an NLB's first deploy (config/static-ips.ts): `tcp-addon validate` warns on a change.
    */
   staticIps: z.boolean().default(false),
   /** Omitted: a local state file next to the config file (fine for a first try, not for a team). */

@@ -1,11 +1,12 @@
 import { isRecord } from "../runtime/agent/errors";
 
 /**
- * Turning `staticIps` on or off on a load balancer that exists replaces it: an NLB's subnets
- * become `subnet_mapping` blocks with Elastic IPs (or the other way), which the AWS provider
- * cannot change in place. The new NLB has a new DNS name (every TCP_URL on it changes unless
- * the app has a `domain:`) and, when turning them off, the Elastic IPs partners allow-listed
- * are released. This compares the config with the last synthesized stack and says so.
+ * Turning `staticIps` on or off on a load balancer that exists is not a safe in-place change:
+ * the AWS provider (5.100) plans it as an update of the NLB's `subnet_mapping`, but an NLB takes
+ * an Elastic IP for an availability zone only when that zone's subnet is attached, so the
+ * apply is expected to fail; the way through is a new NLB (a new DNS name: every TCP_URL on it
+ * without a `domain:` changes). Turning it off releases the addresses partners allow-listed.
+ * This compares the config with the last synthesized stack and says so.
  */
 
 /** What the previous synth declared: for each `aws_lb`, whether it used subnet_mapping. */
@@ -28,8 +29,8 @@ export function staticIpsChangeWarnings(staticIps: boolean, previous: Map<string
     if (had === staticIps) continue;
     warnings.push(
       staticIps
-        ? `staticIps: true replaces load balancer ${name} (its subnets become subnet_mapping with Elastic IPs): it gets a new DNS name, so the TCP_URL of every app on it without a domain changes; deploy when clients can follow`
-        : `staticIps: false replaces load balancer ${name} and releases its Elastic IPs, which partners may have allow-listed; keep staticIps: true unless that is intended`,
+        ? `staticIps: true on load balancer ${name}, which exists without Elastic IPs: an NLB takes them only when its subnets are attached, so expect the apply to fail; set it before an NLB's first deploy, or replace the NLB on purpose (new DNS name: the TCP_URL of every app on it without a domain changes)`
+        : `staticIps: false on load balancer ${name} releases its Elastic IPs, which partners may have allow-listed; keep staticIps: true unless that is intended`,
     );
   }
   return warnings;

@@ -37,8 +37,8 @@ export interface TcpLoadBalancerProps {
   /**
    * One Elastic IP per public subnet (one per AZ) through `subnet_mapping`, output as
    * `static_ips_nlb[_n]`, for partners' allow-lists. The addresses belong to the load balancer,
-   * not to an app: adding or removing apps never changes them. Turning this on or off on a
-   * deployed NLB replaces it (new DNS name and addresses).
+   * not to an app: adding or removing apps never changes them. Set it before the NLB's first
+   * deploy: an NLB takes Elastic IPs only when its subnets are attached (see config/static-ips.ts).
    * @default false: AWS picks the addresses, which can change
    */
   readonly staticIps?: boolean;

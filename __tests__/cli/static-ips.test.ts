@@ -30,11 +30,11 @@ async function validate(config: Record<string, unknown>, previousStack?: string)
 const config = (staticIps: boolean) => ({ project: "acme", region: "eu-west-1", staticIps, apps: { mqtt: { image: "i", command: "node s.js" } } });
 
 describe("tcp-addon validate and staticIps", () => {
-  it("warns, with the reason, when staticIps would replace a load balancer the last synth declared without it", async () => {
+  it("warns, with the reason, when staticIps is turned on for a load balancer the last synth declared without it", async () => {
     const { json } = synthStack(configFixture([appFixture("mqtt")]));
     const result = await validate(config(true), json);
     expect(result.code).toBe(0);
-    expect(result.err).toEqual([expect.stringMatching(/^warning: staticIps: true replaces load balancer acme-nlb .* new DNS name/)]);
+    expect(result.err).toEqual([expect.stringMatching(/^warning: staticIps: true on load balancer acme-nlb, which exists without Elastic IPs: .*expect the apply to fail.*new DNS name/)]);
   });
 
   it("warns that turning it off releases the allow-listed addresses", async () => {
