@@ -30,7 +30,7 @@ const LAYERS: readonly Layer[] = [
     packages: [/^cdktf$/, /^constructs$/, /^@cdktf\/provider-aws\/lib\/[a-z0-9-]+$/],
     folders: ["config", ...AGENT_SHARED],
   },
-  { folder: "runtime/local", packages: [], folders: ["config", "runtime/agent"] },
+  { folder: "runtime/local", packages: [/^selfsigned$/], folders: ["config", "runtime/agent"] },
 ];
 
 function sourceFiles(folder: string): string[] {
