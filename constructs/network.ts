@@ -95,7 +95,6 @@ export class TcpNetwork extends Construct {
         `natGateways: expected 1 or ${NETWORK_AZS}, got ${natCount}; private tasks need NAT to reach ECR`,
       );
     }
-    const base = parseCidr(cidrBlock);
     const tag = (name: string) => ({ Name: `${props.project}-${name}` });
 
     const zones = new DataAwsAvailabilityZones(this, "Zones", { state: "available" });
@@ -125,11 +124,30 @@ export class TcpNetwork extends Construct {
       );
     }
 
+    const { publicSubnets, privateSubnets } = this.subnets(vpc, zones, parseCidr(cidrBlock), publicTable, tag);
+    const privateRoutes = this.natEgress(natCount, vpc, igw, internetRoute, publicSubnets, privateSubnets, tag);
+
+    this.vpc = vpc;
+    this.internetGateway = igw;
+    this.vpcId = vpc.id;
+    this.publicSubnetIds = publicSubnets.map((s) => s.id);
+    this.privateSubnetIds = privateSubnets.map((s) => s.id);
+    this.internetReady.push(igw, internetRoute);
+    this.egressReady.push(...privateRoutes);
+  }
+
+  /** A public and a private subnet in each of the first two zones: 16 equal blocks of the VPC range, 0-1 public, 8-9 private; the rest is left for growth. */
+  private subnets(
+    vpc: Vpc,
+    zones: DataAwsAvailabilityZones,
+    base: ReturnType<typeof parseCidr>,
+    publicTable: RouteTable,
+    tag: (name: string) => Record<string, string>,
+  ): { publicSubnets: Subnet[]; privateSubnets: Subnet[] } {
     const publicSubnets: Subnet[] = [];
     const privateSubnets: Subnet[] = [];
     for (let az = 0; az < NETWORK_AZS; az++) {
       const zone = Fn.element(zones.names, az);
-      // 16 equal blocks of the VPC range: 0-1 public, 8-9 private; the rest is left for growth.
       const pub = new Subnet(this, `Public${az + 1}`, {
         vpcId: vpc.id,
         availabilityZone: zone,
@@ -150,7 +168,22 @@ export class TcpNetwork extends Construct {
         }),
       );
     }
+    return { publicSubnets, privateSubnets };
+  }
 
+  /**
+   * NAT gateways in the public subnets and the private subnets' default routes through them:
+   * with one gateway both private subnets share its table; with one per zone, each has its own.
+   */
+  private natEgress(
+    natCount: number,
+    vpc: Vpc,
+    igw: InternetGateway,
+    internetRoute: Route,
+    publicSubnets: readonly Subnet[],
+    privateSubnets: readonly Subnet[],
+    tag: (name: string) => Record<string, string>,
+  ): Route[] {
     const privateRoutes: Route[] = [];
     for (let n = 0; n < natCount; n++) {
       const eip = new Eip(this, `NatAddress${n + 1}`, { domain: "vpc", tags: tag(`nat-${n + 1}`), dependsOn: [igw] });
@@ -169,21 +202,13 @@ export class TcpNetwork extends Construct {
           natGatewayId: nat.id,
         }),
       );
-      // With one NAT gateway, both private subnets share its table; with one per zone, each has its own.
       const served = natCount === 1 ? privateSubnets : [privateSubnets[n]];
       served.forEach((subnet) => {
         const az = privateSubnets.indexOf(subnet) + 1;
         new RouteTableAssociation(this, `Private${az}Routes`, { subnetId: subnet.id, routeTableId: table.id });
       });
     }
-
-    this.vpc = vpc;
-    this.internetGateway = igw;
-    this.vpcId = vpc.id;
-    this.publicSubnetIds = publicSubnets.map((s) => s.id);
-    this.privateSubnetIds = privateSubnets.map((s) => s.id);
-    this.internetReady.push(igw, internetRoute);
-    this.egressReady.push(...privateRoutes);
+    return privateRoutes;
   }
 
   /**

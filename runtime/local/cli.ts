@@ -195,38 +195,41 @@ function timeOfDay(): string {
   return new Date().toISOString().slice(11, 19);
 }
 
+/** Where local mode writes: stderr for logs, stdout for ready lines; both stop once the reader is gone. */
+interface Output {
+  gone: boolean;
+  readonly log: (line: string) => void;
+  readonly ready: (line: string) => void;
+}
+
+function processOutput(): Output {
+  const output: Output = {
+    gone: false,
+    log: (line) => {
+      if (!output.gone) process.stderr.write(`${timeOfDay()} ${line}\n`);
+    },
+    ready: (line) => {
+      if (!output.gone) process.stdout.write(`${line}\n`);
+    },
+  };
+  return output;
+}
+
+function fail(message: string, code: number): number {
+  process.stderr.write(`tcp-addon local: ${message}\n`);
+  return code;
+}
+
 /**
  * `tcp-addon local`: runs until SIGINT or SIGTERM (exit 0) or until an app cannot run
  * (exit 1). Ready lines go to stdout, everything else to stderr.
  */
 export async function main(argv: string[]): Promise<number> {
-  const fail = (message: string, code: number): number => {
-    process.stderr.write(`tcp-addon local: ${message}\n`);
-    return code;
-  };
-  let args: LocalArgs;
-  let apps: readonly ResolvedApp[];
-  try {
-    args = parseLocalArgs(argv);
-    if (args.help) {
-      process.stdout.write(USAGE + "\n");
-      return 0;
-    }
-    apps = withDrainSeconds(selectApps(loadConfig(args.config).apps, args.only), args.drainSeconds);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(err.issues.map((issue) => `${issue}\n`).join(""));
-      return 1;
-    }
-    if (err instanceof LocalError && err.code === "TCP_ADDON_LOCAL_UNKNOWN_APP") return fail(err.message, 1);
-    if (err instanceof LocalError) return fail(`${err.message}\n${USAGE.split("\n")[0]}`, 2);
-    throw err;
-  }
-
-  let outputGone = false;
-  const log = (line: string) => {
-    if (!outputGone) process.stderr.write(`${timeOfDay()} ${line}\n`);
-  };
+  const inputs = readInputs(argv);
+  if (typeof inputs === "number") return inputs;
+  const { args, apps } = inputs;
+  const output = processOutput();
+  const log = output.log;
   let agentPath: string;
   try {
     agentPath = await ensureAgentBundle(log);
@@ -241,15 +244,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return fail(`--events: cannot write ${args.events}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
   }
-  log(`local | ${timeScaleLine(args.timeScale, apps[0]?.deploy.deregistrationDelaySeconds ?? 60)}`);
-  for (const app of apps) {
-    const t = app.deploy;
-    log(
-      `${app.name} | deploy timings (AWS s): checks every ${t.healthCheckIntervalSeconds}, timeout ${t.healthCheckTimeoutSeconds}, healthy after ${t.healthyThreshold}, unhealthy after ${t.unhealthyThreshold}; ` +
-        `grace ${t.healthCheckGracePeriodSeconds}; deregistration delay ${t.deregistrationDelaySeconds}; NLB lag ${args.nlbLag ?? t.propagationSeconds}; agent drain ${t.agentDrainSeconds}; stopTimeout ${t.stopTimeoutSeconds}; ` +
-        `unhealthy termination ${t.unhealthyConnectionTermination ? "on" : "off"}, unhealthy draining ${t.unhealthyDrainingIntervalSeconds}`,
-    );
-  }
+  logTimings(log, args, apps);
   if (args.events !== undefined) log(`local | events to ${args.events} (t = AWS seconds since ${clock.epoch.toISOString()})`);
   let certificate: LocalCertificate | undefined;
   if (apps.some((app) => appNetworking(app).tls !== undefined)) {
@@ -263,27 +258,72 @@ export async function main(argv: string[]): Promise<number> {
     events,
     lagSeconds: args.nlbLag,
     log,
-    ready: (line) => {
-      if (!outputGone) process.stdout.write(`${line}\n`);
-    },
+    ready: output.ready,
   });
-
-  const statusPage = new StatusPage(() =>
-    platform.supervisors.map((supervisor) => ({
-      name: supervisor.app.name,
-      plan: supervisor.app.plan,
-      tcpUrl: supervisor.tcpUrl,
-      containers: supervisor.app.containers,
-      tasks: () => supervisor.taskStates,
-    })),
-  { port: args.statusPort });
+  const statusPage = statusPageOf(platform, args.statusPort);
   try {
     log(`local | status page: http://127.0.0.1:${await statusPage.listen()}/`);
   } catch (err) {
     await statusPage.close();
     return fail((err as Error).message, 1);
   }
+  return runUntilStopped(platform, statusPage, events, output);
+}
 
+/** The flags and the apps to run, or the exit code when there is nothing to run (help, a bad flag or config). */
+function readInputs(argv: string[]): { args: LocalArgs; apps: readonly ResolvedApp[] } | number {
+  try {
+    const args = parseLocalArgs(argv);
+    if (args.help) {
+      process.stdout.write(USAGE + "\n");
+      return 0;
+    }
+    return { args, apps: withDrainSeconds(selectApps(loadConfig(args.config).apps, args.only), args.drainSeconds) };
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.issues.map((issue) => `${issue}\n`).join(""));
+      return 1;
+    }
+    if (err instanceof LocalError && err.code === "TCP_ADDON_LOCAL_UNKNOWN_APP") return fail(err.message, 1);
+    if (err instanceof LocalError) return fail(`${err.message}\n${USAGE.split("\n")[0]}`, 2);
+    throw err;
+  }
+}
+
+/** One line for the time scale, then one per app with every deploy timing local mode runs. */
+function logTimings(log: (line: string) => void, args: LocalArgs, apps: readonly ResolvedApp[]): void {
+  log(`local | ${timeScaleLine(args.timeScale, apps[0]?.deploy.deregistrationDelaySeconds ?? 60)}`);
+  for (const app of apps) {
+    const t = app.deploy;
+    log(
+      `${app.name} | deploy timings (AWS s): checks every ${t.healthCheckIntervalSeconds}, timeout ${t.healthCheckTimeoutSeconds}, healthy after ${t.healthyThreshold}, unhealthy after ${t.unhealthyThreshold}; ` +
+        `grace ${t.healthCheckGracePeriodSeconds}; deregistration delay ${t.deregistrationDelaySeconds}; NLB lag ${args.nlbLag ?? t.propagationSeconds}; agent drain ${t.agentDrainSeconds}; stopTimeout ${t.stopTimeoutSeconds}; ` +
+        `unhealthy termination ${t.unhealthyConnectionTermination ? "on" : "off"}, unhealthy draining ${t.unhealthyDrainingIntervalSeconds}`,
+    );
+  }
+}
+
+/** The status page, reading each app's tasks from its supervisor. */
+function statusPageOf(platform: LocalPlatform, port: number): StatusPage {
+  return new StatusPage(
+    () =>
+      platform.supervisors.map((supervisor) => ({
+        name: supervisor.app.name,
+        plan: supervisor.app.plan,
+        tcpUrl: supervisor.tcpUrl,
+        containers: supervisor.app.containers,
+        tasks: () => supervisor.taskStates,
+      })),
+    { port },
+  );
+}
+
+/**
+ * Starts the platform and serves until SIGINT or SIGTERM (a second one kills at once), the npm
+ * shell that started it goes away, its output is closed, or an app cannot run. SIGHUP deploys.
+ */
+function runUntilStopped(platform: LocalPlatform, statusPage: StatusPage, events: EventLog, output: Output): Promise<number> {
+  const log = output.log;
   return new Promise<number>((resolve) => {
     let exitCode: number | undefined;
     /** Stops everything, then prints `error` (if any) so that it is the last line. */
@@ -298,7 +338,7 @@ export async function main(argv: string[]): Promise<number> {
         clearInterval(launcher);
         process.stdout.off("error", onOutputGone);
         process.stderr.off("error", onOutputGone);
-        if (error !== undefined && !outputGone) process.stderr.write(`tcp-addon local: ${error.message}\n`);
+        if (error !== undefined && !output.gone) process.stderr.write(`tcp-addon local: ${error.message}\n`);
         resolve(code);
       });
     };
@@ -324,7 +364,7 @@ export async function main(argv: string[]): Promise<number> {
     });
     // A closed terminal or pipe: nobody is watching any more, so stop as on SIGTERM.
     const onOutputGone = () => {
-      outputGone = true;
+      output.gone = true;
       finish(0);
     };
     process.stdout.on("error", onOutputGone);
