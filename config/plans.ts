@@ -1,4 +1,5 @@
 import { PACKET_BYTES } from "../runtime/agent/contract";
+import { FARGATE_CPU_VALUES, FARGATE_MEMORY_BY_CPU } from "./fargate";
 import type { Plan } from "./schema";
 
 /**
@@ -17,6 +18,62 @@ export const BUILT_IN_PLANS: Readonly<Record<string, Plan>> = Object.freeze({
 });
 
 export const DEFAULT_PLAN = "tcp-1k";
+
+/** A Fargate task size: cpu in units (1024 = 1 vCPU), memory in MiB. */
+export interface TaskSize {
+  readonly cpu: number;
+  readonly memory: number;
+}
+
+/**
+ * How a plan's task size follows from the agent's measured CPU at the plan's full rate in
+ * both directions: the agent, times `margin`, may use at most `agentShare` of the task's
+ * cpu, so that at least half is left for the app. The margin covers run-to-run noise and a
+ * Fargate vCPU slower than the core the bench ran on.
+ */
+export const SIZING = Object.freeze({ agentShare: 0.5, margin: 1.5 });
+
+/**
+ * The smallest Fargate size at which an agent using `agentCores` cores (CPU-seconds per
+ * second) leaves the app its share, with the smallest memory Fargate pairs with that cpu;
+ * undefined if no Fargate size is large enough.
+ */
+export function taskSizeFor(agentCores: number): TaskSize | undefined {
+  const needed = (agentCores * SIZING.margin) / SIZING.agentShare;
+  const cpu = FARGATE_CPU_VALUES.find((units) => units / 1024 >= needed);
+  if (cpu === undefined) return undefined;
+  const memory = FARGATE_MEMORY_BY_CPU.get(cpu)?.[0];
+  return memory === undefined ? undefined : { cpu, memory };
+}
+
+/**
+ * The agent's CPU at each built-in plan's full rate both ways (cores), as measured by the
+ * bench's "plans" case (8 connections, duplex). See PLAN_SIZES for the run.
+ */
+export const PLAN_AGENT_CORES: Readonly<Record<string, number>> = Object.freeze({
+  "tcp-1k": 0,
+  "tcp-5k": 0,
+  "tcp-20k": 0,
+  "tcp-100k": 0,
+});
+
+/**
+ * The smallest task size for each built-in plan: `taskSizeFor(PLAN_AGENT_CORES[plan])`.
+ * Measured by `npm run bench -- --only=plans` (TODO run) on a shared 2-core AMD EPYC VM.
+ */
+export const PLAN_SIZES: Readonly<Record<string, TaskSize>> = Object.freeze({});
+
+/**
+ * The smallest task size for a plan of `packetsPerSecond`: that of the smallest built-in
+ * plan at or above that rate (a user plan between two built-ins gets the larger one's
+ * size); undefined above the largest built-in plan, which nothing measured.
+ */
+export function planTaskSize(packetsPerSecond: number): TaskSize | undefined {
+  const covering = Object.values(BUILT_IN_PLANS)
+    .filter((plan) => plan.packetsPerSecond >= packetsPerSecond)
+    .sort((a, b) => a.packetsPerSecond - b.packetsPerSecond)[0];
+  return covering === undefined ? undefined : PLAN_SIZES[covering.name];
+}
 
 /** Bandwidth of a packets-per-second budget, in bytes per second (1000 pps = 1,500,000 B/s). */
 export function bytesPerSecond(packetsPerSecond: number): number {

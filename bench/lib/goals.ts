@@ -1,5 +1,6 @@
 import type { LatencyResult } from "../cases/latency";
 import type { MemoryResult } from "../cases/memory";
+import type { PlansResult } from "../cases/plans";
 import { rateGoalMet, type RateResult } from "../cases/rate";
 import { synthGoalMet, type SynthResult } from "../cases/synth";
 import type { ThroughputResult } from "../cases/throughput";
@@ -9,6 +10,7 @@ export interface Results {
   throughput?: ThroughputResult;
   latency?: LatencyResult;
   rate?: RateResult;
+  plans?: PlansResult;
   memory?: MemoryResult;
   synth?: SynthResult;
 }
