@@ -12,7 +12,8 @@ import { TcpAddonError } from "../runtime/agent/errors";
 export interface DeployTimings {
   /**
    * Seconds a deregistering target keeps its flows before the NLB resets them and ECS sends
-   * SIGTERM. It must cover `propagationSeconds`, or a late flow reaches a stopped agent.
+   * SIGTERM. With the agent's drain it must cover `propagationSeconds`, or a late flow reaches a
+   * stopped agent.
    */
   readonly deregistrationDelaySeconds: number;
   /** Seconds between two NLB health checks of a target (NLB: 5-300). */
@@ -45,24 +46,29 @@ export const STOP_MARGIN_SECONDS = 10;
 
 /**
  * The defaults, each with its reason and source.
- * - deregistrationDelaySeconds 60: field reports see new flows reach a deregistering NLB target
- *   for 30-40 s (aws/containers-roadmap#470, kubernetes-sigs/aws-load-balancer-controller#2366);
- *   60 s covers that with a margin, where AWS's default of 300 s would hold every deploy for 5 min.
+ * - propagationSeconds 120: new flows keep reaching a deregistering NLB target for about two
+ *   minutes whatever the deregistration delay (aws/containers-roadmap#470: "the effective minimum
+ *   delay seems to be 120 seconds"; kubernetes-sigs/aws-load-balancer-controller#2366 and #3270:
+ *   "deregistration takes at least 2 minutes regardless of the deregistration delay setting").
+ * - deregistrationDelaySeconds 120: with the agent's drain after it (which still accepts), late
+ *   flows are served for 135 s after deregistration starts, past the 120 s above; old clients keep
+ *   their connections for those two minutes, then the NLB resets them (connection termination).
+ *   AWS's default of 300 s would hold every deploy for five minutes.
  * - healthCheckIntervalSeconds 10, thresholds 2/2, timeout 5: the fastest the NLB allows for a
  *   new task to join (2 checks, about 20 s after its first check) while one slow answer is not
  *   enough to fail a task (AWS defaults for TCP target groups are 30 s, 5 and 2).
  * - healthCheckGracePeriodSeconds 60: AWS documents that a new NLB target can wait well over a
  *   minute for its first check; the grace keeps ECS from killing such a task meanwhile.
- * - agentDrainSeconds 15: by SIGTERM the NLB has already reset the old flows, so the drain only
- *   serves flows that still land late (propagation) and lets idle ones close cleanly.
+ * - agentDrainSeconds 15: by SIGTERM the NLB has reset the old flows, so the drain serves flows
+ *   that still land late and lets idle ones close cleanly; then what is left is reset.
  * - stopTimeoutSeconds = drain + 10 = 25: under Fargate's 120 s ceiling and ECS's 30 s default.
  * - unhealthyConnectionTermination false, unhealthyDrainingIntervalSeconds 300: two slow /healthz
  *   answers must not drop every client of a task (the NLB's default for TCP is to reset them);
- *   ECS replaces the task and its clients move at their own pace, at most 5 minutes later.
- * - propagationSeconds 40: the upper end of the field reports above.
+ *   the target goes `unhealthy.draining`, takes no new flows and keeps its old ones for up to
+ *   5 minutes while ECS replaces the task (AWS NLB docs, "Unhealthy target connection termination").
  */
 export const DEFAULT_DEPLOY_TIMINGS: DeployTimings = Object.freeze({
-  deregistrationDelaySeconds: 60,
+  deregistrationDelaySeconds: 120,
   healthCheckIntervalSeconds: 10,
   healthCheckTimeoutSeconds: 5,
   healthyThreshold: 2,
@@ -72,7 +78,7 @@ export const DEFAULT_DEPLOY_TIMINGS: DeployTimings = Object.freeze({
   stopTimeoutSeconds: 15 + STOP_MARGIN_SECONDS,
   unhealthyConnectionTermination: false,
   unhealthyDrainingIntervalSeconds: 300,
-  propagationSeconds: 40,
+  propagationSeconds: 120,
 });
 
 /** The overrides a config's `deploy:` block or TcpApp's `deploy` prop may give. */
@@ -122,10 +128,10 @@ export function timingProblems(t: DeployTimings): string[] {
   if (t.healthCheckTimeoutSeconds >= t.healthCheckIntervalSeconds) {
     issues.push(`healthCheckTimeoutSeconds: must be below the interval (${t.healthCheckIntervalSeconds} s)`);
   }
-  if (t.deregistrationDelaySeconds < t.propagationSeconds) {
+  if (t.deregistrationDelaySeconds + t.agentDrainSeconds < t.propagationSeconds) {
     issues.push(
-      `deregistrationDelaySeconds: ${t.deregistrationDelaySeconds} s is shorter than the ${t.propagationSeconds} s during which new flows still reach a deregistering target; ` +
-        `raise it to at least ${t.propagationSeconds} or the agent is stopped while clients still arrive`,
+      `deregistrationDelaySeconds: ${t.deregistrationDelaySeconds} s plus the agent's ${t.agentDrainSeconds} s drain is shorter than the ${t.propagationSeconds} s during which new flows still reach a deregistering target; ` +
+        `raise it to at least ${t.propagationSeconds - t.agentDrainSeconds} or new connections are refused during deploys`,
     );
   }
   if (t.unhealthyConnectionTermination && t.unhealthyDrainingIntervalSeconds !== 0) {

@@ -8,3 +8,4 @@ export * from "./procfile";
 export * from "./fargate";
 export * from "./secrets";
 export * from "./deploy-timings";
+export * from "./state";

@@ -1,6 +1,16 @@
 import type { z } from "zod";
 import { isRecord, oneLine } from "../runtime/agent/errors";
-import { AddonConfigSchema, AgentSchema, AppSchema, DeploySchema, NetworkSchema, PlanSchema } from "./schema";
+import {
+  AddonConfigSchema,
+  AgentSchema,
+  AppSchema,
+  DeploySchema,
+  LocalStateSchema,
+  NetworkSchema,
+  PlanSchema,
+  S3StateSchema,
+  StateSchema,
+} from "./schema";
 
 /**
  * Wording the issues: each problem becomes one line `file:line: path: problem; fix`, in file
@@ -86,6 +96,12 @@ function knownKeysAt(at: readonly PathSegment[]): string[] | undefined {
         ? NetworkSchema.shape
         : at.length === 1 && at[0] === "agent"
           ? AgentSchema.shape
+          : at.length === 1 && at[0] === "state"
+            ? StateSchema.shape
+            : at.length === 2 && at[0] === "state" && at[1] === "s3"
+              ? S3StateSchema.shape
+              : at.length === 2 && at[0] === "state" && at[1] === "local"
+                ? LocalStateSchema.shape
           : at.length === 2 && at[0] === "plans"
             ? PlanSchema.shape
             : at.length === 2 && at[0] === "apps"

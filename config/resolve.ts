@@ -8,6 +8,7 @@ import { formatIssues, type Issue, type Locate, zodIssue } from "./issues";
 import { planCatalogue } from "./plans";
 import { placeApps } from "./ports";
 import { parseProcfile } from "./procfile";
+import { resolveState } from "./state";
 import { AddonConfigSchema, APP_NAME, AppSchema, type Plan, type ResolvedApp, type ResolvedConfig } from "./schema";
 
 /**
@@ -116,14 +117,16 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
     };
   });
 
+  const deployment = { project: config.project, ...(config.environment === undefined ? {} : { environment: config.environment }) };
   return {
-    project: config.project,
+    ...deployment,
     region: config.region,
     ...(config.network === undefined ? {} : { network: config.network }),
     ...(config.agent.image === undefined ? {} : { agentImage: config.agent.image }),
     plans: catalogue,
     apps: resolvedApps,
     ...(source === undefined ? {} : { source }),
+    ...(config.state === undefined ? {} : { state: resolveState(config.state, deployment, baseDir) }),
   };
 }
 

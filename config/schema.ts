@@ -57,6 +57,59 @@ export const AgentSchema = z.strictObject({
   image: z.string().min(1).optional(),
 });
 
+/** S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit. */
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** An object key Terraform's S3 backend accepts: no leading or trailing "/", no empty segment. */
+const S3_KEY = /^[^/]+(\/[^/]+)*$/;
+const DYNAMODB_TABLE = /^[A-Za-z0-9_.-]{3,255}$/;
+
+/** Terraform state in S3: encrypted, locked with an S3 lock file (and a DynamoDB table only when named). */
+export const S3StateSchema = z.strictObject({
+  bucket: z.string().regex(S3_BUCKET, "expected an S3 bucket name (3-63 lowercase letters, digits, dots or hyphens)"),
+  region: z.string().regex(REGION, 'expected the bucket\'s AWS region like "eu-west-1"'),
+  /** Omitted: `tcp-addon/<project>/<environment or "default">.tfstate`. */
+  key: z
+    .string()
+    .max(1024)
+    .regex(S3_KEY, 'expected an object key like "tcp-addon/acme/prod.tfstate" (no leading or trailing "/")')
+    .optional(),
+  /** A DynamoDB table for locking, for teams still on Terraform < 1.10; the S3 lock file is always on. */
+  dynamodbTable: z.string().regex(DYNAMODB_TABLE, "expected a DynamoDB table name (3-255 letters, digits, _ . -)").optional(),
+});
+
+/** Terraform state in a local file, at a path relative to the config file's folder. */
+export const LocalStateSchema = z.strictObject({
+  path: z
+    .string()
+    .min(1)
+    .refine((p) => !p.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(p), {
+      error: "must be relative to the config file's folder (an absolute path would tie the stack to this machine)",
+    })
+    .refine((p) => !p.endsWith("/"), { error: 'expected a file name like "state/acme.tfstate", not a folder' }),
+});
+
+/** Where Terraform keeps the stack's state: exactly one of `s3:` or `local:`. */
+export const StateSchema = z
+  .strictObject({ s3: S3StateSchema.optional(), local: LocalStateSchema.optional() })
+  .superRefine(
+    (state, ctx) => {
+      const set = (["s3", "local"] as const).filter((k) => state[k] !== undefined);
+      // An unknown key (a typo of s3 or local) already says what is wrong.
+      const typo = ctx.issues.some((issue) => issue.code === "unrecognized_keys");
+      if (set.length !== 1 && !(set.length === 0 && typo)) {
+        ctx.addIssue({
+          code: "custom",
+          path: set.length === 0 ? [] : ["local"],
+          message:
+            set.length === 0
+              ? "expected `s3: { bucket, region }` or `local: { path }`"
+              : "set either `s3:` or `local:`, not both; remove one",
+        });
+      }
+    },
+    { when: (payload) => isObject(payload.value) },
+  );
+
 const seconds = z.number().int().min(0);
 
 /** Per-app overrides of the deploy timings; the ranges and invariants are checked by deployTimings(). */
@@ -166,6 +219,11 @@ export type AppSpec = z.infer<typeof AppSchema>;
 
 export const AddonConfigSchema = z.strictObject({
   project: z.string().regex(PROJECT_NAME, "expected 1-12 lowercase letters, digits or hyphens, starting with a letter"),
+  /** One deployment of the project (staging, prod): its own stack, state key and resource names. */
+  environment: z
+    .string()
+    .regex(PROJECT_NAME, "expected 1-12 lowercase letters, digits or hyphens, starting with a letter")
+    .optional(),
   region: z.string().regex(REGION, 'expected an AWS region like "eu-west-1"'),
   network: NetworkSchema.optional(),
   plans: z
@@ -186,6 +244,8 @@ export const AddonConfigSchema = z.strictObject({
     )
     .default({}),
   agent: AgentSchema.default({}),
+  /** Omitted: a local state file next to the config file (fine for a first try, not for a team). */
+  state: StateSchema.optional(),
   apps: z
     .record(
       z.string().regex(APP_NAME, "expected 1-31 lowercase letters, digits or hyphens, starting with a letter"),
@@ -227,9 +287,25 @@ export interface ResolvedApp {
   readonly deploy: DeployTimings;
 }
 
+/**
+ * Where the stack's Terraform state lives. `s3`: encrypted, with S3 lock files; `local`: an
+ * absolute path here, written into the stack relative to its output folder.
+ */
+export type StateSpec =
+  | {
+      readonly backend: "s3";
+      readonly bucket: string;
+      readonly region: string;
+      readonly key: string;
+      readonly dynamodbTable?: string;
+    }
+  | { readonly backend: "local"; readonly path: string };
+
 /** A whole config after every rule has passed. */
 export interface ResolvedConfig {
   readonly project: string;
+  /** The deployment this config describes (staging, prod); part of the stack, state and resource names. */
+  readonly environment?: string;
   readonly region: string;
   readonly network?: NetworkSpec;
   readonly agentImage?: string;
@@ -238,4 +314,6 @@ export interface ResolvedConfig {
   readonly apps: readonly ResolvedApp[];
   /** Absolute path of the file it came from, when it came from one. */
   readonly source?: string;
+  /** The config's `state:`; undefined = a local file next to the config (see TcpAddonStack). */
+  readonly state?: StateSpec;
 }

@@ -5,6 +5,11 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConstructError } from "./errors";
+import { platformName } from "./names";
+import { relativeToStack } from "./stack-dir";
+
+/** Longest ECR repository name. */
+const MAX_ECR_NAME = 256;
 
 /** The repository root: where `runtime/Dockerfile` and the agent's sources live. */
 export const PACKAGE_ROOT = path.resolve(__dirname, "..");
@@ -14,6 +19,8 @@ export const DOCKERFILE = "runtime/Dockerfile";
 export interface TcpAgentImageProps {
   /** Resource-name prefix: the repository is `<project>-tcp-agent`. */
   readonly project: string;
+  /** The project's environment, when it has one: the repository is `<project>-<environment>-tcp-agent-<hash>`. */
+  readonly environment?: string;
   /** Region of the registry, for `aws ecr get-login-password`. */
   readonly region: string;
   /**
@@ -47,8 +54,9 @@ export interface TcpAgentImageProps {
  * pushes. The tag is a content hash of the agent's sources, so synth is deterministic, an
  * unchanged agent is never rebuilt, and a changed one gets a new tag (which a new task
  * definition revision then points at). An existing tag is not pushed again (immutable tags
- * would refuse it). Needs `docker` and the `aws` CLI where `cdktf deploy` runs, and
- * `contextDir` is written as an absolute path: deploy where you synth.
+ * would refuse it). Needs `docker` and the `aws` CLI where `cdktf deploy` runs. `contextDir` is
+ * written relative to the stack's output folder, so the stack deploys from any checkout that
+ * keeps the same layout (`cdktf.out` inside it).
  */
 export class TcpAgentImage extends Construct {
   readonly repository: EcrRepository;
@@ -75,7 +83,7 @@ export class TcpAgentImage extends Construct {
     }
     this.tag = `src-${hashSources(contextDir, sourcePaths)}`;
     this.repository = new EcrRepository(this, "Repository", {
-      name: `${props.project}-tcp-agent`,
+      name: platformName({ project: props.project, environment: props.environment }, "tcp-agent", MAX_ECR_NAME),
       imageTagMutability: "IMMUTABLE",
       imageScanningConfiguration: { scanOnPush: true },
       forceDelete,
@@ -87,7 +95,8 @@ export class TcpAgentImage extends Construct {
       provisioners: [
         {
           type: "local-exec",
-          workingDir: contextDir,
+          // Relative to the stack's output folder (where Terraform runs): no path of this machine in the JSON.
+          workingDir: relativeToStack(this, contextDir),
           interpreter: ["/bin/sh", "-c"],
           environment: {
             AWS_REGION: props.region,

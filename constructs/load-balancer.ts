@@ -10,6 +10,8 @@ export const MAX_LISTENERS_PER_NLB = 50;
 
 export interface TcpLoadBalancerProps {
   readonly project: string;
+  /** The project's environment, when it has one: `<project>-<environment>-nlb-<hash>`. */
+  readonly environment?: string;
   /** 0-based position among the project's load balancers; gives the name `<project>-nlb[-n]`. */
   readonly index: number;
   readonly vpcId: string;
@@ -46,7 +48,7 @@ export class TcpLoadBalancer extends Construct {
     super(scope, id);
     const deletionProtection = props.deletionProtection ?? false;
     const crossZone = props.crossZone ?? true;
-    const name = loadBalancerName(props.project, props.index);
+    const name = loadBalancerName({ project: props.project, environment: props.environment }, props.index);
 
     this.index = props.index;
     this.securityGroup = new SecurityGroup(this, "SecurityGroup", {

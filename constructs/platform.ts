@@ -9,9 +9,11 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import type { NetworkSpec } from "../config/schema";
+import type { Deployment } from "../config/state";
 import { TcpAgentImage, TcpAgentImageProps } from "./agent-image";
 import { ConstructError } from "./errors";
 import { TcpLoadBalancer } from "./load-balancer";
+import { deploymentLabel, MAX_NAME, platformName } from "./names";
 import { TcpNetwork } from "./network";
 
 /** AWS's default quota of load balancers per region. */
@@ -20,6 +22,12 @@ export const MAX_LOAD_BALANCERS = 50;
 export interface TcpPlatformProps {
   /** Resource-name prefix, 1-12 lowercase letters, digits or hyphens. */
   readonly project: string;
+  /**
+   * The deployment (staging, prod) this platform is: part of every resource name, so two
+   * environments of one project in one account never share a resource.
+   * @default none: names are `<project>-...` as they always were
+   */
+  readonly environment?: string;
   /**
    * An existing VPC and subnets to use.
    * @default a new VPC over 2 availability zones (see TcpNetwork)
@@ -65,6 +73,8 @@ export interface TcpPlatformProps {
  */
 export class TcpPlatform extends Construct {
   readonly project: string;
+  /** The project and environment that every resource name is made of (see names.ts). */
+  readonly deployment: Deployment;
   readonly network: TcpNetwork;
   readonly cluster: EcsCluster;
   readonly logGroup: CloudwatchLogGroup;
@@ -91,22 +101,24 @@ export class TcpPlatform extends Construct {
     const logRetentionDays = props.logRetentionDays ?? 30;
     this.deletionProtection = props.deletionProtection ?? false;
     this.project = props.project;
+    this.deployment = { project: props.project, ...(props.environment === undefined ? {} : { environment: props.environment }) };
+    const label = deploymentLabel(this.deployment);
 
     this.region = new DataAwsRegion(this, "Region").region;
     this.partition = new DataAwsPartition(this, "Partition").partition;
     const account = new DataAwsCallerIdentity(this, "Account").accountId;
 
     this.network = new TcpNetwork(this, "Network", {
-      project: props.project,
+      project: label,
       existing: props.network,
       natGateways: props.natGateways,
     });
     this.cluster = new EcsCluster(this, "Cluster", {
-      name: `${props.project}-tcp-addon`,
+      name: platformName(this.deployment, "tcp-addon", MAX_NAME),
       setting: [{ name: "containerInsights", value: "enabled" }],
     });
     this.logGroup = new CloudwatchLogGroup(this, "Logs", {
-      name: `/tcp-addon/${props.project}`,
+      name: props.environment === undefined ? `/tcp-addon/${props.project}` : `/tcp-addon/${props.project}/${props.environment}`,
       retentionInDays: logRetentionDays,
       kmsKeyId: props.logKmsKeyArn,
     });
@@ -124,8 +136,8 @@ export class TcpPlatform extends Construct {
       ],
     });
     this.executionRole = new IamRole(this, "ExecutionRole", {
-      namePrefix: `${props.project}-tcp-exec-`,
-      description: `tcp-addon ${props.project}: ECS pulls images, writes logs and reads the apps' secrets`,
+      namePrefix: `${label}-tcp-exec-`,
+      description: `tcp-addon ${label}: ECS pulls images, writes logs and reads the apps' secrets`,
       assumeRolePolicy: this.tasksAssumeRolePolicy,
     });
     new IamRolePolicyAttachment(this, "ExecutionPolicy", {
@@ -139,6 +151,7 @@ export class TcpPlatform extends Construct {
       this.agentImage = new TcpAgentImage(this, "AgentImage", {
         ...props.agentBuild,
         project: props.project,
+        environment: props.environment,
         region: this.region,
       });
       this.agentImageUri = this.agentImage.imageUri;
@@ -162,6 +175,7 @@ export class TcpPlatform extends Construct {
     if (existing) return existing;
     const lb = new TcpLoadBalancer(this, index === 0 ? "LoadBalancer" : `LoadBalancer${index + 1}`, {
       project: this.project,
+      environment: this.deployment.environment,
       index,
       vpcId: this.network.vpcId,
       publicSubnetIds: this.network.publicSubnetIds,

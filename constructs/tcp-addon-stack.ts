@@ -1,7 +1,10 @@
 import { Construct } from "constructs";
-import { TerraformStack } from "cdktf";
+import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import type { ResolvedConfig } from "../config/schema";
+import * as path from "node:path";
+import type { ResolvedConfig, StateSpec } from "../config/schema";
+import { defaultLocalState } from "../config/state";
+import { relativeToStack } from "./stack-dir";
 import { TcpApp } from "./tcp-app";
 import { TcpPlatform, TcpPlatformProps } from "./platform";
 import { applyPolicy, TcpAddonPolicyOptions } from "./policy";
@@ -20,6 +23,14 @@ export interface TcpAddonStackProps {
    * @default every rule, warnings printed to stderr
    */
   readonly policy?: TcpAddonPolicyOptions | false;
+  /**
+   * Where Terraform keeps the stack's state; overrides the config's `state:`. S3 state is
+   * encrypted and locked with an S3 lock file (`use_lockfile`, Terraform 1.10 or later), plus a
+   * DynamoDB table when one is named. A local path is written relative to the stack's folder.
+   * @default the config's `state:`, else `terraform.<stack id>.tfstate` in the config file's folder
+   *   (the working folder for a config without a file)
+   */
+  readonly state?: StateSpec;
 }
 
 /**
@@ -29,19 +40,34 @@ export interface TcpAddonStackProps {
  * so adding an app never moves another one. The security policy runs on every synth.
  */
 export class TcpAddonStack extends TerraformStack {
+  /** Where the state lives, as declared (a local path absolute here, relative in the JSON). */
+  readonly state: StateSpec;
+  /** The backend block written into the stack. */
+  readonly backend: S3Backend | LocalBackend;
   readonly platform: TcpPlatform;
   readonly apps: readonly TcpApp[];
 
   constructor(scope: Construct, id: string, props: TcpAddonStackProps) {
     super(scope, id);
     const { config } = props;
+    this.state =
+      props.state ?? config.state ?? defaultLocalState(config, config.source === undefined ? process.cwd() : path.dirname(config.source));
+    this.backend = this.declareState(this.state);
     new AwsProvider(this, "aws", {
       region: config.region,
-      defaultTags: [{ tags: { "tcp-addon:project": config.project } }],
+      defaultTags: [
+        {
+          tags: {
+            "tcp-addon:project": config.project,
+            ...(config.environment === undefined ? {} : { "tcp-addon:environment": config.environment }),
+          },
+        },
+      ],
     });
     this.platform = new TcpPlatform(this, "Platform", {
       ...props.platform,
       project: config.project,
+      environment: config.environment,
       network: config.network,
       agentImage: config.agentImage,
     });
@@ -65,5 +91,20 @@ export class TcpAddonStack extends TerraformStack {
         }),
     );
     if (props.policy !== false) applyPolicy(this, props.policy);
+  }
+
+  /** The backend block: S3 encrypted and locked, or a local file relative to the stack's folder. */
+  private declareState(state: StateSpec): S3Backend | LocalBackend {
+    if (state.backend === "local") return new LocalBackend(this, { path: relativeToStack(this, state.path) });
+    const backend = new S3Backend(this, {
+      bucket: state.bucket,
+      key: state.key,
+      region: state.region,
+      encrypt: true,
+      dynamodbTable: state.dynamodbTable,
+    });
+    // S3 native locking (a .tflock object next to the state); cdktf 0.21 has no prop for it yet.
+    backend.addOverride("use_lockfile", true);
+    return backend;
   }
 }

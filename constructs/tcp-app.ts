@@ -17,7 +17,7 @@ import { AGENT_HEALTH_PORT, AGENT_PORT } from "../runtime/agent/contract";
 import { AGENT_CONTAINER, containerDefinitions } from "./container-definitions";
 import { ConstructError } from "./errors";
 import type { TcpLoadBalancer } from "./load-balancer";
-import { fitName, tcpUrlOutputId } from "./names";
+import { appResourceName, MAX_NAME, tcpUrlOutputId } from "./names";
 import type { TcpPlatform } from "./platform";
 
 export { AGENT_CONTAINER, AGENT_UID, APP_CONTAINER } from "./container-definitions";
@@ -124,7 +124,7 @@ export class TcpApp extends Construct {
   readonly taskDefinition: EcsTaskDefinition;
   /** The ECS service: desired count, deployment settings, network placement. */
   readonly service: EcsService;
-  /** The SSM parameter `/<project>/<app>/TCP_URL`, for other stacks and scripts to read. */
+  /** The SSM parameter `/<project>[/<environment>]/<app>/TCP_URL`, for other stacks and scripts to read. */
   readonly parameter: SsmParameter;
   /** The Terraform output `tcp_url_<app>` that `tcp-addon urls` reads. */
   readonly output: TerraformOutput;
@@ -159,11 +159,12 @@ export class TcpApp extends Construct {
    */
   private taskSecurityGroup(app: AppSettings): SecurityGroup {
     const project = this.platform.project;
+    const name = appResourceName(this.platform.deployment, app.name, "tasks", MAX_NAME);
     const group = new SecurityGroup(this, "SecurityGroup", {
-      name: `${project}-${app.name}-tasks`,
+      name,
       description: `tcp-addon ${project}/${app.name} tasks: agent ports from the load balancer only`,
       vpcId: this.platform.network.vpcId,
-      tags: { ...this.tags, Name: `${project}-${app.name}-tasks` },
+      tags: { ...this.tags, Name: name },
     });
     // Each attribute read makes a new cdktf token (with a captured stack trace): read once.
     const tasks = group.id;
@@ -208,7 +209,7 @@ export class TcpApp extends Construct {
   private tcpTargetGroup(app: AppSettings): LbTargetGroup {
     const t = app.deploy;
     return new LbTargetGroup(this, "TargetGroup", {
-      name: fitName([this.platform.project, app.name]),
+      name: appResourceName(this.platform.deployment, app.name),
       protocol: "TCP",
       port: AGENT_PORT,
       targetType: "ip",
@@ -265,7 +266,7 @@ export class TcpApp extends Construct {
       region: platform.region,
     });
     return new EcsTaskDefinition(this, "TaskDefinition", {
-      family: `${platform.project}-${app.name}`,
+      family: appResourceName(platform.deployment, app.name, undefined, MAX_NAME),
       requiresCompatibilities: ["FARGATE"],
       networkMode: "awsvpc",
       cpu: String(app.cpu),
@@ -306,14 +307,18 @@ export class TcpApp extends Construct {
     });
   }
 
-  /** TCP_URL as the SSM parameter `/<project>/<app>/TCP_URL` and the output `tcp_url_<app>`. */
+  /**
+   * TCP_URL as the SSM parameter `/<project>[/<environment>]/<app>/TCP_URL` and the output
+   * `tcp_url_<app>`. Slashes cannot appear in the names, so the path is never ambiguous.
+   */
   private publishTcpUrl(app: AppSettings): [SsmParameter, TerraformOutput] {
-    const project = this.platform.project;
+    const { project, environment } = this.platform.deployment;
+    const scope = environment === undefined ? project : `${project}/${environment}`;
     const parameter = new SsmParameter(this, "TcpUrlParameter", {
-      name: `/${project}/${app.name}/TCP_URL`,
+      name: `/${scope}/${app.name}/TCP_URL`,
       type: "String",
       value: this.tcpUrl,
-      description: `TCP_URL of ${project}/${app.name}: where clients connect`,
+      description: `TCP_URL of ${scope}/${app.name}: where clients connect`,
       tags: this.tags,
     });
     const output = new TerraformOutput(this, "TcpUrl", { value: this.tcpUrl, description: `TCP_URL of app ${app.name}` });

@@ -284,3 +284,28 @@ describe("resolveConfig", () => {
     expect(counts).toEqual([50, 50, 20]);
   });
 });
+
+describe("an app's deploy: block", () => {
+  it("overrides the deploy timings it names and keeps the rest", () => {
+    const config = valid();
+    config.apps.mqtt.deploy = { agentDrainSeconds: 30, deregistrationDelaySeconds: 150 };
+    const [app] = loadConfig(write(config)).apps;
+    expect(app.deploy).toMatchObject({ agentDrainSeconds: 30, deregistrationDelaySeconds: 150, stopTimeoutSeconds: 40, healthyThreshold: 2 });
+  });
+
+  it("refuses timings that would refuse connections during a deploy, on the line of the key", () => {
+    const config = valid();
+    config.apps.mqtt.deploy = { deregistrationDelaySeconds: 30 };
+    const [issue, ...rest] = issuesOf(() => loadConfig(write(config)));
+    expect(rest).toEqual([]);
+    expect(issue).toMatch(/tcp-addon\.yaml:\d+: apps\.mqtt\.deploy\.deregistrationDelaySeconds: .*raise it to at least 105/);
+  });
+
+  it("refuses an unknown key with the keys it knows", () => {
+    const config = valid();
+    config.apps.mqtt.deploy = { drainSeconds: 5 };
+    expect(issuesOf(() => loadConfig(write(config)))).toEqual([
+      expect.stringMatching(/apps\.mqtt\.deploy\.drainSeconds: unknown key "drainSeconds"; expected one of: .*agentDrainSeconds/),
+    ]);
+  });
+});

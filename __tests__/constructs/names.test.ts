@@ -31,7 +31,7 @@ describe("fitName", () => {
 
 describe("loadBalancerName", () => {
   it("numbers the project's load balancers from the second one: acme-nlb, acme-nlb-2", () => {
-    expect([0, 1, 49].map((i) => loadBalancerName("acme", i))).toEqual(["acme-nlb", "acme-nlb-2", "acme-nlb-50"]);
+    expect([0, 1, 49].map((i) => loadBalancerName({ project: "acme" }, i))).toEqual(["acme-nlb", "acme-nlb-2", "acme-nlb-50"]);
   });
 });
 

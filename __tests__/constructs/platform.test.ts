@@ -10,6 +10,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { TcpAgentImage } from "../../constructs/agent-image";
+import { stackOutputDir } from "../../constructs/stack-dir";
+import type { TcpAddonStack } from "../../constructs/tcp-addon-stack";
 import {
   appFixture,
   configFixture,
@@ -261,11 +263,13 @@ describe("the agent image built by the stack", () => {
   let json: string;
   let tf: TfJson;
   let tag: string | undefined;
+  let stackOf: TcpAddonStack;
 
   beforeAll(() => {
     dir = sources();
     let stack;
     ({ json, tf, stack } = synthWithSources(dir));
+    stackOf = stack;
     tag = stack.platform.agentImage?.tag;
   });
 
@@ -281,7 +285,9 @@ describe("the agent image built by the stack", () => {
 
   it("builds runtime/Dockerfile from the context folder, then pushes", () => {
     const exec = localExec(tf);
-    expect(exec.working_dir).toBe(dir);
+    // written relative to the stack's output folder (no absolute path in the JSON), and that is the context folder
+    expect(path.isAbsolute(exec.working_dir)).toBe(false);
+    expect(path.resolve(stackOutputDir(stackOf), exec.working_dir)).toBe(dir);
     const steps = exec.command.split("\n").flatMap((line) => /\bdocker (login|build|push)\b/.exec(line)?.[0] ?? []);
     expect(steps).toEqual(["docker login", "docker build", "docker push"]);
     expect(exec.command).toContain('docker build --platform "$IMAGE_PLATFORM" -f runtime/Dockerfile -t');

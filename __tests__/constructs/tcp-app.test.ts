@@ -4,6 +4,7 @@ import { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import { DEFAULT_DEPLOY_TIMINGS } from "../../config/deploy-timings";
 import type { ResolvedApp } from "../../config/schema";
 import { AGENT_HEALTH_PORT, AGENT_PORT, APP_PORT } from "../../constructs/tcp-app";
 import {
@@ -103,12 +104,18 @@ describe.each([
   });
 
   it.each(apps.map((a) => [a.name, a]))(
-    "%s: the target group waits 60 s on deregistration, then closes the old connections",
+    "%s: the target group waits the deploy timings' delay on deregistration, then closes the old connections; unhealthy targets keep theirs",
     (name) => {
       expect(json).toHaveResourceWithProperties(LbTargetGroup, {
         name: `acme-${name}`,
-        deregistration_delay: "60",
+        deregistration_delay: String(DEFAULT_DEPLOY_TIMINGS.deregistrationDelaySeconds),
         connection_termination: true,
+        target_health_state: [
+          {
+            enable_unhealthy_connection_termination: false,
+            unhealthy_draining_interval: DEFAULT_DEPLOY_TIMINGS.unhealthyDrainingIntervalSeconds,
+          },
+        ],
       });
     },
   );

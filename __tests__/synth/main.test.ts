@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { LOCAL_STATE_NOTICE } from "../../config/state";
 import { readTree } from "./tree";
 
 /**
@@ -144,8 +145,8 @@ describe.each(Object.entries(BAD))("a config with %s", (name, bad) => {
 });
 
 describe("a valid tcp-addon.yaml in the working folder", () => {
-  it("exits 0 with nothing on stderr", () => {
-    expect(outcome("default file")).toMatchObject({ code: 0, stderr: "" });
+  it("exits 0 with only the local-state notice on stderr", () => {
+    expect(outcome("default file")).toMatchObject({ code: 0, stderr: `${LOCAL_STATE_NOTICE}\n` });
   });
 
   it("replaces cdktf.out with the manifest and stacks/<project>/cdk.tf.json", () => {
@@ -163,7 +164,7 @@ describe("a valid tcp-addon.yaml in the working folder", () => {
 describe("TCP_ADDON_CONFIG naming another file, with CDKTF_OUTDIR set", () => {
   it("writes that config's stack, named after its project, into CDKTF_OUTDIR", () => {
     const { dir, code, stderr } = outcome("other JSON file in CDKTF_OUTDIR");
-    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+    expect({ code, stderr }).toEqual({ code: 0, stderr: `${LOCAL_STATE_NOTICE}\n` });
     const tf = JSON.parse(fs.readFileSync(path.join(dir, "custom.out", "stacks", "other", "cdk.tf.json"), "utf8"));
     expect(tf.output.tcp_url_game.value).toMatch(/:30000$/);
   });

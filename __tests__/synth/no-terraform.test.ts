@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { LOCAL_STATE_NOTICE } from "../../config/state";
 
 const REPO = path.resolve(__dirname, "..", "..");
 
@@ -26,7 +27,7 @@ describe("npm run synth where Terraform is not installed", () => {
     });
 
     // then
-    expect(result.stderr).toBe("");
+    expect(result.stderr).toBe(`${LOCAL_STATE_NOTICE}\n`);
     expect(result.status).toBe(0);
     const tf = JSON.parse(fs.readFileSync(path.join(out, "stacks", "acme", "cdk.tf.json"), "utf8"));
     expect(Object.keys(tf.resource.terraform_data)).toHaveLength(1);

@@ -12,7 +12,8 @@ import {
 } from "../../config";
 import { issuesOf, messageOf, TcpAddonError } from "../agent/errors";
 import type * as LocalCli from "../local/cli";
-import { findTcpUrls, OutputsError, readOutputsFile } from "./outputs";
+import { findTcpUrls, OutputsError, readOutputsFile, type TcpUrl } from "./outputs";
+import { stackName } from "../../config/state";
 
 /**
  * The `tcp-addon` command line: validate, plans, urls, local.
@@ -144,10 +145,13 @@ function urls(args: string[], io: CliIo): number {
 
   const outputs = readOutputsFile(outputsFile, relative(outputsFile, io));
   const found = findTcpUrls(outputs, relative(outputsFile, io), config && {
-    stack: config.project,
+    stack: stackName(config),
     apps: config.apps.map((a) => a.name),
   });
-  for (const line of table(found.urls.map((u) => [u.app, u.url]), [false, false])) io.out(line);
+  // Without a config, outputs of several stacks (environments) are told apart by the stack's name.
+  const stacks = new Set(found.urls.map((u) => u.stack));
+  const label = (u: TcpUrl) => (stacks.size > 1 ? `${u.stack}/${u.app}` : u.app);
+  for (const line of table(found.urls.map((u) => [label(u), u.url]), [false, false])) io.out(line);
   for (const problem of found.problems) io.err(problem);
   return found.problems.length === 0 ? EXIT_OK : EXIT_FAILURE;
 }

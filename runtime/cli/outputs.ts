@@ -51,6 +51,8 @@ export function readOutputsFile(file: string, label: string): OutputsFile {
 }
 
 export interface TcpUrl {
+  /** The stack (`<project>[-<environment>]`) whose outputs hold it. */
+  readonly stack: string;
   readonly app: string;
   readonly url: string;
 }
@@ -66,10 +68,10 @@ export function findTcpUrls(
 ): { readonly urls: readonly TcpUrl[]; readonly problems: readonly string[] } {
   if (expect === undefined) {
     const urls: TcpUrl[] = [];
-    for (const stack of Object.values(outputs)) {
-      for (const leaf of leaves(stack)) {
+    for (const [stack, stackOutputs] of Object.entries(outputs)) {
+      for (const leaf of leaves(stackOutputs)) {
         const app = appOfLeaf(leaf.path);
-        if (app !== undefined) urls.push({ app, url: leaf.value });
+        if (app !== undefined) urls.push({ stack, app, url: leaf.value });
       }
     }
     return {
@@ -97,7 +99,7 @@ export function findTcpUrls(
     if (leaf === undefined) {
       problems.push(`apps.${app}: no TCP_URL output in ${label} (stack "${expect.stack}"); deploy again to create it`);
     } else {
-      urls.push({ app, url: leaf.value });
+      urls.push({ stack: expect.stack, app, url: leaf.value });
     }
   }
   return { urls, problems };

@@ -5,15 +5,15 @@ import { TARGET_GROUP_TYPES } from "./lb-common";
 /**
  * TCP-LB2: every target group sets its deregistration delay on purpose. AWS's default, 300 s,
  * holds every deploy and every scale-in for five minutes; too short a delay cuts connections
- * before the agent has drained them. The product uses 60 s (new connections keep arriving
- * for 30-40 s after deregistration starts).
+ * before new ones stop arriving. The product uses 120 s (config/deploy-timings.ts: new
+ * connections keep arriving for about two minutes after deregistration starts).
  */
 export const DeregistrationDelay: PolicyRule = {
   id: "TCP-LB2",
   name: "deliberate-deregistration-delay",
   level: "error",
   explanation: "The deregistration delay decides how long deploys take and how long old connections live; the default was chosen for nobody",
-  fix: "set deregistration_delay explicitly (0-3600 seconds; the product uses 60)",
+  fix: "set deregistration_delay explicitly (0-3600 seconds; the product uses 120)",
   mirrors: [],
   resourceTypes: TARGET_GROUP_TYPES,
   check(resource) {
