@@ -9,6 +9,7 @@ async function main(): Promise<void> {
   process.setSourceMapsEnabled(false);
   // A bad config stops here, before cdktf is even loaded and before the output folder is touched.
   const config = loadConfig(configPath());
+  for (const warning of config.warnings) console.error(`warning: ${warning}`);
   if (config.state === undefined) console.error(LOCAL_STATE_NOTICE);
   const { synthToDir, withoutTokenStacks } = await import("./constructs/synth");
   const { TcpAddonStack } = await import("./constructs/tcp-addon-stack");

@@ -51,17 +51,22 @@ export function taskSizeFor(agentCores: number): TaskSize | undefined {
  * bench's "plans" case (8 connections, duplex). See PLAN_SIZES for the run.
  */
 export const PLAN_AGENT_CORES: Readonly<Record<string, number>> = Object.freeze({
-  "tcp-1k": 0,
-  "tcp-5k": 0,
-  "tcp-20k": 0,
-  "tcp-100k": 0,
+  "tcp-1k": 0.09,
+  "tcp-5k": 0.16,
+  "tcp-20k": 0.215,
+  "tcp-100k": 0.33,
 });
 
 /**
  * The smallest task size for each built-in plan: `taskSizeFor(PLAN_AGENT_CORES[plan])`.
  * Measured by `npm run bench -- --only=plans` (TODO run) on a shared 2-core AMD EPYC VM.
  */
-export const PLAN_SIZES: Readonly<Record<string, TaskSize>> = Object.freeze({});
+export const PLAN_SIZES: Readonly<Record<string, TaskSize>> = Object.freeze({
+  "tcp-1k": Object.freeze({ cpu: 512, memory: 1024 }),
+  "tcp-5k": Object.freeze({ cpu: 512, memory: 1024 }),
+  "tcp-20k": Object.freeze({ cpu: 1024, memory: 2048 }),
+  "tcp-100k": Object.freeze({ cpu: 1024, memory: 2048 }),
+});
 
 /**
  * The smallest task size for a plan of `packetsPerSecond`: that of the smallest built-in
@@ -107,4 +112,18 @@ export function planCatalogue(userPlans: Readonly<Record<string, Omit<Plan, "nam
       : { name, packetsPerSecond: spec.packetsPerSecond, burst: spec.burst };
   }
   return all;
+}
+
+/**
+ * Why `cpu` is too small for the agent to deliver `plan` at full rate both ways with half
+ * the task left for the app, with the fix; undefined when it is large enough or the plan
+ * has no measured size.
+ */
+export function planSizeProblem(plan: Plan, cpu: number): string | undefined {
+  const size = planTaskSize(plan.packetsPerSecond);
+  if (size === undefined || cpu >= size.cpu) return undefined;
+  return (
+    `${cpu} cpu units leave the app less than half the task when the agent carries plan ${plan.name} ` +
+    `at its full rate both ways; set cpu: ${size.cpu} and memory: ${size.memory} or more (the smallest size measured to fit)`
+  );
 }

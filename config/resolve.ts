@@ -5,7 +5,7 @@ import { deployTimings, DeployTimingsError, type DeployTimings } from "./deploy-
 import { ConfigError, ProcfileError } from "./errors";
 import { displayPath, errnoCode } from "./file";
 import { formatIssues, type Issue, type Locate, zodIssue } from "./issues";
-import { planCatalogue } from "./plans";
+import { planCatalogue, planSizeProblem } from "./plans";
 import { placeApps } from "./ports";
 import { parseProcfile } from "./procfile";
 import { resolveState } from "./state";
@@ -126,8 +126,17 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
     plans: catalogue,
     apps: resolvedApps,
     ...(source === undefined ? {} : { source }),
+    warnings: formatIssues(sizeIssues(resolvedApps), label, locate),
     ...(config.state === undefined ? {} : { state: resolveState(config.state, deployment, baseDir) }),
   };
+}
+
+/** Apps whose cpu is below their plan's task size: a warning, since the limit still holds exactly. */
+function sizeIssues(apps: readonly ResolvedApp[]): Issue[] {
+  return apps.flatMap((app) => {
+    const problem = planSizeProblem(app.plan, app.cpu);
+    return problem === undefined ? [] : [{ path: ["apps", app.name, "cpu"], message: problem }];
+  });
 }
 
 function readTcpCommand(procfile: string): { command: string; workdir: string } | { problem: string } {
