@@ -168,12 +168,11 @@ async function main(): Promise<void> {
     () => rateAccuracy({ ...settings.rate, rates: RATES, directions: ["up", "down"], agentBundle, log }),
     rateRows,
   );
-  if (results.throughput?.agentCpuSecondsPerGB !== undefined) {
-    rows.push({
-      section: "cpu",
-      measure: "agent with no limit, 1 stream",
-      value: `${results.throughput.agentCpuSecondsPerGB.toFixed(2)} CPU-s per GB`,
-    });
+  for (const [name, value] of [
+    ["agent", results.throughput?.agentCpuSecondsPerGB],
+    ["haproxy", results.throughput?.haproxyCpuSecondsPerGB],
+  ] as const) {
+    if (value !== undefined) rows.push({ section: "cpu", measure: `${name} with no limit, 1 stream`, value: `${value.toFixed(2)} CPU-s per GB` });
   }
   results.plans = await attempt("plans", () => plans({ ...settings.plans, agentBundle, log }), plansRows);
   results.memory = await attempt("memory", () => memory({ ...settings.memory, agentBundle, log }), memoryRows);
