@@ -65,14 +65,18 @@ const FULL: Settings = {
   synth: { appCounts: [1, 10, 100, 200], reps: 3 },
 };
 
-const USAGE = `usage: npm run bench [-- --quick] [-- --only=${CASES.join(",")}]`;
+const USAGE = `usage: npm run bench [-- --quick] [-- --only=${CASES.join(",")}] [-- --agent=FILE]`;
 
-function parseArgs(argv: readonly string[]): { settings: Settings; only: Set<CaseName> } {
+function parseArgs(argv: readonly string[]): { settings: Settings; only: Set<CaseName>; agent?: string } {
   let settings = FULL;
   let only = new Set<CaseName>(CASES);
+  let agent: string | undefined;
   for (const arg of argv) {
     if (arg === "--quick") settings = QUICK;
-    else if (arg.startsWith("--only=")) {
+    else if (arg.startsWith("--agent=")) {
+      agent = path.resolve(arg.slice("--agent=".length));
+      if (!fs.existsSync(agent)) throw new BenchError("BAD_ARGS", `--agent: no file at ${agent}; ${USAGE}`);
+    } else if (arg.startsWith("--only=")) {
       const names = arg.slice("--only=".length).split(",");
       const bad = names.filter((n) => !(CASES as readonly string[]).includes(n));
       if (bad.length > 0) throw new BenchError("BAD_ARGS", `unknown case ${bad.join(", ")}; ${USAGE}`);
@@ -82,7 +86,7 @@ function parseArgs(argv: readonly string[]): { settings: Settings; only: Set<Cas
       process.exit(0);
     } else throw new BenchError("BAD_ARGS", `unknown argument ${arg}; ${USAGE}`);
   }
-  return { settings, only };
+  return { settings, only, agent };
 }
 
 function log(line: string): void {
@@ -98,7 +102,7 @@ function gitCommit(): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const { settings, only } = parseArgs(process.argv.slice(2));
+  const { settings, only, agent } = parseArgs(process.argv.slice(2));
   const started = now();
   const command = `npm run bench${settings.mode === "quick" ? " -- --quick" : ""}`;
   log(`tcp-addon bench (${settings.mode}): ${[...only].join(", ")}`);
@@ -109,8 +113,8 @@ async function main(): Promise<void> {
   let agentBundle: string | undefined;
   let agentProblem: string | undefined;
   try {
-    agentBundle = await buildAgent();
-    log(`agent: built ${path.relative(process.cwd(), agentBundle)}`);
+    agentBundle = agent ?? (await buildAgent());
+    log(agent ? `agent: ${agent} (given, not built)` : `agent: built ${path.relative(process.cwd(), agentBundle)}`);
   } catch (err) {
     agentProblem = (err as Error).message.split("\n")[0];
     log(`agent: build failed, agent cases skipped: ${agentProblem}`);
@@ -129,7 +133,7 @@ async function main(): Promise<void> {
     tools,
     haproxyThreads: 1,
     socatMode: "fork (one process per connection)",
-    agentBuild: agentBundle ? "ok" : agentProblem,
+    agentBuild: agentBundle ? (agent ? `given: ${agent}` : "ok") : agentProblem,
   };
 
   const results: Results = {};
@@ -200,7 +204,8 @@ async function main(): Promise<void> {
   };
   const json = JSON.stringify(report, null, 2) + "\n";
   const stamp = environment.date.replace(/[:.]/g, "-");
-  const partial = only.size < CASES.length;
+  // A run of some cases, or of an agent other than this tree's, leaves latest.* alone.
+  const partial = only.size < CASES.length || agent !== undefined;
   // A run of some cases only leaves latest.* alone: they always hold one whole run.
   const base = partial ? `${stamp}-${settings.mode}-partial` : "latest";
   fs.writeFileSync(path.join(RESULTS, `${stamp}-${settings.mode}${partial ? "-partial" : ""}.json`), json);
