@@ -2,7 +2,8 @@
 "use strict";
 // The `tcp-addon-agent` command. Runs the single-file bundle (dist/tcp-addon-agent.js,
 // from `npm run build:agent`) when it is at least as new as the sources, else the
-// TypeScript sources through tsx, so a fresh clone works without a build step.
+// TypeScript sources through tsx, so a fresh clone works without a build step. An installed
+// package always runs the bundle (tsx is not among its dependencies).
 const fs = require("node:fs");
 const path = require("node:path");
 
@@ -21,6 +22,9 @@ function mtime(file) {
 function bundleIsCurrent() {
   const built = mtime(bundle);
   if (built < 0) return false;
+  // An installed package (no constructs/ sources: not a clone) runs its bundle; npm does not keep
+  // the packed files' times, so the agent's sources may look newer than the bundle there.
+  if (!fs.existsSync(path.join(root, "constructs", "index.ts"))) return true;
   let names;
   try {
     names = fs.readdirSync(sources);

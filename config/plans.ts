@@ -106,7 +106,7 @@ export function formatRate(bytesPerSec: number): string {
 export function planCatalogue(userPlans: Readonly<Record<string, Omit<Plan, "name">>> = {}): Record<string, Plan> {
   const all: Record<string, Plan> = { ...BUILT_IN_PLANS };
   for (const [name, spec] of Object.entries(userPlans)) {
-    if (Object.hasOwn(BUILT_IN_PLANS, name)) continue;
+    if (Object.prototype.hasOwnProperty.call(BUILT_IN_PLANS, name)) continue;
     all[name] = spec.burst === undefined
       ? { name, packetsPerSecond: spec.packetsPerSecond }
       : { name, packetsPerSecond: spec.packetsPerSecond, burst: spec.burst };

@@ -181,7 +181,7 @@ export const AppSchema = z.strictObject({
     for (const field of ["env", "secrets"] as const) {
       if (!ok(field)) continue;
       for (const name of RESERVED_ENV) {
-        if (Object.hasOwn(app[field], name)) {
+        if (Object.prototype.hasOwnProperty.call(app[field], name)) {
           ctx.addIssue({
             code: "custom",
             path: [field, name],
@@ -203,7 +203,7 @@ export const AppSchema = z.strictObject({
     }
     if (ok("env", "secrets")) {
       for (const name of Object.keys(app.secrets)) {
-        if (Object.hasOwn(app.env, name)) {
+        if (Object.prototype.hasOwnProperty.call(app.env, name)) {
           ctx.addIssue({
             code: "custom",
             path: ["secrets", name],
@@ -231,7 +231,7 @@ export const AddonConfigSchema = z.strictObject({
     .superRefine(
       (plans, ctx) => {
         for (const name of Object.keys(plans)) {
-          if (Object.hasOwn(BUILT_IN_PLANS, name)) {
+          if (Object.prototype.hasOwnProperty.call(BUILT_IN_PLANS, name)) {
             ctx.addIssue({
               code: "custom",
               path: [name],

@@ -4,6 +4,7 @@ import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { PACKAGE_ROOT } from "../config/package-root";
 import { ConstructError } from "./errors";
 import { platformName } from "./names";
 import { relativeToStack } from "./stack-dir";
@@ -11,8 +12,11 @@ import { relativeToStack } from "./stack-dir";
 /** Longest ECR repository name. */
 const MAX_ECR_NAME = 256;
 
-/** The repository root: where `runtime/Dockerfile` and the agent's sources live. */
-export const PACKAGE_ROOT = path.resolve(__dirname, "..");
+/**
+ * This package's root: where `runtime/Dockerfile` and the agent's sources live, in a clone and
+ * inside `node_modules/tcp-addon` alike (the nearest package.json, not a fixed `..` from here).
+ */
+export { PACKAGE_ROOT };
 /** The agent's Dockerfile, relative to the build context. */
 export const DOCKERFILE = "runtime/Dockerfile";
 

@@ -39,6 +39,8 @@ export function writeConfig(options: {
   env?: Record<string, string>;
   command?: string;
   plan?: string;
+  /** The app's `deploy:` overrides. */
+  deploy?: Record<string, number | boolean>;
 }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-local-"));
   const app: Record<string, unknown> = {
@@ -48,6 +50,7 @@ export function writeConfig(options: {
     port: options.port,
     env: options.env ?? {},
   };
+  if (options.deploy !== undefined) app.deploy = options.deploy;
   if (options.command === undefined) app.procfile = path.join(EXAMPLE, "Procfile");
   else app.command = options.command;
   const file = path.join(dir, "tcp-addon.json");
@@ -225,6 +228,27 @@ export function establishedTo(port: number): number {
     .slice(1)
     .map((line) => line.trim().split(/\s+/))
     .filter((f) => f.length > 3 && f[1] === `0100007F:${hexPort}` && f[3] === "01").length;
+}
+
+/** The lines of an `--events` file, parsed. */
+export function readEvents(file: string): Record<string, unknown>[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Each task's states in order, from an `--events` file. */
+export function statesByTask(file: string): Map<string, string[]> {
+  const byTask = new Map<string, string[]>();
+  for (const e of readEvents(file)) {
+    if (typeof e.state !== "string") continue;
+    const task = String(e.task);
+    byTask.set(task, [...(byTask.get(task) ?? []), e.state]);
+  }
+  return byTask;
 }
 
 /** A connected mqtt.js client (no reconnects unless asked). */

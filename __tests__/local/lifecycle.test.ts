@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import * as net from "node:net";
 import * as path from "node:path";
 import type { MqttClient } from "mqtt";
-import { connectMqtt, EXAMPLE, freePort, isRunning, LocalRun, processesMentioning, within, writeConfig } from "./helpers";
+import { connectMqtt, descendantsOf, EXAMPLE, freePort, isRunning, LocalRun, processesMentioning, REPO, within, writeConfig } from "./helpers";
 
 /** Starting, stopping and failing: exit codes, error lines and leftover processes. */
 
@@ -33,6 +34,80 @@ describe("tcp-addon local lifecycle", () => {
     expect(children.length).toBeGreaterThanOrEqual(4); // two agents, two brokers
     expect(code).toBe(0);
     expect(children.filter(isRunning)).toEqual([]);
+  });
+
+  it("leaves no agent or app process within 2 s when it is killed with SIGKILL", async () => {
+    const config = writeConfig({ port: await freePort(), containers: 2 });
+    run = new LocalRun(["--config", config]);
+    await run.ready(2);
+    const children = run.descendants();
+
+    // The agents' lifeline (fd 3, TCP_ADDON_LIFELINE_FD) reads end-of-file when local mode dies.
+    run.child.kill("SIGKILL");
+    await run.exited;
+    const deadline = Date.now() + 2_000;
+    while (children.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const left = children.filter(isRunning);
+    for (const pid of left) process.kill(pid, "SIGKILL");
+
+    expect(children.length).toBeGreaterThanOrEqual(4);
+    expect(left).toEqual([]);
+  });
+
+  it("says in one line that an earlier local mode holds its port", async () => {
+    const port = await freePort();
+    const config = writeConfig({ port, containers: 1 });
+    const first = new LocalRun(["--config", config]);
+    try {
+      await first.ready(1);
+      run = new LocalRun(["--config", config]);
+      const { code } = await within(run.exited, 20_000, "the second local mode to exit");
+
+      expect(code).toBe(1);
+      expect(run.stderr[run.stderr.length - 1]).toBe(
+        `tcp-addon local: mqtt: 127.0.0.1:${port} is held by an earlier tcp-addon local that still runs (pid ${first.child.pid}); stop it with: kill ${first.child.pid}`,
+      );
+    } finally {
+      await first.stop();
+    }
+  });
+
+  it.each([
+    ["SIGTERM", "npm run local"],
+    ["SIGINT", "npm run local"],
+    ["SIGTERM", "npx tcp-addon local"],
+  ] as const)("stops everything on %s to the npm process of `%s`", async (signal, command) => {
+    const config = writeConfig({ port: await freePort(), containers: 1 });
+    const [program, ...args] = command.split(" ");
+    const npm = spawn(program, [...args, ...(program === "npm" ? ["--"] : []), "--config", config], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    const exited = once(npm, "exit");
+    try {
+      let err = "";
+      npm.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()));
+      await within(
+        new Promise<void>((resolve) => npm.stderr!.on("data", () => /mqtt\.1 \| ready on/.test(err) && resolve())),
+        60_000,
+        `${command} to be ready`,
+      );
+      const children = descendantsOf(npm.pid!);
+
+      npm.kill(signal);
+      await within(exited, 20_000, `${command} to exit`);
+      const deadline = Date.now() + 5_000;
+      while (children.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+
+      expect(children.length).toBeGreaterThanOrEqual(3); // local mode, the agent, the broker
+      expect(children.filter(isRunning)).toEqual([]);
+    } finally {
+      for (const pid of descendantsOf(npm.pid!)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+      npm.kill("SIGKILL");
+    }
   });
 
   it("stops on SIGINT the way it does on SIGTERM", async () => {

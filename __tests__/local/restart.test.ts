@@ -40,7 +40,7 @@ afterEach(async () => {
 describe("tcp-addon local restarts", () => {
   it("refuses no new connection during a SIGHUP rolling restart", async () => {
     const url = await startLocal(2);
-    const restartDone = run!.waitForLine(/mqtt \| rolling restart done/, 60_000);
+    const restartDone = run!.waitForLine(/mqtt \| deploy done/, 60_000);
 
     const loop = connectionLoop(url, restartDone);
     run!.child.kill("SIGHUP");
@@ -76,7 +76,7 @@ describe("tcp-addon local restarts", () => {
     await within(Promise.all(clients.map((c) => (c.connected ? undefined : new Promise((r) => c.once("connect", r))))), 10_000, "10 clients");
 
     run!.child.kill("SIGHUP");
-    await run!.waitForLine(/mqtt \| rolling restart done/, 60_000);
+    await run!.waitForLine(/mqtt \| deploy done/, 60_000);
     // The log line and each client's socket are separate channels: a client may learn of its
     // drop only after the line is read, while `connected` is still true. A QoS 1 round trip
     // settles it: the old replicas are gone by now, so a client still on one gets its PUBACK

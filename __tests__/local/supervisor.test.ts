@@ -1,7 +1,8 @@
 import * as os from "node:os";
-import { DEFAULT_DEPLOY_TIMINGS, type ResolvedApp } from "../../config";
+import { deployTimings, type ResolvedApp } from "../../config";
 import { AppSupervisor } from "../../runtime/local/app-supervisor";
 import { AGENT_BUNDLE } from "../../runtime/local/cli";
+import { DeployClock, EventLog } from "../../runtime/local/deploy-clock";
 import { within } from "./helpers";
 
 /** The supervisor in this process, with the real agent bundle and real app processes. */
@@ -29,7 +30,7 @@ function app(command: string): ResolvedApp {
     secrets: {},
     allowedCidrs: ["0.0.0.0/0"],
     loadBalancer: 0,
-    deploy: DEFAULT_DEPLOY_TIMINGS,
+    deploy: deployTimings({ healthCheckGracePeriodSeconds: 10 }),
   };
 }
 
@@ -67,22 +68,16 @@ afterEach(async () => {
 });
 
 describe("AppSupervisor", () => {
-  it("takes a replica whose app stops accepting out of the rotation and replaces it", async () => {
+  it("takes a task whose app stops accepting out of the rotation once unhealthy and replaces it", async () => {
     const tap = new LogTap();
-    supervisor = new AppSupervisor(app(listenFor(1)), {
-      agentPath: AGENT_BUNDLE,
-      drainSeconds: 0,
-      log: tap.log,
-      port: 0,
-      healthIntervalMs: 200,
-      unhealthyReplaceMs: 1_000,
-    });
+    const clock = new DeployClock(0.1);
+    supervisor = new AppSupervisor(app(listenFor(4)), { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
     await supervisor.start();
     const first = supervisor.replicas[0].pid;
 
-    await tap.waitFor(/flaky\.1 \| \/healthz answers 503: out of the rotation/);
+    await tap.waitFor(/flaky\.1#1 \| unhealthy: out of the rotation/);
     const inRotationWhileUnhealthy = supervisor.balancer.backends.length;
-    await tap.waitFor(/flaky\.1 \| still unhealthy after 1 s: stopping it/);
+    await tap.waitFor(/flaky\.1#1 \| unhealthy after its grace period: ECS starts a replacement/);
     await tap.waitFor(/flaky\.1 \| ready on/, 2);
 
     expect(inRotationWhileUnhealthy).toBe(0);

@@ -13,11 +13,12 @@ import {
 } from "../../config";
 import { issuesOf, messageOf, TcpAddonError } from "../agent/errors";
 import type * as LocalCli from "../local/cli";
-import { findTcpUrls, OutputsError, readOutputsFile, type TcpUrl } from "./outputs";
 import { stackName } from "../../config/state";
+import type * as SynthMain from "../../main";
+import { findTcpUrls, OutputsError, readOutputsFile, type TcpUrl } from "./outputs";
 
 /**
- * The `tcp-addon` command line: validate, plans, urls, local.
+ * The `tcp-addon` command line: validate, synth, plans, urls, local.
  * Exit codes: 0 ok, 1 invalid config or missing file, 2 usage error.
  */
 
@@ -31,10 +32,12 @@ export const USAGE = `Usage: tcp-addon <command> [options]
 
 Commands:
   validate [--config FILE]                 check the config; one line per problem, exit 1 if any
+  synth [--config FILE]                    write the Terraform JSON to $CDKTF_OUTDIR, else cdktf.out
   plans [--containers N] [--config FILE]   packets/s and bandwidth per container and for N containers
   urls [--outputs FILE] [--config FILE]    each app's TCP_URL from \`cdktf deploy --outputs-file FILE\`
                                            (default ${DEFAULT_OUTPUTS_FILE})
   local [--config FILE] [--only APP]       run every app on this machine (tcp-addon local --help)
+  timeline EVENTS -o FILE.png              draw a deploy from \`local --events EVENTS\` as a PNG
   help                                     show this text
 
 The config file is --config, else $TCP_ADDON_CONFIG, else tcp-addon.yaml in the current folder.
@@ -59,9 +62,11 @@ type Command = (args: string[], io: CliIo) => Promise<number> | number;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   validate,
+  synth,
   plans,
   urls,
   local,
+  timeline,
   help: (_args, io) => {
     io.out(USAGE);
     return EXIT_OK;
@@ -74,7 +79,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   try {
     if (command === undefined) throw new UsageError("missing command");
     if (command === "--help" || command === "-h") return COMMANDS.help([], io);
-    const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    const run = Object.prototype.hasOwnProperty.call(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (run === undefined) throw new UsageError(`unknown command "${command}"`);
     return await run(rest, io);
   } catch (err) {
@@ -99,6 +104,17 @@ function validate(args: string[], io: CliIo): number {
   for (const warning of config.warnings) io.err(`warning: ${warning}`);
   const names = config.apps.map((a) => a.name).join(", ");
   io.out(`ok: ${config.apps.length} app${config.apps.length === 1 ? "" : "s"} (${names})`);
+  return EXIT_OK;
+}
+
+/** `npm run synth`: main.ts's synth, loaded on demand (it loads cdktf and the constructs). */
+async function synth(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse(args, { config: { type: "string" } });
+  if (values.help === true) return help(io, "synth [--config FILE]");
+  // require, as for local: main.ts sits above runtime/ in the layers and is needed only here.
+  const { synth: run, describeSynth } = require("../../main") as typeof SynthMain;
+  const summary = await run(configFile(values.config, io), path.resolve(io.cwd, io.env.CDKTF_OUTDIR || "cdktf.out"));
+  io.out(describeSynth({ ...summary, outdir: relative(summary.outdir, io) }));
   return EXIT_OK;
 }
 
@@ -180,6 +196,17 @@ async function local(args: string[]): Promise<number> {
   return runLocal(args);
 }
 
+/** `timeline ev.jsonl -o deploy.png`: a deploy from `local --events` as a picture (runtime/local/timeline.ts). */
+async function timeline(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { output: { type: "string", short: "o" }, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+  if (values.help === true) return help(io, "timeline EVENTS -o FILE.png");
+  if (positionals.length !== 1 || values.output === undefined) throw new UsageError("timeline expects one events file and -o FILE.png");
+  const { renderTimeline } = require("../local/timeline") as typeof import("../local/timeline");
+  await renderTimeline(path.resolve(io.cwd, positionals[0]), path.resolve(io.cwd, values.output));
+  io.out(`wrote ${relative(path.resolve(io.cwd, values.output), io)}`);
+  return EXIT_OK;
+}
+
 function parse<T extends Record<string, { type: "string" }>>(args: string[], options: T) {
   return parseArgs({
     args,
@@ -237,6 +264,7 @@ function isParseArgsError(err: unknown): err is { code: string; message: string 
 }
 
 function processIo(): CliIo {
+  endQuietlyOnBrokenPipe();
   return {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
@@ -245,6 +273,22 @@ function processIo(): CliIo {
   };
 }
 
+/**
+ * A reader that leaves early (`tcp-addon plans | head -1`) closes stdout: the writes that follow
+ * fail with EPIPE, which Node raises as an uncaught error with a stack trace. The output is
+ * simply no longer wanted: drop it and let the command finish (a long-running `local` keeps
+ * running, so its processes are still stopped by its own signal handling).
+ */
+let brokenPipeHandled = false;
+function endQuietlyOnBrokenPipe(): void {
+  if (brokenPipeHandled) return;
+  brokenPipeHandled = true;
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") return;
+    process.stderr.write(`tcp-addon: stdout: ${messageOf(err)}\n`);
+    process.exitCode = EXIT_FAILURE;
+  });
+}
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(

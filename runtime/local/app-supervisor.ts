@@ -1,31 +1,31 @@
 import { EventEmitter } from "node:events";
-import type { ResolvedApp } from "../../config";
+import type { DeployTimings, ResolvedApp } from "../../config";
 import { Balancer } from "./balancer";
+import type { DeployClock, EventLog } from "./deploy-clock";
 import { LocalError } from "./errors";
 import { Replica, type ReplicaExit } from "./replica";
+import { TargetGroup, type TargetState } from "./target-group";
 
 export interface AppSupervisorOptions {
   /** The agent bundle (dist/tcp-addon-agent.js). */
   readonly agentPath: string;
-  /** How long a stopping replica lets its open connections finish. */
-  readonly drainSeconds: number;
   /** Human-readable log lines. */
   readonly log: (line: string) => void;
+  /** AWS seconds to real time (`--time-scale`). */
+  readonly clock: DeployClock;
+  /** Target and task state changes (`--events`). */
+  readonly events: EventLog;
+  /** AWS seconds during which a deregistered target still gets new flows. @default app.deploy.propagationSeconds */
+  readonly lagSeconds?: number;
   /** The environment the app's own `env` is laid over. @default process.env */
   readonly baseEnv?: NodeJS.ProcessEnv;
-  /** Exits before ready, in a row, after which the app is given up. @default 3 */
+  /** Failed starts in a row (outside a deploy) after which the app is given up. @default 3 */
   readonly crashLoopLimit?: number;
-  /** First restart delay; it doubles on each crash. @default 250 ms */
+  /** First restart delay after a crash; it doubles on each crash. @default 250 ms */
   readonly backoffInitialMs?: number;
   /** Longest restart delay. @default 10 s */
   readonly backoffMaxMs?: number;
-  /** A replica not ready within this time is killed and counts as a failed start. @default 30 s */
-  readonly readyTimeoutMs?: number;
-  /** How often a ready replica's /healthz is polled. @default 1 s */
-  readonly healthIntervalMs?: number;
-  /** A replica unhealthy this long is replaced, as ECS replaces an unhealthy task. @default 10 s */
-  readonly unhealthyReplaceMs?: number;
-  /** How long a connection waits for a ready replica before it is closed. @default 10 s */
+  /** How long a connection waits for a healthy target before it is closed. @default 10 s */
   readonly waitForBackendMs?: number;
   /** Port for the balancer instead of the app's. @default the app's port */
   readonly port?: number;
@@ -40,22 +40,44 @@ export interface ReplicaInfo {
   readonly ready: boolean;
 }
 
+/** How a deploy ended. */
+export type DeployOutcome = "done" | "rolled back" | "stopped";
+
+type TaskOutcome = { readonly healthy: true } | { readonly healthy: false; readonly why: string; readonly detail?: string };
+
+/** One ECS task: a replica, its target, and where it stands. */
+interface Task {
+  readonly id: string;
+  readonly slot: Slot;
+  readonly replica: Replica;
+  readonly outcome: Promise<TaskOutcome>;
+  settle: (outcome: TaskOutcome) => void;
+  settled: boolean;
+  graceOver: boolean;
+  everHealthy: boolean;
+  /** Deregistered (deploy, replacement, failure): no longer the slot's task. */
+  leaving: boolean;
+  /** SIGTERM sent: resolves when the task has exited. */
+  stopped?: Promise<void>;
+  graceTimer?: NodeJS.Timeout;
+}
+
 interface Slot {
   /** 1-based, as in "mqtt.1". */
   readonly index: number;
-  /** The replica that serves this slot (in the rotation once ready). */
-  current?: Replica;
-  /** Exits before ready, in a row. */
+  /** The task that serves this slot, once healthy. */
+  current?: Task;
+  /** Failed starts in a row, outside deploys. */
   startFailures: number;
   /** Crashes since the last stable run: the backoff exponent. */
   crashes: number;
-  readyAt?: number;
+  healthyAt?: number;
   restartTimer?: NodeJS.Timeout;
-  /** A rolling restart is bringing up this slot's replacement. */
-  replacing: boolean;
+  /** A start or replacement is under way for this slot. */
+  filling: boolean;
 }
 
-/** A replica that stayed up this long resets its slot's backoff. */
+/** A task that stayed up this long resets its slot's backoff. */
 const STABLE_AFTER_MS = 10_000;
 
 /** Restart delay after `crashes` crashes: initial x 2^crashes, capped. */
@@ -63,34 +85,65 @@ export function backoffDelay(crashes: number, initialMs = 250, maxMs = 10_000): 
   return Math.min(maxMs, initialMs * 2 ** Math.min(crashes, 30));
 }
 
+/** ECS's deployment circuit breaker: failed tasks after which a deploy rolls back (half the desired count, 3 to 200). */
+export function circuitBreakerThreshold(desiredCount: number): number {
+  return Math.min(200, Math.max(3, Math.ceil(desiredCount / 2)));
+}
+
 /**
- * Runs one app the way its ECS service would: `containers` replicas behind a balancer on
- * the app's port. Crashed replicas leave the rotation and come back with backoff; a
- * replica that keeps exiting before it is ready is a crash loop: the `fatal` event.
+ * Runs one app the way its ECS service and NLB target group would, with the app's deploy
+ * timings sped up by the clock's scale:
+ * - each task is a replica (the agent around the app); it is registered as a target when
+ *   its agent is up, and serves once the target group's checks make it `healthy`;
+ * - `deploy()` is an ECS rolling deployment at minimum 100 % / maximum 200 %: every new
+ *   task starts at once; each one that turns healthy deregisters an old one, which drains
+ *   for the deregistration delay, has its flows reset, gets SIGTERM (its agent drains) and
+ *   SIGKILL after the stopTimeout. A new task that does not turn healthy (it exits, or is
+ *   unhealthy once the grace period is over) counts toward the circuit breaker; at the
+ *   threshold the deploy rolls back and the old tasks keep serving;
+ * - a healthy task that turns unhealthy after its grace period is replaced the same way;
+ *   a task that crashes is restarted with backoff; failing to start `crashLoopLimit` times
+ *   in a row is the `fatal` event.
  */
 export class AppSupervisor extends EventEmitter {
   readonly app: ResolvedApp;
   readonly balancer: Balancer;
+  readonly targets: TargetGroup;
   private readonly options: AppSupervisorOptions;
+  private readonly timings: DeployTimings;
   private readonly slots: Slot[];
-  /** Every replica with a live process: current ones, replacements starting, old ones draining. */
-  private readonly live = new Set<Replica>();
+  /** Every task with a live process, by id. */
+  private readonly tasks = new Map<string, Task>();
+  private readonly retiring = new Set<Promise<void>>();
   private generation = 0;
   private stopping = false;
   private allReady = false;
-  private restarting?: Promise<void>;
-  private restartAgain = false;
+  private deploying?: Promise<DeployOutcome>;
+  private deployAgain = false;
 
   constructor(app: ResolvedApp, options: AppSupervisorOptions) {
     super();
     this.app = app;
     this.options = options;
+    this.timings = app.deploy;
+    const log = (line: string) => options.log(`${app.name} | ${line}`);
     this.balancer = new Balancer({
       port: options.port ?? app.port,
       waitForBackendMs: options.waitForBackendMs,
-      log: (line) => options.log(`${app.name} | ${line}`),
+      log,
+      report: (task, mark, count) => options.events.connections(app.name, task, mark, count),
     });
-    this.slots = Array.from({ length: app.containers }, (_, i) => ({ index: i + 1, startFailures: 0, crashes: 0, replacing: false }));
+    this.targets = new TargetGroup({
+      app: app.name,
+      timings: this.timings,
+      clock: options.clock,
+      lagSeconds: options.lagSeconds ?? this.timings.propagationSeconds,
+      balancer: this.balancer,
+      events: options.events,
+      log: options.log,
+    });
+    this.targets.on("state", (id: string, state: TargetState) => this.onTargetState(id, state));
+    this.slots = Array.from({ length: app.containers }, (_, i) => ({ index: i + 1, startFailures: 0, crashes: 0, filling: false }));
   }
 
   /** `tcp://127.0.0.1:<port>`, the URL clients and replicas are given. */
@@ -100,17 +153,20 @@ export class AppSupervisor extends EventEmitter {
 
   /** What runs in each slot. */
   get replicas(): readonly ReplicaInfo[] {
-    return this.slots.map((slot) => ({
-      name: `${this.app.name}.${slot.index}`,
-      pid: slot.current?.pid,
-      listenPort: slot.current?.ports.listen,
-      healthPort: slot.current?.ports.health,
-      ready: slot.current?.isReady ?? false,
-    }));
+    return this.slots.map((slot) => {
+      const replica = slot.current?.replica;
+      return {
+        name: `${this.app.name}.${slot.index}`,
+        pid: replica?.pid,
+        listenPort: replica?.ports.listen,
+        healthPort: replica?.ports.health,
+        ready: slot.current !== undefined && this.targets.stateOf(slot.current.id) === "healthy",
+      };
+    });
   }
 
   /**
-   * Opens the balancer and starts every replica; resolves once all are ready. Rejects with
+   * Opens the balancer and starts every task; resolves once all are healthy. Rejects with
    * TCP_ADDON_LOCAL_PORT_UNAVAILABLE or TCP_ADDON_LOCAL_CRASH_LOOP.
    */
   async start(): Promise<void> {
@@ -118,59 +174,102 @@ export class AppSupervisor extends EventEmitter {
       await this.balancer.listen();
     } catch (err) {
       if (!(err instanceof LocalError)) throw err;
-      const fix = this.options.port === undefined ? `; set apps.${this.app.name}.port to a free port` : "";
+      const earlier = /earlier tcp-addon local/.test(err.message);
+      const fix = this.options.port === undefined && !earlier ? `; set apps.${this.app.name}.port to a free port` : "";
       throw new LocalError(err.code, `${this.app.name}: ${err.message}${fix}`);
     }
     const outcome = new Promise<void>((resolve, reject) => {
       this.once("ready", resolve);
       this.once("fatal", reject);
     });
-    for (const slot of this.slots) void this.launch(slot);
+    for (const slot of this.slots) void this.fill(slot);
     await outcome;
   }
 
   /**
-   * Replaces every replica, one at a time: the new one starts and becomes ready, joins the
-   * rotation, then the old one leaves it, drains and stops. A restart asked for while one
-   * runs is done once more after it.
+   * An ECS rolling deployment of every task (see the class comment). A deploy asked for
+   * while one runs is done once more after it. Resolves with how the (last) one ended.
    */
-  rollingRestart(): Promise<void> {
-    if (this.restarting) {
-      this.restartAgain = true;
-      return this.restarting;
+  deploy(): Promise<DeployOutcome> {
+    if (this.deploying) {
+      this.deployAgain = true;
+      return this.deploying;
     }
-    this.restarting = (async () => {
+    this.deploying = (async () => {
+      let outcome: DeployOutcome = "stopped";
       do {
-        this.restartAgain = false;
-        this.options.log(`${this.app.name} | rolling restart of ${this.slots.length} replica(s)`);
-        for (const slot of this.slots) {
-          if (this.stopping) return;
-          await this.replace(slot);
-        }
-        if (!this.stopping) this.options.log(`${this.app.name} | rolling restart done`);
-      } while (this.restartAgain && !this.stopping);
-    })().finally(() => (this.restarting = undefined));
-    return this.restarting;
+        this.deployAgain = false;
+        outcome = await this.deployOnce();
+      } while (this.deployAgain && !this.stopping);
+      return outcome;
+    })().finally(() => (this.deploying = undefined));
+    return this.deploying;
   }
 
-  /** Closes the balancer (and its connections), stops every replica and waits for them. */
+  /** Closes the balancer (and its connections), stops every task and waits for them. */
   async stop(): Promise<void> {
     this.stopping = true;
     for (const slot of this.slots) clearTimeout(slot.restartTimer);
+    this.targets.close();
     await this.balancer.close();
-    await Promise.all([...this.live].map((replica) => replica.stop()));
+    await Promise.all([...this.tasks.values()].map((task) => this.stopTask(task)));
   }
 
-  /** SIGKILL to every replica's process group, for a second Ctrl-C. */
+  /** SIGKILL to every task's process group, for a second Ctrl-C. */
   kill(): void {
     this.stopping = true;
     for (const slot of this.slots) clearTimeout(slot.restartTimer);
-    for (const replica of this.live) replica.kill();
+    for (const task of this.tasks.values()) task.replica.kill();
   }
 
-  private createReplica(slot: Slot): Replica {
+  private async deployOnce(): Promise<DeployOutcome> {
+    const { clock } = this.options;
+    const started = Date.now();
+    const threshold = circuitBreakerThreshold(this.slots.length);
+    this.options.log(
+      `${this.app.name} | deploy: ${this.slots.length} new task(s) at once (minimum healthy 100 %, maximum 200 %); circuit breaker after ${threshold} failed task(s)`,
+    );
+    let failures = 0;
+    let rolledBack = false;
+    const fresh = new Set<Task>();
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        while (!this.stopping && !rolledBack) {
+          const task = this.launch(slot);
+          fresh.add(task);
+          const outcome = await task.outcome;
+          if (this.stopping) return;
+          if (outcome.healthy && !rolledBack) {
+            fresh.delete(task);
+            this.promote(slot, task);
+            return;
+          }
+          if (rolledBack || outcome.healthy) return; // rolled back meanwhile: stopped below
+          failures += 1;
+          this.options.log(`${task.id} | did not turn healthy (${outcome.why}); circuit breaker ${failures}/${threshold}`);
+          if (failures >= threshold) rolledBack = true;
+        }
+      }),
+    );
+    if (this.stopping) return "stopped";
+    if (rolledBack) {
+      for (const task of fresh) void this.abandon(task, "the deploy rolled back");
+      const serving = this.slots.filter((s) => s.current !== undefined).length;
+      this.options.log(`${this.app.name} | deploy rolled back after ${failures} failed task(s); ${serving} task(s) keep serving`);
+    }
+    await Promise.all([...this.retiring]);
+    if (this.stopping) return "stopped";
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (!rolledBack) {
+      this.options.log(`${this.app.name} | deploy done in ${seconds} s (${((Date.now() - started) / 1000 / clock.scale).toFixed(0)} AWS seconds)`);
+    }
+    return rolledBack ? "rolled back" : "done";
+  }
+
+  private createTask(slot: Slot): Task {
     this.generation += 1;
     const name = `${this.app.name}.${slot.index}`;
+    const { clock } = this.options;
     const replica = new Replica({
       name,
       id: `${name}#${this.generation}`,
@@ -180,129 +279,176 @@ export class AppSupervisor extends EventEmitter {
       env: { ...(this.options.baseEnv ?? process.env), ...this.app.env, TCP_URL: this.tcpUrl },
       packetsPerSecond: this.app.plan.packetsPerSecond,
       burst: this.app.plan.burst,
-      drainSeconds: this.options.drainSeconds,
-      readyTimeoutMs: this.options.readyTimeoutMs,
-      healthIntervalMs: this.options.healthIntervalMs,
+      drainSeconds: clock.ms(this.timings.agentDrainSeconds) / 1000,
+      stopTimeoutMs: clock.ms(this.timings.stopTimeoutSeconds),
       log: this.options.log,
     });
-    this.live.add(replica);
-    let unhealthyTimer: NodeJS.Timeout | undefined;
-    replica.on("exit", (exit: ReplicaExit) => {
-      clearTimeout(unhealthyTimer);
-      this.live.delete(replica);
-      this.balancer.remove(replica.id);
-      this.onExit(slot, replica, exit);
-    });
-    replica.on("unhealthy", (status: number) => {
-      this.balancer.remove(replica.id);
-      this.options.log(`${replica.name} | /healthz answers ${status || "nothing"}: out of the rotation until it recovers`);
-      const replaceMs = this.options.unhealthyReplaceMs ?? 10_000;
-      unhealthyTimer = setTimeout(() => {
-        if (this.stopping || slot.current !== replica) return;
-        this.options.log(`${replica.name} | still unhealthy after ${replaceMs / 1000} s: stopping it to start a new one`);
-        void replica.stop();
-      }, replaceMs);
-    });
-    replica.on("healthy", () => {
-      clearTimeout(unhealthyTimer);
-      if (this.stopping || slot.current !== replica || replica.backend === undefined) return;
-      this.balancer.add(replica.backend);
-      this.options.log(`${replica.name} | healthy again: back in the rotation`);
-    });
-    return replica;
+    let settle!: (outcome: TaskOutcome) => void;
+    const outcome = new Promise<TaskOutcome>((resolve) => (settle = resolve));
+    const task: Task = { id: replica.id, slot, replica, outcome, settle, settled: false, graceOver: false, everHealthy: false, leaving: false };
+    task.settle = (value) => {
+      if (task.settled) return;
+      task.settled = true;
+      settle(value);
+    };
+    this.tasks.set(task.id, task);
+    replica.on("exit", (exit: ReplicaExit) => this.onExit(task, exit));
+    return task;
   }
 
-  /** Starts a replica in an empty slot (first start, or after a crash). */
-  private async launch(slot: Slot): Promise<void> {
+  /** Starts a task: it registers when its agent is up; the grace period starts now. */
+  private launch(slot: Slot): Task {
+    const task = this.createTask(slot);
+    task.graceTimer = setTimeout(() => {
+      task.graceOver = true;
+      if (task.everHealthy || task.leaving) return;
+      const state = this.targets.stateOf(task.id);
+      if (state === undefined) void this.abandon(task, `its agent was not up within the ${this.timings.healthCheckGracePeriodSeconds} s grace period`);
+      else if (state === "unhealthy") void this.abandon(task, `unhealthy at the end of the ${this.timings.healthCheckGracePeriodSeconds} s grace period`);
+    }, this.options.clock.ms(this.timings.healthCheckGracePeriodSeconds));
+    task.replica.start().then(
+      () => {
+        if (this.stopping || task.leaving) return;
+        this.targets.register(task.replica.target!);
+      },
+      () => undefined, // the exit handler settles it
+    );
+    return task;
+  }
+
+  /**
+   * Keeps a slot filled outside deploys: starts tasks until one is healthy, with backoff
+   * between failures; `crashLoopLimit` failures in a row is fatal.
+   */
+  private async fill(slot: Slot): Promise<void> {
     slot.restartTimer = undefined;
-    if (this.stopping) return;
-    const replica = this.createReplica(slot);
-    slot.current = replica;
+    if (this.stopping || slot.filling) return;
+    slot.filling = true;
     try {
-      await replica.start();
-    } catch {
-      return; // the exit handler counts the failure and restarts it
-    }
-    if (this.stopping || slot.current !== replica) return;
-    this.admit(slot, replica);
-  }
-
-  /** A ready replica joins the rotation. */
-  private admit(slot: Slot, replica: Replica): void {
-    slot.startFailures = 0;
-    slot.readyAt = Date.now();
-    this.balancer.add(replica.backend!);
-    const { listen, health } = replica.ports;
-    this.options.log(`${replica.name} | ready on 127.0.0.1:${listen} (pid ${replica.pid}, health port ${health})`);
-    if (!this.allReady && this.slots.every((s) => s.current?.isReady)) {
-      this.allReady = true;
-      this.emit("ready");
-    }
-  }
-
-  private onExit(slot: Slot, replica: Replica, exit: ReplicaExit): void {
-    if (this.stopping || slot.current !== replica) return;
-    slot.current = undefined;
-    const how = exit.signal === null ? `with code ${exit.code}` : `on ${exit.signal}`;
-    if (!exit.wasReady) {
-      slot.startFailures += 1;
-      const limit = this.options.crashLoopLimit ?? 3;
-      if (slot.startFailures >= limit) {
-        const last = replica.lastLine === "" ? "" : `; last output: ${replica.lastLine}`;
-        const error = new LocalError(
-          "TCP_ADDON_LOCAL_CRASH_LOOP",
-          `${this.app.name}: \`${this.app.command}\` (in ${this.app.workdir}) exited before it was ready ${limit} times in a row (last ${how})${last}`,
-        );
-        this.stopping = true;
-        this.emit("fatal", error);
-        return;
+      while (!this.stopping) {
+        const task = this.launch(slot);
+        const outcome = await task.outcome;
+        if (this.stopping) return;
+        if (outcome.healthy) {
+          slot.startFailures = 0;
+          this.promote(slot, task);
+          this.checkAllReady();
+          return;
+        }
+        slot.startFailures += 1;
+        const limit = this.options.crashLoopLimit ?? 3;
+        if (slot.startFailures >= limit) {
+          const last = task.replica.lastLine === "" ? "" : `; last output: ${task.replica.lastLine}`;
+          this.stopping = true;
+          this.emit(
+            "fatal",
+            new LocalError(
+              "TCP_ADDON_LOCAL_CRASH_LOOP",
+              `${this.app.name}: \`${this.app.command}\` (in ${this.app.workdir}) ${outcome.why} ${limit} times in a row${outcome.detail === undefined ? "" : ` (${outcome.detail})`}${last}`,
+            ),
+          );
+          return;
+        }
+        const delay = backoffDelay(slot.crashes, this.options.backoffInitialMs, this.options.backoffMaxMs);
+        slot.crashes += 1;
+        this.options.log(`${task.id} | ${outcome.why}${outcome.detail === undefined ? "" : ` (${outcome.detail})`}: starting another in ${(delay / 1000).toFixed(2)} s`);
+        await new Promise<void>((resolve) => (slot.restartTimer = setTimeout(resolve, delay)));
       }
-    } else if (slot.readyAt !== undefined && Date.now() - slot.readyAt >= STABLE_AFTER_MS) {
-      slot.crashes = 0;
+    } finally {
+      slot.filling = false;
     }
-    if (slot.replacing) {
-      this.options.log(`${replica.name} | exited ${how} during the rolling restart; its replacement takes over`);
-      return;
-    }
-    const delay = this.scheduleLaunch(slot);
-    this.options.log(`${replica.name} | exited ${how}: out of the rotation, restarting in ${(delay / 1000).toFixed(2)} s`);
   }
 
-  /** One step of a rolling restart. */
-  private async replace(slot: Slot): Promise<void> {
-    slot.replacing = true;
-    clearTimeout(slot.restartTimer);
-    slot.restartTimer = undefined;
-    const fresh = this.createReplica(slot);
-    try {
-      await fresh.start();
-    } catch (err) {
-      slot.replacing = false;
-      if (this.stopping) return;
-      this.options.log(`${fresh.name} | the new replica did not start (${(err as Error).message}); the old one keeps serving`);
-      if (slot.current === undefined) this.scheduleLaunch(slot);
-      return;
-    }
-    slot.replacing = false;
-    if (this.stopping) {
-      await fresh.stop();
-      return;
-    }
-    const old = slot.current;
-    slot.current = fresh;
-    this.admit(slot, fresh);
-    if (old === undefined) return;
-    this.balancer.remove(old.id);
-    const open = this.balancer.connectionsTo(old.id);
-    this.options.log(`${old.name} | old replica (pid ${old.pid}) out of the rotation; draining ${open} connection(s) for up to ${this.options.drainSeconds} s`);
-    await old.stop();
+  /** A healthy task becomes the slot's; the one it replaces (if any) is retired. */
+  private promote(slot: Slot, task: Task): void {
+    const previous = slot.current;
+    slot.current = task;
+    slot.healthyAt = Date.now();
+    if (previous !== undefined && previous !== task) this.retire(previous);
   }
 
-  /** Starts the slot again after its backoff delay; returns the delay. */
-  private scheduleLaunch(slot: Slot): number {
+  private checkAllReady(): void {
+    if (this.allReady || !this.slots.every((s) => s.current !== undefined)) return;
+    this.allReady = true;
+    this.emit("ready");
+  }
+
+  /** Deregister, wait the delay (the NLB resets what is left), then SIGTERM and stopTimeout. */
+  private retire(task: Task): void {
+    if (task.leaving) return;
+    task.leaving = true;
+    clearTimeout(task.graceTimer);
+    const open = this.balancer.connectionsTo(task.id);
+    this.options.log(
+      `${task.id} | deregistered (pid ${task.replica.pid}): ${open} connection(s) keep it for ${this.timings.deregistrationDelaySeconds} s; new flows may still land for ${this.options.lagSeconds ?? this.timings.propagationSeconds} s`,
+    );
+    const done = this.targets
+      .deregister(task.id)
+      .then(() => this.stopTask(task))
+      .finally(() => this.retiring.delete(done));
+    this.retiring.add(done);
+  }
+
+  /** A task that failed or is no longer wanted: its target goes now, then it is stopped. */
+  private async abandon(task: Task, why: string): Promise<void> {
+    if (task.leaving) return;
+    task.leaving = true;
+    clearTimeout(task.graceTimer);
+    task.settle({ healthy: false, why });
+    this.targets.remove(task.id);
+    await this.stopTask(task);
+  }
+
+  /** SIGTERM to the agent (it drains, then stops the app); SIGKILL after the stopTimeout. */
+  private stopTask(task: Task): Promise<void> {
+    if (task.stopped === undefined && this.tasks.has(task.id)) {
+      this.options.events.state(this.app.name, task.id, "stopping");
+      task.stopped = task.replica.stop().then(() => undefined);
+    }
+    return task.stopped ?? Promise.resolve();
+  }
+
+  private onTargetState(id: string, state: TargetState): void {
+    const task = this.tasks.get(id);
+    if (task === undefined || this.stopping) return;
+    if (state === "healthy") {
+      if (!task.everHealthy) {
+        task.everHealthy = true;
+        const { listen, health } = task.replica.ports;
+        this.options.log(`${task.replica.name} | ready on 127.0.0.1:${listen} (pid ${task.replica.pid}, health port ${health})`);
+      }
+      task.settle({ healthy: true });
+      return;
+    }
+    if (state !== "unhealthy" || !task.graceOver || task.leaving) return;
+    if (!task.everHealthy) {
+      void this.abandon(task, "unhealthy after the grace period");
+      return;
+    }
+    const slot = task.slot;
+    if (slot.current === task && this.deploying === undefined && !slot.filling) {
+      this.options.log(`${task.id} | unhealthy after its grace period: ECS starts a replacement, then retires it`);
+      void this.fill(slot);
+    }
+  }
+
+  private onExit(task: Task, exit: ReplicaExit): void {
+    clearTimeout(task.graceTimer);
+    this.tasks.delete(task.id);
+    if (!this.stopping) this.targets.remove(task.id);
+    this.options.events.state(this.app.name, task.id, "stopped");
+    const how = exit.signal === null ? `with code ${exit.code}` : `on ${exit.signal}`;
+    if (!task.everHealthy) {
+      task.settle({ healthy: false, why: "exited before it was ready", detail: `last ${how}` });
+      return;
+    }
+    const slot = task.slot;
+    if (this.stopping || task.leaving || slot.current !== task) return;
+    slot.current = undefined;
+    if (slot.healthyAt !== undefined && Date.now() - slot.healthyAt >= STABLE_AFTER_MS) slot.crashes = 0;
     const delay = backoffDelay(slot.crashes, this.options.backoffInitialMs, this.options.backoffMaxMs);
     slot.crashes += 1;
-    slot.restartTimer = setTimeout(() => void this.launch(slot), delay);
-    return delay;
+    this.options.log(`${task.replica.name} | exited ${how}: out of the rotation, restarting in ${(delay / 1000).toFixed(2)} s`);
+    slot.restartTimer = setTimeout(() => void this.fill(slot), delay);
   }
 }

@@ -1,5 +1,6 @@
 import * as net from "node:net";
 import { LocalError } from "./errors";
+import { earlierRunHolding } from "./port-owner";
 
 /** A replica the balancer may send connections to. */
 export interface Backend {
@@ -19,7 +20,7 @@ export interface BalancerOptions {
    * is closed. @default 10 s
    */
   readonly waitForBackendMs?: number;
-  /** How long one connect to a replica may take before another is tried. @default 2 s */
+  /** How long one connect to a replica may take before the client is reset. @default 2 s */
   readonly connectTimeoutMs?: number;
   /**
    * A connection with no traffic either way for this long is closed, as an AWS NLB does.
@@ -28,6 +29,12 @@ export interface BalancerOptions {
   readonly idleTimeoutMs?: number;
   /** Where to report dropped connections. @default nothing is reported */
   readonly log?: (line: string) => void;
+  /**
+   * Called for each connection a backend refused (the client is reset, as an NLB passes the
+   * target's refusal on) and for connections dropped by a reset or by a backend that went
+   * away without a clean end. @default nothing is reported
+   */
+  readonly report?: (backendId: string, mark: "refused" | "dropped", count: number) => void;
 }
 
 interface Pending {
@@ -38,12 +45,13 @@ interface Pending {
 }
 
 /**
- * A TCP balancer in the manner of an NLB: each new connection goes to the next ready
- * replica (round robin) and stays with it for its whole life. Removing a replica from the
- * rotation never touches its open connections: the replica drains them itself.
+ * The data plane of an NLB: each new connection goes to the next backend in the rotation
+ * (round robin) and stays with it for its whole life. Removing a backend from the rotation
+ * never touches its open connections; `reset()` resets them (connection termination).
  *
- * A connection that arrives while no replica is ready waits (up to `waitForBackendMs`)
- * for one instead of being refused; a replica that refuses is skipped for the next one.
+ * A backend that refuses a connection gets the client reset, as an NLB passes a target's
+ * refusal on: a refusal is never hidden. A connection that arrives while the rotation is
+ * empty waits (up to `waitForBackendMs`) for a backend instead of being refused.
  */
 export class Balancer {
   readonly host: string;
@@ -52,12 +60,17 @@ export class Balancer {
   private readonly connectTimeoutMs: number;
   private readonly idleTimeoutMs: number;
   private readonly log: (line: string) => void;
+  private readonly report: NonNullable<BalancerOptions["report"]>;
   private readonly server: net.Server;
   private rotation: Backend[] = [];
   private next = 0;
   private readonly waiting = new Set<Pending>();
   /** Open client sockets, with the backend each one is piped to (undefined while connecting). */
   private readonly open = new Map<net.Socket, Backend | undefined>();
+  /** The backend side of each piped client socket. */
+  private readonly upstreams = new Map<net.Socket, net.Socket>();
+  /** Client sockets being reset on purpose: not reported again as dropped. */
+  private readonly resetting = new WeakSet<net.Socket>();
   private closed = false;
 
   constructor(options: BalancerOptions) {
@@ -67,6 +80,7 @@ export class Balancer {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 350_000;
     this.log = options.log ?? (() => undefined);
+    this.report = options.report ?? (() => undefined);
     this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => this.accept(client));
   }
 
@@ -74,7 +88,8 @@ export class Balancer {
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        const why = err.code === "EADDRINUSE" ? "is already in use" : `cannot be used (${err.code ?? err.message})`;
+        const earlier = err.code === "EADDRINUSE" ? earlierRunHolding(this.requestedPort) : undefined;
+        const why = earlier !== undefined ? `is ${earlier}` : err.code === "EADDRINUSE" ? "is already in use" : `cannot be used (${err.code ?? err.message})`;
         reject(new LocalError("TCP_ADDON_LOCAL_PORT_UNAVAILABLE", `${this.host}:${this.requestedPort} ${why}`));
       };
       this.server.once("error", onError);
@@ -119,6 +134,23 @@ export class Balancer {
   connectionsTo(backendId: string): number {
     let count = 0;
     for (const backend of this.open.values()) if (backend?.id === backendId) count += 1;
+    return count;
+  }
+
+  /**
+   * Resets every open connection to a backend, both ways (an NLB's connection termination).
+   * Returns how many there were.
+   */
+  reset(backendId: string): number {
+    let count = 0;
+    for (const [client, backend] of this.open) {
+      if (backend?.id !== backendId) continue;
+      count += 1;
+      this.resetting.add(client);
+      this.upstreams.get(client)?.resetAndDestroy();
+      client.resetAndDestroy();
+    }
+    this.report(backendId, "dropped", count);
     return count;
   }
 
@@ -184,7 +216,10 @@ export class Balancer {
     const giveUp = () => {
       client.off("close", onClientGone);
       upstream.destroy();
-      this.dispatch(pending);
+      if (client.destroyed) return;
+      this.log(`${backend.id} refused a connection: the client is reset`);
+      this.report(backend.id, "refused", 1);
+      client.resetAndDestroy();
     };
     upstream.once("timeout", giveUp);
     upstream.once("error", giveUp);
@@ -216,34 +251,49 @@ export class Balancer {
     this.waiting.add(pending);
   }
 
-  /** Pipes both ways with backpressure; an error on either side destroys both. */
+  /**
+   * Pipes both ways with backpressure. A clean end is passed on by pipe() and the other side
+   * finishes on its own; a side that goes without a clean end (an error, a reset) resets the
+   * other, so a cut stream never reaches a peer as a FIN.
+   */
   private pipe(client: net.Socket, upstream: net.Socket, backend: Backend): void {
     if (client.destroyed) {
       upstream.destroy();
       return;
     }
     this.open.set(client, backend);
+    this.upstreams.set(client, upstream);
     upstream.setNoDelay(true);
     upstream.setTimeout(0);
     client.setTimeout(this.idleTimeoutMs, () => {
-      client.destroy();
-      upstream.destroy();
+      resetIfOpen(upstream);
+      resetIfOpen(client);
     });
-    const destroyBoth = () => {
-      client.destroy();
+    const upstreamGone = () => {
+      if (upstream.readableEnded && upstream.writableFinished && !upstream.errored) return;
+      if (!client.destroyed && !this.resetting.has(client)) {
+        this.report(backend.id, "dropped", 1);
+        client.resetAndDestroy();
+      }
       upstream.destroy();
     };
-    upstream.on("error", destroyBoth);
-    client.on("error", destroyBoth);
-    // A side that closes without a clean end (reset, destroyed) takes the other with it;
-    // a clean end is passed on by pipe() and the other side finishes on its own.
-    upstream.once("close", () => {
-      if (!upstream.readableEnded || !upstream.writableFinished) client.destroy();
-    });
+    const clientGone = () => {
+      if (client.readableEnded && client.writableFinished && !client.errored) return;
+      resetIfOpen(upstream);
+      client.destroy();
+    };
+    upstream.on("error", upstreamGone);
+    client.on("error", clientGone);
+    upstream.once("close", upstreamGone);
     client.once("close", () => {
-      if (!client.readableEnded || !client.writableFinished) upstream.destroy();
+      this.upstreams.delete(client);
+      clientGone();
     });
     client.pipe(upstream);
     upstream.pipe(client);
   }
+}
+
+function resetIfOpen(socket: net.Socket): void {
+  if (!socket.destroyed) socket.resetAndDestroy();
 }

@@ -1,40 +1,56 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, configPath, loadConfig, type ResolvedApp } from "../../config";
+import { ConfigError, configPath, deployTimings, loadConfig, type ResolvedApp } from "../../config";
+import { PACKAGE_ROOT } from "../../config/package-root";
+import { issuesOf } from "../agent/errors";
+import { DeployClock, EventLog } from "./deploy-clock";
 import { LocalError } from "./errors";
 import { LocalPlatform } from "./platform";
 
-export const USAGE = `usage: tcp-addon local [--config FILE] [--only APP[,APP...]] [--drain-seconds S]
+export const USAGE = `usage: tcp-addon local [--config FILE] [--only APP[,APP...]] [--time-scale X] [--nlb-lag S] [--events FILE] [--drain-seconds S]
 
-Runs every app of the config on this machine: for each app, \`containers\` replicas (the
-agent around the Procfile's tcp command, with the plan's packets-per-second limit) behind a
-balancer on 127.0.0.1:<port>. Prints one line per app with its TCP_URL once it is ready.
+Runs every app of the config on this machine the way ECS and the NLB run it: for each app,
+\`containers\` tasks (the agent around the Procfile's tcp command, with the plan's
+packets-per-second limit) behind a balancer on 127.0.0.1:<port> that models the NLB target
+group, with the app's deploy timings (config/deploy-timings.ts, the numbers synth writes).
+Prints one line per app with its TCP_URL once its tasks are healthy.
 
   --config FILE       the config (default: $TCP_ADDON_CONFIG, else ./tcp-addon.yaml)
   --only APP          run only this app; repeat it or give a comma list
-  --drain-seconds S   how long a stopping replica lets open connections finish (default 3)
+  --time-scale X      real seconds per AWS second (default 0.1: a 60 s delay runs in 6 s; 1 = real time)
+  --nlb-lag S         AWS seconds during which a deregistered target still gets new flows
+                      (default: each app's deploy.propagationSeconds, 120)
+  --events FILE       write one JSON line per target and task state change:
+                      {"t": AWS seconds since start, "app", "task", "state"}
+  --drain-seconds S   AWS seconds the agent drains on SIGTERM, for every app
+                      (default: each app's deploy.agentDrainSeconds; the stopTimeout follows)
   -h, --help          this text
 
-Signals: SIGHUP restarts every replica, one at a time, without refusing a connection;
+Signals: SIGHUP deploys every app (ECS rolling deployment, minimum 100 %, maximum 200 %);
 SIGINT (Ctrl-C) and SIGTERM stop everything and exit 0 (twice: kill at once).`;
 
-/** Local mode drains for a few seconds, not the minutes an NLB waits: it is for development. */
-export const DEFAULT_DRAIN_SECONDS = 3;
+/** Real seconds per AWS second unless --time-scale says otherwise. */
+export const DEFAULT_TIME_SCALE = 0.1;
 
 /** The agent bundle that local mode runs; built on first use when it is missing. */
-export const AGENT_BUNDLE = path.resolve(__dirname, "../../dist/tcp-addon-agent.js");
+export const AGENT_BUNDLE = path.join(PACKAGE_ROOT, "dist", "tcp-addon-agent.js");
 
 interface LocalArgs {
   readonly config: string;
   readonly only: readonly string[];
-  readonly drainSeconds: number;
+  readonly timeScale: number;
+  /** AWS seconds; undefined = each app's propagationSeconds. */
+  readonly nlbLag?: number;
+  readonly events?: string;
+  /** AWS seconds; undefined = each app's agentDrainSeconds. */
+  readonly drainSeconds?: number;
   readonly help: boolean;
 }
 
 /** Parses `tcp-addon local` flags. @throws LocalError TCP_ADDON_LOCAL_USAGE */
 export function parseLocalArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LocalArgs {
-  let values: { config?: string; only?: string[]; "drain-seconds"?: string; help?: boolean };
+  let values: { config?: string; only?: string[]; "drain-seconds"?: string; "time-scale"?: string; "nlb-lag"?: string; events?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -42,6 +58,9 @@ export function parseLocalArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         config: { type: "string" },
         only: { type: "string", multiple: true },
         "drain-seconds": { type: "string" },
+        "time-scale": { type: "string" },
+        "nlb-lag": { type: "string" },
+        events: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -50,17 +69,53 @@ export function parseLocalArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
   } catch (err) {
     throw new LocalError("TCP_ADDON_LOCAL_USAGE", (err as Error).message);
   }
-  const drain = values["drain-seconds"] === undefined ? DEFAULT_DRAIN_SECONDS : Number(values["drain-seconds"]);
-  if (!Number.isFinite(drain) || drain < 0 || drain > 3600) {
-    throw new LocalError("TCP_ADDON_LOCAL_USAGE", `--drain-seconds: expected a number of seconds from 0 to 3600, got "${values["drain-seconds"]}"`);
+  const number = (flag: string, text: string | undefined, min: number, max: number, what: string): number | undefined => {
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (text.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
+      throw new LocalError("TCP_ADDON_LOCAL_USAGE", `--${flag}: expected ${what}, got "${text}"`);
+    }
+    return value;
+  };
+  const timeScale = number("time-scale", values["time-scale"], 0, 10, "a factor above 0 and at most 10 (1 = real time)") ?? DEFAULT_TIME_SCALE;
+  if (timeScale === 0) throw new LocalError("TCP_ADDON_LOCAL_USAGE", `--time-scale: expected a factor above 0 and at most 10 (1 = real time), got "${values["time-scale"]}"`);
+  const drainSeconds = number("drain-seconds", values["drain-seconds"], 0, 3600, "a whole number of AWS seconds from 0 to 110");
+  if (drainSeconds !== undefined && !Number.isInteger(drainSeconds)) {
+    throw new LocalError("TCP_ADDON_LOCAL_USAGE", `--drain-seconds: expected a whole number of AWS seconds from 0 to 110, got "${values["drain-seconds"]}"`);
   }
   const only = (values.only ?? []).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
   return {
     config: values.config === undefined ? configPath(env) : path.resolve(values.config),
     only,
-    drainSeconds: drain,
+    timeScale,
+    nlbLag: number("nlb-lag", values["nlb-lag"], 0, 3600, "AWS seconds from 0 to 3600"),
+    events: values.events === undefined ? undefined : path.resolve(values.events),
+    drainSeconds,
     help: values.help ?? false,
   };
+}
+
+/**
+ * Every app with its agent drain set to `drainSeconds` (AWS seconds); the stopTimeout follows,
+ * and every invariant of the deploy timings is checked again. @throws LocalError TCP_ADDON_LOCAL_USAGE
+ */
+export function withDrainSeconds(apps: readonly ResolvedApp[], drainSeconds: number | undefined): readonly ResolvedApp[] {
+  if (drainSeconds === undefined) return apps;
+  return apps.map((app) => {
+    const { stopTimeoutSeconds: _derived, ...overrides } = app.deploy;
+    try {
+      return { ...app, deploy: deployTimings({ ...overrides, agentDrainSeconds: drainSeconds }) };
+    } catch (err) {
+      throw new LocalError("TCP_ADDON_LOCAL_USAGE", `--drain-seconds: ${app.name}: ${issuesOf(err).join("; ")}`);
+    }
+  });
+}
+
+/** `a 60 s delay runs in 6 s`, for the line local mode prints at start. */
+export function timeScaleLine(scale: number, delaySeconds: number): string {
+  const real = Number((delaySeconds * scale).toFixed(3));
+  const speed = scale === 1 ? "real time" : scale < 1 ? `AWS timings run ${Number((1 / scale).toFixed(2))}x faster` : `AWS timings run ${scale}x slower`;
+  return `time scale ${scale}: ${speed} (a ${delaySeconds} s delay runs in ${real} s)${scale === 1 ? "" : "; --time-scale 1 is real time"}`;
 }
 
 /** The apps `--only` names, in the config's order. @throws LocalError TCP_ADDON_LOCAL_UNKNOWN_APP */
@@ -82,7 +137,45 @@ export async function ensureAgentBundle(log: (line: string) => void, file: strin
   return buildAgent(file);
 }
 
-function clock(): string {
+/**
+ * npm and npx start a command through `sh -c`, and that shell neither passes SIGTERM on nor
+ * outlives its child. When local mode was started that way (by `npx tcp-addon local`), a
+ * signal to npm kills the shell only: local mode notices its parent is gone and stops as on
+ * SIGTERM. (`npm run local` execs, so npm's signals reach local mode itself.) Linux only.
+ */
+export function watchNpmShell(onGone: () => void): NodeJS.Timeout | undefined {
+  const parent = process.ppid;
+  const shell = cmdline(parent);
+  if (!/^(\S*\/)?(sh|dash|bash) -c /.test(shell)) return undefined;
+  if (!/\bnp[mx]\b/.test(cmdline(parentOf(parent)))) return undefined;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    onGone();
+  }, 200);
+  timer.unref();
+  return timer;
+}
+
+function cmdline(pid: number | undefined): string {
+  if (pid === undefined) return "";
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+  } catch {
+    return "";
+  }
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function timeOfDay(): string {
   return new Date().toISOString().slice(11, 19);
 }
 
@@ -103,7 +196,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE + "\n");
       return 0;
     }
-    apps = selectApps(loadConfig(args.config).apps, args.only);
+    apps = withDrainSeconds(selectApps(loadConfig(args.config).apps, args.only), args.drainSeconds);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(err.issues.map((issue) => `${issue}\n`).join(""));
@@ -116,7 +209,7 @@ export async function main(argv: string[]): Promise<number> {
 
   let outputGone = false;
   const log = (line: string) => {
-    if (!outputGone) process.stderr.write(`${clock()} ${line}\n`);
+    if (!outputGone) process.stderr.write(`${timeOfDay()} ${line}\n`);
   };
   let agentPath: string;
   try {
@@ -125,9 +218,28 @@ export async function main(argv: string[]): Promise<number> {
     return fail(`cannot build the agent: ${(err as Error).message}`, 1);
   }
 
+  const clock = new DeployClock(args.timeScale);
+  let events: EventLog;
+  try {
+    events = new EventLog(clock, args.events);
+  } catch (err) {
+    return fail(`--events: cannot write ${args.events}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+  }
+  log(`local | ${timeScaleLine(args.timeScale, apps[0]?.deploy.deregistrationDelaySeconds ?? 60)}`);
+  for (const app of apps) {
+    const t = app.deploy;
+    log(
+      `${app.name} | deploy timings (AWS s): checks every ${t.healthCheckIntervalSeconds}, timeout ${t.healthCheckTimeoutSeconds}, healthy after ${t.healthyThreshold}, unhealthy after ${t.unhealthyThreshold}; ` +
+        `grace ${t.healthCheckGracePeriodSeconds}; deregistration delay ${t.deregistrationDelaySeconds}; NLB lag ${args.nlbLag ?? t.propagationSeconds}; agent drain ${t.agentDrainSeconds}; stopTimeout ${t.stopTimeoutSeconds}; ` +
+        `unhealthy termination ${t.unhealthyConnectionTermination ? "on" : "off"}, unhealthy draining ${t.unhealthyDrainingIntervalSeconds}`,
+    );
+  }
+  if (args.events !== undefined) log(`local | events to ${args.events} (t = AWS seconds since ${clock.epoch.toISOString()})`);
   const platform = new LocalPlatform(apps, {
     agentPath,
-    drainSeconds: args.drainSeconds,
+    clock,
+    events,
+    lagSeconds: args.nlbLag,
     log,
     ready: (line) => {
       if (!outputGone) process.stdout.write(`${line}\n`);
@@ -141,9 +253,11 @@ export async function main(argv: string[]): Promise<number> {
       if (exitCode !== undefined) return;
       exitCode = code;
       platform.stop().then(() => {
+        events.close();
         process.off("SIGINT", onStop);
         process.off("SIGTERM", onStop);
         process.off("SIGHUP", onRestart);
+        clearInterval(launcher);
         process.stdout.off("error", onOutputGone);
         process.stderr.off("error", onOutputGone);
         if (error !== undefined && !outputGone) process.stderr.write(`tcp-addon local: ${error.message}\n`);
@@ -160,12 +274,16 @@ export async function main(argv: string[]): Promise<number> {
       finish(0);
     };
     const onRestart = () => {
-      log("local | SIGHUP: rolling restart");
-      void platform.restart();
+      log("local | SIGHUP: deploying every app");
+      void platform.deploy();
     };
     process.on("SIGINT", onStop);
     process.on("SIGTERM", onStop);
     process.on("SIGHUP", onRestart);
+    const launcher = watchNpmShell(() => {
+      log("local | the npm process that started local mode is gone: stopping every replica");
+      finish(0);
+    });
     // A closed terminal or pipe: nobody is watching any more, so stop as on SIGTERM.
     const onOutputGone = () => {
       outputGone = true;
@@ -173,7 +291,7 @@ export async function main(argv: string[]): Promise<number> {
     };
     process.stdout.on("error", onOutputGone);
     process.stderr.on("error", onOutputGone);
-    log(`local | pid ${process.pid}: \`kill -HUP ${process.pid}\` restarts every replica, Ctrl-C stops`);
+    log(`local | pid ${process.pid}: \`kill -HUP ${process.pid}\` deploys every app, Ctrl-C stops`);
     const onFatal = (err: Error) => finish(1, err);
     platform.on("fatal", onFatal);
     platform.start().catch(onFatal);

@@ -17,7 +17,7 @@ export function readyLine(app: ResolvedApp, tcpUrl: string): string {
 }
 
 /**
- * Every app of a config on this machine, each with its balancer and replicas. Emits
+ * Every app of a config on this machine, each with its balancer, target group and tasks. Emits
  * `fatal` (a LocalError) when an app cannot run: the caller stops everything.
  */
 export class LocalPlatform extends EventEmitter {
@@ -47,12 +47,12 @@ export class LocalPlatform extends EventEmitter {
     return this.started;
   }
 
-  /** Rolling restart of every app (apps in parallel, each app's replicas one at a time). */
-  async restart(): Promise<void> {
+  /** An ECS rolling deployment of every app, all apps at once. */
+  async deploy(): Promise<void> {
     if (this.started === undefined || this.stopped !== undefined) return;
     await this.started.catch(() => undefined);
     if (this.stopped !== undefined) return;
-    await Promise.all(this.supervisors.map((supervisor) => supervisor.rollingRestart()));
+    await Promise.all(this.supervisors.map((supervisor) => supervisor.deploy()));
   }
 
   /** Stops every app and waits for every replica to exit. Safe to call twice. */

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import * as http from "node:http";
 import * as readline from "node:readline";
-import type { Backend } from "./balancer";
+import type { TargetAddress } from "./target-group";
 import { LocalError } from "./errors";
 
 export interface ReplicaOptions {
@@ -22,12 +21,10 @@ export interface ReplicaOptions {
   readonly packetsPerSecond: number;
   /** Token-bucket size in packets. @default the agent's own default */
   readonly burst?: number;
-  /** How long the agent lets open connections finish when it stops. */
+  /** Real seconds the agent keeps serving after SIGTERM (`--drain-seconds`). */
   readonly drainSeconds: number;
-  /** A replica not ready within this time is killed. @default 30 s */
-  readonly readyTimeoutMs?: number;
-  /** How often /healthz is polled once ready. @default 1 s */
-  readonly healthIntervalMs?: number;
+  /** Real milliseconds from SIGTERM to SIGKILL (the container's stopTimeout). */
+  readonly stopTimeoutMs: number;
   /** Human-readable log lines (agent logs, app output, lifecycle). */
   readonly log: (line: string) => void;
 }
@@ -41,19 +38,22 @@ export interface ReplicaExit {
 
 type State = "created" | "starting" | "ready" | "stopping" | "exited";
 
-/** Consecutive failed health checks after which a ready replica counts as unhealthy. */
-const UNHEALTHY_AFTER = 2;
+/** The agent reads this variable for the fd of its lifeline: end-of-file on it means "stop now". */
+export const LIFELINE_ENV = "TCP_ADDON_LIFELINE_FD";
+/** The lifeline is the agent's fd 3, a pipe whose other end only local mode holds. */
+const LIFELINE_FD = 3;
 
 /**
- * One container of an app: the agent in wrapper mode around the app's `tcp` command.
+ * One task of an app: the agent in wrapper mode around the app's `tcp` command.
  *
- * Ready means the agent printed its ready line and answers 200 on /healthz. After that
- * /healthz is polled: `unhealthy` and `healthy` events tell the balancer to take the
- * replica out of the rotation or put it back. `exit` comes once, whatever the cause.
+ * Ready means the agent printed its ready line: its ports are known and the app accepts
+ * connections; the target group's health checks decide the rest. `exit` comes once,
+ * whatever the cause.
  *
  * The agent runs in its own process group, so a terminal's Ctrl-C reaches only local
  * mode, which stops replicas in order; and whatever is left of a replica when its agent
- * exits (an app that ignored SIGTERM, its children) is killed with the group.
+ * exits (an app that ignored SIGTERM, its children) is killed with the group. Its fd 3 is
+ * a lifeline: when local mode dies, even by SIGKILL, the agent reads end-of-file there.
  */
 export class Replica extends EventEmitter {
   readonly name: string;
@@ -61,9 +61,6 @@ export class Replica extends EventEmitter {
   private readonly options: ReplicaOptions;
   private child?: ChildProcess;
   private state: State = "created";
-  private healthy = true;
-  private failedChecks = 0;
-  private healthTimer?: NodeJS.Timeout;
   private listenPort?: number;
   private healthPort?: number;
   private lastStderr = "";
@@ -87,9 +84,10 @@ export class Replica extends EventEmitter {
     return this.child?.pid;
   }
 
-  /** Where the balancer reaches it, once ready. */
-  get backend(): Backend | undefined {
-    return this.listenPort === undefined ? undefined : { id: this.id, host: "127.0.0.1", port: this.listenPort };
+  /** Where the target group reaches it, once ready. */
+  get target(): TargetAddress | undefined {
+    if (this.listenPort === undefined || this.healthPort === undefined) return undefined;
+    return { id: this.id, host: "127.0.0.1", port: this.listenPort, healthPort: this.healthPort };
   }
 
   get isReady(): boolean {
@@ -110,9 +108,8 @@ export class Replica extends EventEmitter {
   }
 
   /**
-   * Starts the agent and resolves once the replica is ready. Rejects with
-   * TCP_ADDON_LOCAL_EXITED_BEFORE_READY, TCP_ADDON_LOCAL_READY_TIMEOUT (the replica is
-   * then killed) or TCP_ADDON_LOCAL_STOPPED.
+   * Starts the agent and resolves once it printed its ready line. Rejects with
+   * TCP_ADDON_LOCAL_EXITED_BEFORE_READY or TCP_ADDON_LOCAL_STOPPED.
    */
   start(): Promise<void> {
     if (this.state !== "created") throw new Error(`${this.name} was already started`);
@@ -128,23 +125,22 @@ export class Replica extends EventEmitter {
       "--drain-seconds", String(o.drainSeconds),
       "--", "/bin/sh", "-c", `exec ${o.command}`,
     ];
-    const child = spawn(process.execPath, args, { cwd: o.cwd, env: o.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const env = { ...o.env, [LIFELINE_ENV]: String(LIFELINE_FD) };
+    const child = spawn(process.execPath, args, { cwd: o.cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe", "pipe"] });
     this.child = child;
+    // Local mode's end of the lifeline: never written, closed by the kernel when local mode dies.
+    const lifeline = child.stdio[LIFELINE_FD] as import("node:net").Socket | null;
+    lifeline?.on("error", () => undefined);
+    lifeline?.unref?.();
 
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const settle = (err?: Error) => {
         if (settled) return;
         settled = true;
-        clearTimeout(readyTimer);
         if (err) reject(err);
         else resolve();
       };
-      const readyTimeoutMs = o.readyTimeoutMs ?? 30_000;
-      const readyTimer = setTimeout(() => {
-        settle(new LocalError("TCP_ADDON_LOCAL_READY_TIMEOUT", `${this.name} was not ready within ${readyTimeoutMs / 1000} s${this.lastOutputSuffix()}`));
-        this.kill();
-      }, readyTimeoutMs);
 
       readline.createInterface({ input: child.stdout! }).on("line", (line) => this.onStdout(line, settle));
       readline.createInterface({ input: child.stderr! }).on("line", (line) => this.onStderr(line));
@@ -178,18 +174,17 @@ export class Replica extends EventEmitter {
 
   /**
    * SIGTERM to the agent, which drains and stops the app; SIGKILL to the whole group if
-   * it is not gone after the drain time plus `graceMs`. Resolves once it has exited.
+   * it is not gone after the stopTimeout. Resolves once it has exited.
    */
-  async stop(graceMs = 5_000): Promise<ReplicaExit> {
+  async stop(): Promise<ReplicaExit> {
     if (this.exitInfo) return this.exitInfo;
     if (this.child?.pid === undefined) {
       this.onExit(null, null);
       return this.exited;
     }
     this.state = "stopping";
-    this.stopHealthChecks();
     this.signal("SIGTERM", false);
-    const killTimer = setTimeout(() => this.kill(), this.options.drainSeconds * 1000 + graceMs);
+    const killTimer = setTimeout(() => this.kill(), this.options.stopTimeoutMs);
     const exit = await this.exited;
     clearTimeout(killTimer);
     return exit;
@@ -198,7 +193,6 @@ export class Replica extends EventEmitter {
   /** SIGKILL to the agent's whole process group. */
   kill(): void {
     if (this.state !== "exited") this.state = "stopping";
-    this.stopHealthChecks();
     this.signal("SIGKILL", true);
   }
 
@@ -233,16 +227,9 @@ export class Replica extends EventEmitter {
       }
       this.listenPort = listen;
       this.healthPort = health;
-      this.waitUntilHealthy().then(
-        () => {
-          if (this.state !== "starting") return;
-          this.state = "ready";
-          this.becameReady = true;
-          this.scheduleHealthCheck();
-          settle();
-        },
-        () => undefined,
-      );
+      this.state = "ready";
+      this.becameReady = true;
+      settle();
       return;
     }
     this.options.log(`${this.name} | agent ${formatRecord(record)}`);
@@ -266,60 +253,11 @@ export class Replica extends EventEmitter {
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exitInfo) return;
     this.state = "exited";
-    this.stopHealthChecks();
     // Whatever the agent left behind in its group (the app, the app's children) goes too.
     this.signal("SIGKILL", true);
     this.exitInfo = { code, signal, wasReady: this.becameReady };
     this.resolveExited(this.exitInfo);
     this.emit("exit", this.exitInfo);
-  }
-
-  /** Polls /healthz every 100 ms until it answers 200 (the app accepts connections). */
-  private async waitUntilHealthy(): Promise<void> {
-    while (this.state === "starting") {
-      if ((await this.checkHealth()) === 200) return;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error("no longer starting");
-  }
-
-  private scheduleHealthCheck(): void {
-    this.healthTimer = setTimeout(() => {
-      this.checkHealth().then((status) => {
-        if (this.state !== "ready") return;
-        if (status === 200) {
-          this.failedChecks = 0;
-          if (!this.healthy) {
-            this.healthy = true;
-            this.emit("healthy");
-          }
-        } else {
-          this.failedChecks += 1;
-          if (this.healthy && this.failedChecks >= UNHEALTHY_AFTER) {
-            this.healthy = false;
-            this.emit("unhealthy", status);
-          }
-        }
-        this.scheduleHealthCheck();
-      });
-    }, this.options.healthIntervalMs ?? 1_000);
-    this.healthTimer.unref();
-  }
-
-  private stopHealthChecks(): void {
-    clearTimeout(this.healthTimer);
-  }
-
-  /** GET /healthz: the status code, or 0 when the agent does not answer within a second. */
-  private checkHealth(): Promise<number> {
-    return new Promise((resolve) => {
-      const request = http.get({ host: "127.0.0.1", port: this.healthPort, path: "/healthz", timeout: 1_000, agent: false }, (response) => {
-        response.resume();
-        resolve(response.statusCode ?? 0);
-      });
-      request.on("timeout", () => request.destroy());
-      request.on("error", () => resolve(0));
-    });
   }
 }
 

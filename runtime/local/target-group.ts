@@ -1,0 +1,218 @@
+import { EventEmitter } from "node:events";
+import * as http from "node:http";
+import type { DeployTimings } from "../../config";
+import type { Backend, Balancer } from "./balancer";
+import type { DeployClock, EventLog } from "./deploy-clock";
+
+/** An NLB target's states, as `aws elbv2 describe-target-health` names them. */
+export type TargetState = "initial" | "healthy" | "unhealthy" | "draining" | "unused";
+
+/** A replica's agent, as registered: where flows go and where /healthz answers. */
+export interface TargetAddress extends Backend {
+  /** The agent's /healthz port. */
+  readonly healthPort: number;
+}
+
+export interface TargetGroupOptions {
+  /** The app's name, for events and logs. */
+  readonly app: string;
+  /** The app's deploy timings (the numbers synth writes into the target group). */
+  readonly timings: DeployTimings;
+  /** AWS seconds to real time. */
+  readonly clock: DeployClock;
+  /** AWS seconds during which a draining target still receives new flows. */
+  readonly lagSeconds: number;
+  /** The data plane: the flows. */
+  readonly balancer: Balancer;
+  readonly events: EventLog;
+  readonly log: (line: string) => void;
+}
+
+interface Target {
+  readonly address: TargetAddress;
+  state: TargetState;
+  passes: number;
+  fails: number;
+  checkTimer?: NodeJS.Timeout;
+  timers: NodeJS.Timeout[];
+  /** Resolves the promise `deregister()` returned, once the target is unused. */
+  unused?: () => void;
+}
+
+/**
+ * The control plane of an NLB target group, with the declared numbers:
+ * - a registered target is `initial`; the group GETs its /healthz every interval (timeout as
+ *   declared) and marks it `healthy` after `healthyThreshold` passes in a row, `unhealthy`
+ *   after `unhealthyThreshold` failures in a row (and back after `healthyThreshold` passes);
+ * - only healthy targets get new flows, except that a deregistered (`draining`) target keeps
+ *   getting them for the propagation lag, as NLB nodes learn of the change late;
+ * - `deregistrationDelaySeconds` after deregistration the target is `unused` and its flows
+ *   are reset (`connection_termination`, which the declaration always turns on);
+ * - an unhealthy target's flows are kept (`enable_unhealthy_connection_termination = false`)
+ *   for `unhealthyDrainingIntervalSeconds`, then reset; or reset at once when it is true.
+ * Emits `state` (id, TargetState) after writing the event.
+ */
+export class TargetGroup extends EventEmitter {
+  private readonly options: TargetGroupOptions;
+  private readonly targets = new Map<string, Target>();
+  private closed = false;
+
+  constructor(options: TargetGroupOptions) {
+    super();
+    this.options = options;
+  }
+
+  /** The target's state, or undefined once it is gone. */
+  stateOf(id: string): TargetState | undefined {
+    return this.targets.get(id)?.state;
+  }
+
+  /** Registers a target: `initial`, and health checks start. */
+  register(address: TargetAddress): void {
+    if (this.closed || this.targets.has(address.id)) return;
+    const target: Target = { address, state: "initial", passes: 0, fails: 0, timers: [] };
+    this.targets.set(address.id, target);
+    this.setState(target, "initial");
+    this.scheduleCheck(target, 0);
+  }
+
+  /**
+   * Deregisters a target: `draining` at once, out of the rotation after the lag, `unused`
+   * after the deregistration delay, when its remaining flows are reset. Resolves then.
+   */
+  deregister(id: string): Promise<void> {
+    const target = this.targets.get(id);
+    if (target === undefined || target.state === "draining") return Promise.resolve();
+    const { clock, timings, balancer } = this.options;
+    this.stopChecks(target);
+    for (const timer of target.timers.splice(0)) clearTimeout(timer);
+    const wasRoutable = target.state === "healthy";
+    this.setState(target, "draining");
+    if (wasRoutable) {
+      const lagMs = clock.ms(Math.min(this.options.lagSeconds, timings.deregistrationDelaySeconds));
+      target.timers.push(setTimeout(() => balancer.remove(id), lagMs));
+    } else {
+      balancer.remove(id);
+    }
+    return new Promise<void>((resolve) => {
+      target.unused = resolve;
+      target.timers.push(
+        setTimeout(() => this.finish(target, "connection termination after the deregistration delay"), clock.ms(timings.deregistrationDelaySeconds)),
+      );
+    });
+  }
+
+  /** A target whose task is gone (crashed, or a failed new task): `unused` now, flows reset. */
+  remove(id: string): void {
+    const target = this.targets.get(id);
+    if (target !== undefined) this.finish(target, "its task is gone");
+  }
+
+  /** Stops every timer; targets are forgotten without events. */
+  close(): void {
+    this.closed = true;
+    for (const target of this.targets.values()) {
+      this.stopChecks(target);
+      for (const timer of target.timers) clearTimeout(timer);
+      target.unused?.();
+    }
+    this.targets.clear();
+  }
+
+  private finish(target: Target, why: string): void {
+    const id = target.address.id;
+    this.stopChecks(target);
+    for (const timer of target.timers) clearTimeout(timer);
+    this.options.balancer.remove(id);
+    const reset = this.options.balancer.reset(id);
+    if (reset > 0) this.options.log(`${id} | reset ${reset} connection(s): ${why}`);
+    this.targets.delete(id);
+    this.setState(target, "unused");
+    target.unused?.();
+  }
+
+  private setState(target: Target, state: TargetState): void {
+    target.state = state;
+    this.options.events.state(this.options.app, target.address.id, state);
+    this.emit("state", target.address.id, state);
+  }
+
+  private stopChecks(target: Target): void {
+    clearTimeout(target.checkTimer);
+    target.checkTimer = undefined;
+  }
+
+  private scheduleCheck(target: Target, delayMs: number): void {
+    target.checkTimer = setTimeout(() => {
+      void probe(target.address, this.options.clock.ms(this.options.timings.healthCheckTimeoutSeconds)).then((ok) => {
+        if (this.closed || target.checkTimer === undefined) return;
+        this.onCheck(target, ok);
+        this.scheduleCheck(target, this.options.clock.ms(this.options.timings.healthCheckIntervalSeconds));
+      });
+    }, delayMs);
+  }
+
+  private onCheck(target: Target, ok: boolean): void {
+    const { timings, balancer } = this.options;
+    if (ok) {
+      target.passes += 1;
+      target.fails = 0;
+    } else {
+      target.fails += 1;
+      target.passes = 0;
+    }
+    if (target.state !== "healthy" && target.passes >= timings.healthyThreshold) {
+      for (const timer of target.timers.splice(0)) clearTimeout(timer);
+      this.setState(target, "healthy");
+      balancer.add(target.address);
+    } else if (target.state !== "unhealthy" && target.fails >= timings.unhealthyThreshold) {
+      const wasHealthy = target.state === "healthy";
+      balancer.remove(target.address.id);
+      this.setState(target, "unhealthy");
+      if (wasHealthy) this.onUnhealthy(target);
+    }
+  }
+
+  /** What the NLB does to the flows of a target that turned unhealthy. */
+  private onUnhealthy(target: Target): void {
+    const { timings, balancer, clock, log } = this.options;
+    const id = target.address.id;
+    const open = balancer.connectionsTo(id);
+    if (timings.unhealthyConnectionTermination) {
+      const reset = balancer.reset(id);
+      log(`${id} | unhealthy: reset ${reset} connection(s) (unhealthy connection termination is on)`);
+      return;
+    }
+    log(`${id} | unhealthy: out of the rotation; its ${open} connection(s) are kept for up to ${timings.unhealthyDrainingIntervalSeconds} s`);
+    target.timers.push(
+      setTimeout(() => {
+        if (target.state !== "unhealthy") return;
+        const reset = balancer.reset(id);
+        log(`${id} | still unhealthy after ${timings.unhealthyDrainingIntervalSeconds} s: reset ${reset} connection(s)`);
+      }, clock.ms(timings.unhealthyDrainingIntervalSeconds)),
+    );
+  }
+}
+
+/** GET /healthz: true on a 200 within `timeoutMs`. */
+function probe(address: TargetAddress, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let done = false;
+    const settle = (ok: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve(ok);
+    };
+    const request = http.get({ host: address.host, port: address.healthPort, path: "/healthz", agent: false }, (response) => {
+      response.resume();
+      settle(response.statusCode === 200);
+      request.destroy();
+    });
+    const timer = setTimeout(() => {
+      request.destroy();
+      settle(false);
+    }, timeoutMs);
+    request.on("error", () => settle(false));
+  });
+}
