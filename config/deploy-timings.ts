@@ -12,8 +12,8 @@ import { TcpAddonError } from "../runtime/agent/errors";
 export interface DeployTimings {
   /**
    * Seconds a deregistering target keeps its flows before the NLB resets them and ECS sends
-   * SIGTERM. With the agent's drain it must cover `propagationSeconds`, or a late flow reaches a
-   * stopped agent.
+   * SIGTERM. It must outlast `propagationSeconds`, or a client that reconnects after the reset can
+   * land on the old task again and be dropped twice.
    */
   readonly deregistrationDelaySeconds: number;
   /** Seconds between two NLB health checks of a target (NLB: 5-300). */
@@ -50,10 +50,11 @@ export const STOP_MARGIN_SECONDS = 10;
  *   minutes whatever the deregistration delay (aws/containers-roadmap#470: "the effective minimum
  *   delay seems to be 120 seconds"; kubernetes-sigs/aws-load-balancer-controller#2366 and #3270:
  *   "deregistration takes at least 2 minutes regardless of the deregistration delay setting").
- * - deregistrationDelaySeconds 120: with the agent's drain after it (which still accepts), late
- *   flows are served for 135 s after deregistration starts, past the 120 s above; old clients keep
- *   their connections for those two minutes, then the NLB resets them (connection termination).
- *   AWS's default of 300 s would hold every deploy for five minutes.
+ * - deregistrationDelaySeconds 150: it outlasts the propagation by 30 s, so when the NLB resets
+ *   the old flows (connection termination) no new flow lands on the old task any more, and a
+ *   reconnecting client reaches a new task: it is dropped once, never twice. The agent's drain
+ *   after it (still accepting) serves any straggler past the field reports. AWS's default of
+ *   300 s would hold every deploy for five minutes.
  * - healthCheckIntervalSeconds 10, thresholds 2/2, timeout 5: the fastest the NLB allows for a
  *   new task to join (2 checks, about 20 s after its first check) while one slow answer is not
  *   enough to fail a task (AWS defaults for TCP target groups are 30 s, 5 and 2).
@@ -68,7 +69,7 @@ export const STOP_MARGIN_SECONDS = 10;
  *   5 minutes while ECS replaces the task (AWS NLB docs, "Unhealthy target connection termination").
  */
 export const DEFAULT_DEPLOY_TIMINGS: DeployTimings = Object.freeze({
-  deregistrationDelaySeconds: 120,
+  deregistrationDelaySeconds: 150,
   healthCheckIntervalSeconds: 10,
   healthCheckTimeoutSeconds: 5,
   healthyThreshold: 2,
@@ -128,10 +129,10 @@ export function timingProblems(t: DeployTimings): string[] {
   if (t.healthCheckTimeoutSeconds >= t.healthCheckIntervalSeconds) {
     issues.push(`healthCheckTimeoutSeconds: must be below the interval (${t.healthCheckIntervalSeconds} s)`);
   }
-  if (t.deregistrationDelaySeconds + t.agentDrainSeconds < t.propagationSeconds) {
+  if (t.deregistrationDelaySeconds <= t.propagationSeconds) {
     issues.push(
-      `deregistrationDelaySeconds: ${t.deregistrationDelaySeconds} s plus the agent's ${t.agentDrainSeconds} s drain is shorter than the ${t.propagationSeconds} s during which new flows still reach a deregistering target; ` +
-        `raise it to at least ${t.propagationSeconds - t.agentDrainSeconds} or new connections are refused during deploys`,
+      `deregistrationDelaySeconds: ${t.deregistrationDelaySeconds} s does not outlast the ${t.propagationSeconds} s during which new flows still reach a deregistering target; ` +
+        `raise it above ${t.propagationSeconds} or clients that reconnect can land on the old task and be dropped twice`,
     );
   }
   if (t.unhealthyConnectionTermination && t.unhealthyDrainingIntervalSeconds !== 0) {

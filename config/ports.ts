@@ -1,4 +1,4 @@
-import type { AppSpec } from "./schema";
+import { DEFAULT_RULES_PER_SECURITY_GROUP, type AppSpec } from "./schema";
 
 /**
  * Public ports and NLB placement.
@@ -15,11 +15,34 @@ import type { AppSpec } from "./schema";
  * middle of the file, or adding a pinned app to an NLB that unpinned apps had filled, can move
  * later unpinned apps to another NLB (their TCP_URL host changes); pinning them with
  * `loadBalancer: N` prevents that.
+ *
+ * Security group rules: each NLB has one security group that holds every inbound rule of its
+ * apps (one per allowed CIDR) plus RESERVED_INBOUND_RULES (ICMP "fragmentation needed" for path
+ * MTU discovery), and AWS counts at most 60 inbound rules per group per IP family by default.
+ * Placement counts them: an unpinned app that would push its NLB's group past the quota goes to
+ * the next NLB, as it would past 50 listeners.
  */
 
 export const DERIVED_PORT_MIN = 10000;
 export const DERIVED_PORT_MAX = 32767;
 export const LISTENERS_PER_LOAD_BALANCER = 50;
+/** Inbound rules per IP family that every NLB security group holds besides the apps' (ICMP for path MTU discovery). */
+export const RESERVED_INBOUND_RULES = 1;
+
+/** Where to raise the rules quota, for error messages. */
+export const RULES_QUOTA_FIX =
+  'raise "Inbound or outbound rules per security group" (Service Quotas, Amazon VPC, L-0EA8095F) and set `quotas.rulesPerSecurityGroup:` to the new value';
+
+/** True for an IPv6 CIDR block. */
+export function isIpv6Cidr(cidr: string): boolean {
+  return cidr.includes(":");
+}
+
+/** Inbound rules an app adds to its NLB's security group, per IP family. */
+export function inboundRules(allowedCidrs: readonly string[]): { readonly ipv4: number; readonly ipv6: number } {
+  const ipv6 = allowedCidrs.filter(isIpv6Cidr).length;
+  return { ipv4: allowedCidrs.length - ipv6, ipv6 };
+}
 
 const FNV_OFFSET_BASIS = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
@@ -44,6 +67,8 @@ export interface PlacementInput {
   readonly name: string;
   readonly port?: AppSpec["port"];
   readonly loadBalancer?: AppSpec["loadBalancer"];
+  /** The app's allowed CIDRs (one NLB inbound rule each); omitted = one IPv4 rule. */
+  readonly allowedCidrs?: readonly string[];
 }
 
 export interface Placement {
@@ -56,28 +81,60 @@ export interface Placement {
 /** A placement problem with the app it belongs to (for the issue's path). */
 export interface PlacementIssue {
   readonly app: string;
-  readonly field: "port" | "loadBalancer";
+  readonly field: "port" | "loadBalancer" | "allowedCidrs";
   readonly message: string;
 }
 
 /**
- * Chooses each app's port and NLB, in the input's order. Returns every problem found:
- * more than 50 apps pinned to one NLB, or two apps on the same port of the same NLB.
+ * Chooses each app's port and NLB, in the input's order. Returns every problem found: more
+ * than 50 apps pinned to one NLB, more inbound rules on one NLB's security group than the
+ * quota allows, or two apps on the same port of the same NLB.
  */
-export function placeApps(apps: readonly PlacementInput[]): {
+export function placeApps(
+  apps: readonly PlacementInput[],
+  { rulesPerSecurityGroup = DEFAULT_RULES_PER_SECURITY_GROUP }: { rulesPerSecurityGroup?: number } = {},
+): {
   readonly placements: readonly Placement[];
   readonly issues: readonly PlacementIssue[];
 } {
   const issues: PlacementIssue[] = [];
-  const load = new Map<number, number>();
+  const budget = rulesPerSecurityGroup - RESERVED_INBOUND_RULES;
+  const load = new Map<number, { listeners: number; ipv4: number; ipv6: number }>();
+  const loadOf = (lb: number) => load.get(lb) ?? { listeners: 0, ipv4: 0, ipv6: 0 };
+  const rulesOf = (app: PlacementInput) => inboundRules(app.allowedCidrs ?? ["0.0.0.0/0"]);
+  const add = (lb: number, app: PlacementInput) => {
+    const before = loadOf(lb);
+    const rules = rulesOf(app);
+    const after = { listeners: before.listeners + 1, ipv4: before.ipv4 + rules.ipv4, ipv6: before.ipv6 + rules.ipv6 };
+    load.set(lb, after);
+    lbOf.set(app.name, lb);
+    return { before, after };
+  };
+  const fits = (lb: number, app: PlacementInput) => {
+    const now = loadOf(lb);
+    const rules = rulesOf(app);
+    return now.listeners < LISTENERS_PER_LOAD_BALANCER && now.ipv4 + rules.ipv4 <= budget && now.ipv6 + rules.ipv6 <= budget;
+  };
   const lbOf = new Map<string, number>();
 
   for (const app of apps) {
+    const rules = rulesOf(app);
+    const family = rules.ipv4 > budget ? "IPv4" : rules.ipv6 > budget ? "IPv6" : undefined;
+    if (family !== undefined) {
+      issues.push({
+        app: app.name,
+        field: "allowedCidrs",
+        message:
+          `${Math.max(rules.ipv4, rules.ipv6)} ${family} CIDR blocks need more inbound rules than one security group holds ` +
+          `(${rulesPerSecurityGroup} per IP family, ${RESERVED_INBOUND_RULES} kept for ICMP); merge them into fewer, wider blocks, or ${RULES_QUOTA_FIX}`,
+      });
+    }
+  }
+
+  for (const app of apps) {
     if (app.loadBalancer === undefined) continue;
-    const count = (load.get(app.loadBalancer) ?? 0) + 1;
-    load.set(app.loadBalancer, count);
-    lbOf.set(app.name, app.loadBalancer);
-    if (count === LISTENERS_PER_LOAD_BALANCER + 1) {
+    const { before, after } = add(app.loadBalancer, app);
+    if (after.listeners === LISTENERS_PER_LOAD_BALANCER + 1) {
       issues.push({
         app: app.name,
         field: "loadBalancer",
@@ -86,14 +143,27 @@ export function placeApps(apps: readonly PlacementInput[]): {
           `(an NLB holds at most ${LISTENERS_PER_LOAD_BALANCER} listeners); pin this app to another load balancer`,
       });
     }
+    for (const family of ["ipv4", "ipv6"] as const) {
+      if (before[family] <= budget && after[family] > budget && rulesOf(app)[family] <= budget) {
+        issues.push({
+          app: app.name,
+          field: "loadBalancer",
+          message:
+            `the apps pinned to load balancer ${app.loadBalancer} need ${after[family] + RESERVED_INBOUND_RULES} ${family === "ipv4" ? "IPv4" : "IPv6"} ` +
+            `inbound rules on its security group, over the quota of ${rulesPerSecurityGroup}; pin this app to another load balancer, ` +
+            `use fewer \`allowedCidrs\`, or ${RULES_QUOTA_FIX}`,
+        });
+      }
+    }
   }
 
   let next = 0;
   for (const app of apps) {
     if (app.loadBalancer !== undefined) continue;
-    while ((load.get(next) ?? 0) >= LISTENERS_PER_LOAD_BALANCER) next += 1;
-    load.set(next, (load.get(next) ?? 0) + 1);
-    lbOf.set(app.name, next);
+    // An app whose rules can never fit was reported above; it goes where it would otherwise land.
+    const placeable = rulesOf(app).ipv4 <= budget && rulesOf(app).ipv6 <= budget;
+    while (placeable ? !fits(next, app) : loadOf(next).listeners >= LISTENERS_PER_LOAD_BALANCER) next += 1;
+    add(next, app);
   }
 
   const placements: Placement[] = apps.map((app) => ({

@@ -8,8 +8,8 @@ import { formatIssues, type Issue, type Locate, zodIssue } from "./issues";
 import { planCatalogue, planSizeProblem } from "./plans";
 import { placeApps } from "./ports";
 import { parseProcfile } from "./procfile";
+import { AddonConfigSchema, APP_NAME, AppSchema, DEFAULT_RULES_PER_SECURITY_GROUP, type Plan, type ResolvedApp, type ResolvedConfig } from "./schema";
 import { resolveState } from "./state";
-import { AddonConfigSchema, APP_NAME, AppSchema, type Plan, type ResolvedApp, type ResolvedConfig } from "./schema";
 
 /**
  * Resolving a parsed config: the schema, then the rules that span fields, apps or files (plans,
@@ -43,7 +43,7 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
 
   // Per app, each field is read on its own: a rule runs when the fields it needs are valid.
   const fields = AppSchema.shape;
-  const candidates: { name: string; port?: number; loadBalancer?: number; placeable: boolean }[] = [];
+  const candidates: { name: string; port?: number; loadBalancer?: number; allowedCidrs?: string[]; placeable: boolean }[] = [];
   const commands = new Map<string, { command: string; workdir: string }>();
   const resolvedTimings = new Map<string, DeployTimings>();
   for (const [name, value] of Object.entries(isRecord(rawRoot.apps) ? rawRoot.apps : {})) {
@@ -52,11 +52,13 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
     const plan = fields.plan.safeParse(value.plan);
     const port = fields.port.safeParse(value.port);
     const loadBalancer = fields.loadBalancer.safeParse(value.loadBalancer);
+    const allowedCidrs = fields.allowedCidrs.safeParse(value.allowedCidrs);
     candidates.push({
       name,
       port: port.success ? port.data : undefined,
       loadBalancer: loadBalancer.success ? loadBalancer.data : undefined,
-      placeable: port.success && loadBalancer.success,
+      allowedCidrs: allowedCidrs.success ? allowedCidrs.data : undefined,
+      placeable: port.success && loadBalancer.success && allowedCidrs.success,
     });
     if (plan.success && !tolerated.has(plan.data)) {
       issues.push({
@@ -82,8 +84,22 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
   }
 
   const placeable = candidates.filter((c) => c.placeable);
-  const placement = placeApps(placeable.map(({ name, port, loadBalancer }) => ({ name, port, loadBalancer })));
+  const quotas = AddonConfigSchema.shape.quotas.safeParse(rawRoot.quotas);
+  const placement = placeApps(
+    placeable.map(({ name, port, loadBalancer, allowedCidrs }) => ({ name, port, loadBalancer, allowedCidrs })),
+    quotas.success ? quotas.data : {},
+  );
   for (const issue of placement.issues) issues.push({ path: ["apps", issue.app, issue.field], message: issue.message });
+  const kmsKeys = AddonConfigSchema.shape.secretsKmsKeyArns.safeParse(rawRoot.secretsKmsKeyArns);
+  const anySecrets = Object.values(isRecord(rawRoot.apps) ? rawRoot.apps : {}).some(
+    (app) => isRecord(app) && isRecord(app.secrets) && Object.keys(app.secrets).length > 0,
+  );
+  if (kmsKeys.success && kmsKeys.data.length > 0 && !anySecrets) {
+    issues.push({
+      path: ["secretsKmsKeyArns"],
+      message: "no app has `secrets:`, so no key needs to be decrypted with; remove `secretsKmsKeyArns:` or add the secrets it protects",
+    });
+  }
 
   if (issues.length > 0 || !parsed.success) {
     throw new ConfigError(formatIssues(issues, label, locate));
@@ -114,6 +130,7 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
       allowedCidrs: spec.allowedCidrs,
       loadBalancer: place.loadBalancer,
       deploy,
+      waitForSteadyState: spec.waitForSteadyState,
     };
   });
 
@@ -124,6 +141,10 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
     ...(config.network === undefined ? {} : { network: config.network }),
     ...(config.agent.image === undefined ? {} : { agentImage: config.agent.image }),
     plans: catalogue,
+    ...(config.secretsKmsKeyArns.length === 0 ? {} : { secretsKmsKeyArns: config.secretsKmsKeyArns }),
+    ...(config.quotas.rulesPerSecurityGroup === DEFAULT_RULES_PER_SECURITY_GROUP
+      ? {}
+      : { rulesPerSecurityGroup: config.quotas.rulesPerSecurityGroup }),
     apps: resolvedApps,
     ...(source === undefined ? {} : { source }),
     warnings: formatIssues(sizeIssues(resolvedApps), label, locate),

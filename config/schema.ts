@@ -19,13 +19,18 @@ export const APP_DEFAULTS = Object.freeze({
   memory: 512,
   allowedCidrs: Object.freeze(["0.0.0.0/0"]) as readonly string[],
   loadBalancer: 0,
+  waitForSteadyState: true,
 });
+
+/** AWS's default quota of inbound rules per security group, counted per IP family (Service Quotas L-0EA8095F). */
+export const DEFAULT_RULES_PER_SECURITY_GROUP = 60;
 
 export const PROJECT_NAME = /^[a-z][a-z0-9-]{0,11}$/;
 export const APP_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 export const PLAN_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:(ssm|secretsmanager):[a-z0-9-]+:\d{12}:(parameter\/|secret:).+$/;
 const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(3[0-2]|[12]?\d)$/;
 const IPV6_CIDR = /^[0-9a-fA-F:]+:[0-9a-fA-F:]*\/(12[0-8]|1[01]\d|[1-9]?\d)$/;
@@ -153,6 +158,8 @@ export const AppSchema = z.strictObject({
   loadBalancer: z.number().int().min(0).max(49).optional(),
   /** Deploy timings (deploy-timings.ts); each omitted key keeps its default. */
   deploy: DeploySchema.default({}),
+  /** `terraform apply` waits until the service's rollout is done (and fails when it fails). */
+  waitForSteadyState: z.boolean().default(APP_DEFAULTS.waitForSteadyState),
 }).superRefine(
   (app, ctx) => {
     // Runs even when some fields failed, so one typo does not hide the other problems; each
@@ -246,6 +253,17 @@ export const AddonConfigSchema = z.strictObject({
   agent: AgentSchema.default({}),
   /** Omitted: a local state file next to the config file (fine for a first try, not for a team). */
   state: StateSchema.optional(),
+  /** Customer-managed KMS keys that encrypt the apps' secrets: the execution role may decrypt with exactly these. */
+  secretsKmsKeyArns: z
+    .array(z.string().regex(KMS_KEY_ARN, 'expected a KMS key ARN like "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-..."'))
+    .default([]),
+  /** Account quotas the declaration is counted against, when yours were raised. */
+  quotas: z
+    .strictObject({
+      /** Inbound rules per security group per IP family; placement keeps each NLB group within it. */
+      rulesPerSecurityGroup: z.number().int().min(2).max(1000).default(DEFAULT_RULES_PER_SECURITY_GROUP),
+    })
+    .default({ rulesPerSecurityGroup: DEFAULT_RULES_PER_SECURITY_GROUP }),
   apps: z
     .record(
       z.string().regex(APP_NAME, "expected 1-31 lowercase letters, digits or hyphens, starting with a letter"),
@@ -285,6 +303,8 @@ export interface ResolvedApp {
   readonly loadBalancer: number;
   /** Deploy timings: the defaults with the app's `deploy:` overrides, invariants checked. */
   readonly deploy: DeployTimings;
+  /** `terraform apply` waits for the service's rollout; omitted = true. */
+  readonly waitForSteadyState?: boolean;
 }
 
 /**
@@ -310,6 +330,10 @@ export interface ResolvedConfig {
   readonly network?: NetworkSpec;
   readonly agentImage?: string;
   readonly plans: Readonly<Record<string, Plan>>;
+  /** KMS keys the execution role may decrypt the apps' secrets with; omitted = none. */
+  readonly secretsKmsKeyArns?: readonly string[];
+  /** Inbound rules per security group per IP family; omitted = AWS's default, 60. */
+  readonly rulesPerSecurityGroup?: number;
   /** In the file's order. */
   readonly apps: readonly ResolvedApp[];
   /** Absolute path of the file it came from, when it came from one. */

@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
 import { TerraformData } from "./terraform-data";
+import { EcrLifecyclePolicy } from "@cdktf/provider-aws/lib/ecr-lifecycle-policy";
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -45,9 +46,16 @@ export interface TcpAgentImageProps {
   readonly platform?: "linux/amd64" | "linux/arm64";
   /**
    * Let `terraform destroy` delete the repository while it still holds images.
-   * @default false: destroy stops at a non-empty repository
+   * @default true: `cdktf destroy` removes the repository with its images (they are rebuilt
+   * from this repository's sources)
    */
   readonly forceDelete?: boolean;
+  /**
+   * Agent images the repository keeps; older ones expire (an ECR lifecycle policy). A task
+   * definition revision that a rollback may return to points at one of the recent images.
+   * @default 10
+   */
+  readonly keepImages?: number;
 }
 
 /**
@@ -64,6 +72,8 @@ export interface TcpAgentImageProps {
  */
 export class TcpAgentImage extends Construct {
   readonly repository: EcrRepository;
+  /** Expires all but the last `keepImages` images. */
+  readonly lifecyclePolicy: EcrLifecyclePolicy;
   /** The build step; task definitions depend on it so they never point at a missing image. */
   readonly build: TerraformData;
   /** Content hash of the agent's sources, used as the image tag. */
@@ -76,7 +86,11 @@ export class TcpAgentImage extends Construct {
     const contextDir = props.contextDir ?? PACKAGE_ROOT;
     const sourcePaths = props.sourcePaths ?? [DOCKERFILE, `${DOCKERFILE}.dockerignore`, "runtime/agent"];
     const platform = props.platform ?? "linux/amd64";
-    const forceDelete = props.forceDelete ?? false;
+    const forceDelete = props.forceDelete ?? true;
+    const keepImages = props.keepImages ?? 10;
+    if (!Number.isInteger(keepImages) || keepImages < 1 || keepImages > 1000) {
+      throw new ConstructError("TCP_ADDON_INVALID_PROPS", `agent image: keepImages expects 1-1000 images, got ${keepImages}`);
+    }
 
     const dockerfile = path.resolve(contextDir, DOCKERFILE);
     if (!fs.existsSync(dockerfile)) {
@@ -91,10 +105,26 @@ export class TcpAgentImage extends Construct {
       imageTagMutability: "IMMUTABLE",
       imageScanningConfiguration: { scanOnPush: true },
       forceDelete,
+      // Replaced only by a new project name (in its name): the new one is filled before the old goes.
+      lifecycle: { createBeforeDestroy: true },
+    });
+    this.lifecyclePolicy = new EcrLifecyclePolicy(this, "Lifecycle", {
+      repository: this.repository.name,
+      policy: JSON.stringify({
+        rules: [
+          {
+            rulePriority: 1,
+            description: `keep the last ${keepImages} agent images`,
+            selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keepImages },
+            action: { type: "expire" },
+          },
+        ],
+      }),
     });
     this.imageUri = `${this.repository.repositoryUrl}:${this.tag}`;
     this.build = new TerraformData(this, "Build", {
       triggersReplace: { tag: this.tag, repository: this.repository.repositoryUrl },
+      lifecycle: { createBeforeDestroy: true },
       input: { image: this.imageUri },
       provisioners: [
         {

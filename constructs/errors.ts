@@ -5,6 +5,7 @@ export type ConstructErrorCode =
   | "TCP_ADDON_INVALID_PROPS"
   | "TCP_ADDON_LISTENER_LIMIT"
   | "TCP_ADDON_PORT_TAKEN"
+  | "TCP_ADDON_RULE_LIMIT"
   | "TCP_ADDON_AGENT_SOURCES_MISSING";
 
 /** A construct was given props it cannot declare. The message is one line: what, expected, fix. */

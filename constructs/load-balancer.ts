@@ -2,6 +2,9 @@ import { Construct } from "constructs";
 import { ITerraformDependable } from "cdktf";
 import { Lb } from "@cdktf/provider-aws/lib/lb";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { inboundRules, RESERVED_INBOUND_RULES, RULES_QUOTA_FIX } from "../config/ports";
+import { DEFAULT_RULES_PER_SECURITY_GROUP } from "../config/schema";
 import { ConstructError } from "./errors";
 import { loadBalancerName } from "./names";
 
@@ -30,6 +33,17 @@ export interface TcpLoadBalancerProps {
   readonly crossZone?: boolean;
   /** Created before the load balancer (an internet-facing NLB needs the VPC's internet gateway). */
   readonly dependsOn?: ITerraformDependable[];
+  /**
+   * Inbound rules the security group may hold per IP family (the account's quota).
+   * @default 60, AWS's default quota
+   */
+  readonly rulesPerSecurityGroup?: number;
+  /**
+   * The public subnets carry IPv6, so the load balancer can turn dualstack when an app allows
+   * IPv6 clients.
+   * @default false: an IPv6 CIDR in an app's allowedCidrs is refused
+   */
+  readonly ipv6?: boolean;
 }
 
 /**
@@ -42,7 +56,12 @@ export class TcpLoadBalancer extends Construct {
   readonly loadBalancer: Lb;
   readonly securityGroup: SecurityGroup;
   readonly index: number;
+  /** "ipv4", or "dualstack" once an app on it allows IPv6 clients. */
+  ipAddressType: "ipv4" | "dualstack" = "ipv4";
   private readonly ports = new Map<number, string>();
+  private readonly rules = { ipv4: RESERVED_INBOUND_RULES, ipv6: RESERVED_INBOUND_RULES };
+  private readonly rulesPerSecurityGroup: number;
+  private readonly ipv6Capable: boolean;
 
   constructor(scope: Construct, id: string, props: TcpLoadBalancerProps) {
     super(scope, id);
@@ -51,11 +70,25 @@ export class TcpLoadBalancer extends Construct {
     const name = loadBalancerName({ project: props.project, environment: props.environment }, props.index);
 
     this.index = props.index;
+    this.rulesPerSecurityGroup = props.rulesPerSecurityGroup ?? DEFAULT_RULES_PER_SECURITY_GROUP;
+    this.ipv6Capable = props.ipv6 ?? false;
+    // Names are unique per VPC, and the group is replaced only when the VPC changes: no collision.
     this.securityGroup = new SecurityGroup(this, "SecurityGroup", {
       name,
       description: `tcp-addon ${name}: public listeners in, agent traffic and health checks out`,
       vpcId: props.vpcId,
       tags: { Name: name },
+      lifecycle: { createBeforeDestroy: true },
+    });
+    // Path MTU discovery: routers on the way tell the NLB's clients to send smaller packets with
+    // ICMP "fragmentation needed" (type 3, code 4); without this rule large segments are lost.
+    new VpcSecurityGroupIngressRule(this, "PathMtuDiscovery", {
+      securityGroupId: this.securityGroup.id,
+      cidrIpv4: "0.0.0.0/0",
+      ipProtocol: "icmp",
+      fromPort: 3,
+      toPort: 4,
+      description: "path MTU discovery: ICMP fragmentation needed (type 3, code 4)",
     });
     this.loadBalancer = new Lb(this, "Nlb", {
       name,
@@ -74,8 +107,12 @@ export class TcpLoadBalancer extends Construct {
     return this.loadBalancer.dnsName;
   }
 
-  /** Claims a listener slot for `app` on `port`; throws past 50 listeners or on a port already taken. */
-  reserveListener(app: string, port: number): void {
+  /**
+   * Claims a listener slot for `app` on `port` and inbound rules for its CIDRs; throws past 50
+   * listeners, past the rules quota or on a port already taken. An IPv6 CIDR makes the load
+   * balancer dualstack.
+   */
+  reserveListener(app: string, port: number, allowedCidrs: readonly string[] = ["0.0.0.0/0"]): void {
     const holder = this.ports.get(port);
     if (holder !== undefined) {
       throw new ConstructError(
@@ -89,7 +126,46 @@ export class TcpLoadBalancer extends Construct {
         `${app}: load balancer ${this.index} already has ${MAX_LISTENERS_PER_NLB} listeners (the AWS limit); place the app on another one`,
       );
     }
+    const adds = inboundRules(allowedCidrs);
+    for (const family of ["ipv4", "ipv6"] as const) {
+      if (this.rules[family] + adds[family] > this.rulesPerSecurityGroup) {
+        throw new ConstructError(
+          "TCP_ADDON_RULE_LIMIT",
+          `${app}: ${family === "ipv4" ? "IPv4" : "IPv6"} inbound rules on ${this.node.path}'s security group would reach ` +
+            `${this.rules[family] + adds[family]}, over the quota of ${this.rulesPerSecurityGroup}; place the app on another load balancer, use fewer allowedCidrs, or ${RULES_QUOTA_FIX}`,
+        );
+      }
+    }
+    if (adds.ipv6 > 0) this.enableDualstack(app);
+    this.rules.ipv4 += adds.ipv4;
+    this.rules.ipv6 += adds.ipv6;
     this.ports.set(port, app);
+  }
+
+  /** Inbound rules counted on the security group so far, per IP family (ICMP included). */
+  get inboundRuleCount(): { readonly ipv4: number; readonly ipv6: number } {
+    return { ...this.rules };
+  }
+
+  /** IPv6 clients reach only a dualstack load balancer; ICMPv6 "packet too big" keeps path MTU discovery working. */
+  private enableDualstack(app: string): void {
+    if (this.ipAddressType === "dualstack") return;
+    if (!this.ipv6Capable) {
+      throw new ConstructError(
+        "TCP_ADDON_INVALID_PROPS",
+        `${app}: allowedCidrs has an IPv6 block, but the load balancer's subnets have no IPv6; set \`ipv6: true\` on TcpPlatform (TcpAddonStack does it when any app allows IPv6) or allow only IPv4 CIDRs`,
+      );
+    }
+    this.ipAddressType = "dualstack";
+    this.loadBalancer.ipAddressType = "dualstack";
+    new VpcSecurityGroupIngressRule(this, "PathMtuDiscoveryIpv6", {
+      securityGroupId: this.securityGroup.id,
+      cidrIpv6: "::/0",
+      ipProtocol: "icmpv6",
+      fromPort: 2,
+      toPort: 0,
+      description: "path MTU discovery: ICMPv6 packet too big (type 2)",
+    });
   }
 
   /** Number of listeners reserved so far. */

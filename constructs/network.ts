@@ -1,6 +1,9 @@
 import { Construct } from "constructs";
 import { Fn, ITerraformDependable } from "cdktf";
 import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
+import { DataAwsRouteTable } from "@cdktf/provider-aws/lib/data-aws-route-table";
+import { DataAwsSubnet } from "@cdktf/provider-aws/lib/data-aws-subnet";
+import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc";
 import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
 import { Eip } from "@cdktf/provider-aws/lib/eip";
 import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
@@ -35,6 +38,13 @@ export interface TcpNetworkProps {
    * @default 1
    */
   readonly natGateways?: number;
+  /**
+   * IPv6 for the load balancers (a dualstack NLB needs it in its public subnets): the created
+   * VPC gets an Amazon-provided /56 and each public subnet a /64 routed to the internet gateway;
+   * an existing network's public subnets are checked for an IPv6 block at plan time.
+   * @default false
+   */
+  readonly ipv6?: boolean;
 }
 
 /**
@@ -56,16 +66,27 @@ export class TcpNetwork extends Construct {
   readonly internetReady: ITerraformDependable[] = [];
   /** What must exist before tasks in the private subnets can pull images and ship logs. */
   readonly egressReady: ITerraformDependable[] = [];
+  /** True when the public subnets carry IPv6 (see `ipv6`). */
+  readonly ipv6: boolean;
+  /**
+   * Known at synth, changes exactly when the VPC does: the adopted VPC's id, or the created
+   * VPC's IPv4 range (the only input that replaces it). Names that must differ in another VPC
+   * are derived from it.
+   */
+  readonly vpcIdentity: string;
 
   constructor(scope: Construct, id: string, props: TcpNetworkProps) {
     super(scope, id);
     const cidrBlock = props.cidrBlock ?? "10.0.0.0/16";
     const natCount = props.natGateways ?? 1;
+    this.ipv6 = props.ipv6 ?? false;
+    this.vpcIdentity = props.existing ? props.existing.vpcId : `created:${cidrBlock}`;
 
     if (props.existing) {
       this.vpcId = props.existing.vpcId;
       this.publicSubnetIds = [...props.existing.publicSubnetIds];
       this.privateSubnetIds = [...props.existing.privateSubnetIds];
+      this.checkExisting(props.existing);
       return;
     }
     if (natCount !== 1 && natCount !== NETWORK_AZS) {
@@ -82,6 +103,7 @@ export class TcpNetwork extends Construct {
       cidrBlock,
       enableDnsSupport: true,
       enableDnsHostnames: true,
+      ...(this.ipv6 ? { assignGeneratedIpv6CidrBlock: true } : {}),
       tags: tag("vpc"),
     });
     new DefaultSecurityGroup(this, "DefaultSecurityGroup", { vpcId: vpc.id, tags: tag("default-unused") });
@@ -93,6 +115,15 @@ export class TcpNetwork extends Construct {
       destinationCidrBlock: "0.0.0.0/0",
       gatewayId: igw.id,
     });
+    if (this.ipv6) {
+      this.internetReady.push(
+        new Route(this, "PublicDefaultRouteIpv6", {
+          routeTableId: publicTable.id,
+          destinationIpv6CidrBlock: "::/0",
+          gatewayId: igw.id,
+        }),
+      );
+    }
 
     const publicSubnets: Subnet[] = [];
     const privateSubnets: Subnet[] = [];
@@ -103,6 +134,7 @@ export class TcpNetwork extends Construct {
         vpcId: vpc.id,
         availabilityZone: zone,
         cidrBlock: subdivide(base, 4, az),
+        ...(this.ipv6 ? { ipv6CidrBlock: Fn.cidrsubnet(vpc.ipv6CidrBlock, 8, az) } : {}),
         mapPublicIpOnLaunch: false,
         tags: tag(`public-${az + 1}`),
       });
@@ -152,6 +184,68 @@ export class TcpNetwork extends Construct {
     this.privateSubnetIds = privateSubnets.map((s) => s.id);
     this.internetReady.push(igw, internetRoute);
     this.egressReady.push(...privateRoutes);
+  }
+
+  /**
+   * Plan-time checks of an adopted network, as data sources with Terraform conditions, so a
+   * wrong id fails `terraform plan` with the fix instead of failing halfway through an apply:
+   * every subnet in `vpcId`, the public ones in at least two zones with a default route to an
+   * internet gateway (and an IPv6 block when `ipv6`). Each public subnet needs its own route
+   * table association (the main table is not read). These data sources call AWS: an offline
+   * plan (`tcp-addon verify`) leaves them out.
+   */
+  private checkExisting(existing: NetworkSpec): void {
+    const inVpc = (key: string, id: string) => ({
+      condition: `\${self.vpc_id == "${existing.vpcId}"}`,
+      errorMessage: `network.${key}: ${id} is in \${self.vpc_id}, not in network.vpcId ${existing.vpcId}; list subnets of ${existing.vpcId} or fix vpcId`,
+    });
+    const publicSubnets = existing.publicSubnetIds.map(
+      (id, i) =>
+        new DataAwsSubnet(this, `Public${i + 1}`, {
+          id,
+          lifecycle: {
+            postcondition: [
+              inVpc("publicSubnetIds", id),
+              ...(this.ipv6
+                ? [
+                    {
+                      condition: '\${self.ipv6_cidr_block != ""}',
+                      errorMessage: `network.publicSubnetIds: ${id} has no IPv6 block, which the dualstack load balancer (an app allows IPv6 clients) needs; associate an IPv6 CIDR block with the VPC and the subnet, or allow only IPv4 CIDRs`,
+                    },
+                  ]
+                : []),
+            ],
+          },
+        }),
+    );
+    existing.publicSubnetIds.forEach(
+      (id, i) =>
+        new DataAwsRouteTable(this, `Public${i + 1}RouteTable`, {
+          subnetId: id,
+          lifecycle: {
+            postcondition: [
+              {
+                condition: '\${anytrue([for r in self.routes : r.cidr_block == "0.0.0.0/0" && startswith(coalesce(r.gateway_id, "-"), "igw-")])}',
+                errorMessage: `network.publicSubnetIds: ${id} has no route 0.0.0.0/0 to an internet gateway (its route table is \${self.id}), so an internet-facing load balancer there is unreachable; add the route or list public subnets`,
+              },
+            ],
+          },
+        }),
+    );
+    existing.privateSubnetIds.forEach((id, i) => new DataAwsSubnet(this, `Private${i + 1}`, { id, lifecycle: { postcondition: [inVpc("privateSubnetIds", id)] } }));
+    // Written as plain references: the condition is one Terraform expression.
+    const zones = publicSubnets.map((s) => `data.${s.terraformResourceType}.${s.friendlyUniqueId}.availability_zone`);
+    new DataAwsVpc(this, "Vpc", {
+      id: existing.vpcId,
+      lifecycle: {
+        precondition: [
+          {
+            condition: `\${length(distinct([${zones.join(", ")}])) >= 2}`,
+            errorMessage: `network.publicSubnetIds: the load balancer's subnets are all in one availability zone; list public subnets of ${existing.vpcId} in at least two zones`,
+          },
+        ],
+      },
+    });
   }
 }
 

@@ -63,6 +63,29 @@ export interface TcpPlatformProps {
    * @default false (see TcpLoadBalancerProps.deletionProtection)
    */
   readonly deletionProtection?: boolean;
+  /**
+   * Region the stack's provider deploys to, for the containers' `awslogs-region`.
+   * @default read from the provider with the `aws_region` data source's `name` (present in
+   * hashicorp/aws 5 and 6)
+   */
+  readonly region?: string;
+  /**
+   * IPv6 in the public subnets, so load balancers can be dualstack for apps that allow IPv6
+   * clients (see TcpNetworkProps.ipv6).
+   * @default false
+   */
+  readonly ipv6?: boolean;
+  /**
+   * Customer-managed KMS keys that encrypt the apps' secrets; the execution role may
+   * `kms:Decrypt` with exactly these (and only when some app has secrets).
+   * @default none: secrets under AWS managed keys need no grant
+   */
+  readonly secretsKmsKeyArns?: readonly string[];
+  /**
+   * Inbound rules per security group per IP family (the account's quota), counted on each NLB's group.
+   * @default 60
+   */
+  readonly rulesPerSecurityGroup?: number;
 }
 
 /**
@@ -95,6 +118,8 @@ export class TcpPlatform extends Construct {
   private readonly secretArns = new Set<string>();
   private secretsPolicy?: IamRolePolicy;
   private readonly deletionProtection: boolean;
+  private readonly secretsKmsKeyArns: readonly string[];
+  private readonly rulesPerSecurityGroup?: number;
 
   constructor(scope: Construct, id: string, props: TcpPlatformProps) {
     super(scope, id);
@@ -103,8 +128,12 @@ export class TcpPlatform extends Construct {
     this.project = props.project;
     this.deployment = { project: props.project, ...(props.environment === undefined ? {} : { environment: props.environment }) };
     const label = deploymentLabel(this.deployment);
+    this.secretsKmsKeyArns = props.secretsKmsKeyArns ?? [];
+    this.rulesPerSecurityGroup = props.rulesPerSecurityGroup;
 
-    this.region = new DataAwsRegion(this, "Region").region;
+    // `region` exists only in hashicorp/aws 6, `name` in both (deprecated in 6): read the
+    // provider only when the region was not given.
+    this.region = props.region ?? new DataAwsRegion(this, "Region").name;
     this.partition = new DataAwsPartition(this, "Partition").partition;
     const account = new DataAwsCallerIdentity(this, "Account").accountId;
 
@@ -112,15 +141,21 @@ export class TcpPlatform extends Construct {
       project: label,
       existing: props.network,
       natGateways: props.natGateways,
+      ipv6: props.ipv6,
     });
+    // What the services and task definitions point at is created before it is destroyed; only a
+    // new project name replaces these, and it is in their names, so the two never collide.
+    const createFirst = { createBeforeDestroy: true };
     this.cluster = new EcsCluster(this, "Cluster", {
       name: platformName(this.deployment, "tcp-addon", MAX_NAME),
       setting: [{ name: "containerInsights", value: "enabled" }],
+      lifecycle: createFirst,
     });
     this.logGroup = new CloudwatchLogGroup(this, "Logs", {
       name: props.environment === undefined ? `/tcp-addon/${props.project}` : `/tcp-addon/${props.project}/${props.environment}`,
       retentionInDays: logRetentionDays,
       kmsKeyId: props.logKmsKeyArn,
+      lifecycle: createFirst,
     });
 
     this.cpuArchitecture = props.agentBuild?.platform === "linux/arm64" ? "ARM64" : "X86_64";
@@ -139,6 +174,7 @@ export class TcpPlatform extends Construct {
       namePrefix: `${label}-tcp-exec-`,
       description: `tcp-addon ${label}: ECS pulls images, writes logs and reads the apps' secrets`,
       assumeRolePolicy: this.tasksAssumeRolePolicy,
+      lifecycle: createFirst,
     });
     new IamRolePolicyAttachment(this, "ExecutionPolicy", {
       role: this.executionRole.name,
@@ -180,6 +216,8 @@ export class TcpPlatform extends Construct {
       vpcId: this.network.vpcId,
       publicSubnetIds: this.network.publicSubnetIds,
       deletionProtection: this.deletionProtection,
+      rulesPerSecurityGroup: this.rulesPerSecurityGroup,
+      ipv6: this.network.ipv6,
       dependsOn: this.network.internetReady.length > 0 ? this.network.internetReady : undefined,
     });
     this.lbs[index] = lb;
@@ -188,8 +226,8 @@ export class TcpPlatform extends Construct {
 
   /**
    * Lets the execution role read these SSM parameters / Secrets Manager secrets (and only
-   * these). The inline policy is created on the first call and lists every ARN granted by
-   * any app when the stack is synthesized.
+   * these), and decrypt with `secretsKmsKeyArns`. The inline policy is created on the first
+   * call and lists every ARN granted by any app when the stack is synthesized.
    */
   grantSecrets(arns: readonly string[]): void {
     if (arns.length === 0) return;
@@ -197,17 +235,18 @@ export class TcpPlatform extends Construct {
     this.secretsPolicy ??= new IamRolePolicy(this, "SecretsPolicy", {
       name: "read-app-secrets",
       role: this.executionRole.name,
-      policy: Lazy.stringValue({ produce: () => secretsPolicyDocument([...this.secretArns]) }),
+      policy: Lazy.stringValue({ produce: () => secretsPolicyDocument([...this.secretArns], this.secretsKmsKeyArns) }),
     });
   }
 }
 
 /**
- * `ssm:GetParameters` on the SSM parameter ARNs and `secretsmanager:GetSecretValue` on the
- * secrets. A Secrets Manager reference may carry `:json-key:version-stage:version-id` after
- * the secret's ARN (ECS syntax); IAM wants the secret's own ARN, its first 7 fields.
+ * `ssm:GetParameters` on the SSM parameter ARNs, `secretsmanager:GetSecretValue` on the
+ * secrets and `kms:Decrypt` on the customer-managed keys that encrypt them. A Secrets Manager
+ * reference may carry `:json-key:version-stage:version-id` after the secret's ARN (ECS
+ * syntax); IAM wants the secret's own ARN, its first 7 fields.
  */
-export function secretsPolicyDocument(arns: readonly string[]): string {
+export function secretsPolicyDocument(arns: readonly string[], kmsKeyArns: readonly string[] = []): string {
   const ssm = [...new Set(arns.filter((a) => a.split(":")[2] === "ssm"))].sort();
   const secrets = [
     ...new Set(arns.filter((a) => a.split(":")[2] === "secretsmanager").map((a) => a.split(":").slice(0, 7).join(":"))),
@@ -223,6 +262,10 @@ export function secretsPolicyDocument(arns: readonly string[]): string {
       Action: "secretsmanager:GetSecretValue",
       Resource: secrets,
     });
+  }
+  const keys = [...new Set(kmsKeyArns)].sort();
+  if (keys.length > 0) {
+    statements.push({ Sid: "DecryptSecrets", Effect: "Allow", Action: "kms:Decrypt", Resource: keys });
   }
   return JSON.stringify({ Version: "2012-10-17", Statement: statements });
 }

@@ -2,12 +2,20 @@ import { Construct } from "constructs";
 import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import * as path from "node:path";
+import { isIpv6Cidr } from "../config/ports";
 import type { ResolvedConfig, StateSpec } from "../config/schema";
 import { defaultLocalState } from "../config/state";
 import { relativeToStack } from "./stack-dir";
 import { TcpApp } from "./tcp-app";
 import { TcpPlatform, TcpPlatformProps } from "./platform";
 import { applyPolicy, TcpAddonPolicyOptions } from "./policy";
+
+/**
+ * The hashicorp/aws versions the declaration is written for: 5.100 (the offline mirror that
+ * `tcp-addon verify` plans with) up to the last 6.x. It uses no attribute that exists in only
+ * one of them. @cdktf/provider-aws would otherwise pin the exact 6.x it was generated from.
+ */
+export const AWS_PROVIDER_VERSIONS = ">= 5.100.0, < 7.0.0";
 
 export interface TcpAddonStackProps {
   /** A whole, validated config: from `loadConfig(file)` or written in TypeScript. */
@@ -16,7 +24,10 @@ export interface TcpAddonStackProps {
    * Settings of the shared platform that the config file does not carry.
    * @default the TcpPlatform defaults (30-day logs, one NAT gateway, no deletion protection)
    */
-  readonly platform?: Omit<TcpPlatformProps, "project" | "network" | "agentImage">;
+  readonly platform?: Omit<
+    TcpPlatformProps,
+    "project" | "network" | "agentImage" | "region" | "ipv6" | "secretsKmsKeyArns" | "rulesPerSecurityGroup"
+  >;
   /**
    * The security policy checked on every synth (constructs/policy): an error-level finding stops
    * synth before anything is written. `false` turns it off; `suppress()` accepts one finding.
@@ -64,12 +75,17 @@ export class TcpAddonStack extends TerraformStack {
         },
       ],
     });
+    this.addOverride("terraform.required_providers.aws", { source: "hashicorp/aws", version: AWS_PROVIDER_VERSIONS });
     this.platform = new TcpPlatform(this, "Platform", {
       ...props.platform,
       project: config.project,
       environment: config.environment,
+      region: config.region,
       network: config.network,
       agentImage: config.agentImage,
+      ipv6: config.apps.some((app) => app.allowedCidrs.some(isIpv6Cidr)),
+      secretsKmsKeyArns: config.secretsKmsKeyArns,
+      rulesPerSecurityGroup: config.rulesPerSecurityGroup,
     });
     this.apps = config.apps.map(
       (app) =>
@@ -88,6 +104,7 @@ export class TcpAddonStack extends TerraformStack {
           allowedCidrs: app.allowedCidrs,
           loadBalancer: app.loadBalancer,
           deploy: app.deploy,
+          waitForSteadyState: app.waitForSteadyState,
         }),
     );
     if (props.policy !== false) applyPolicy(this, props.policy);

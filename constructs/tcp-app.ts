@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
+import { createHash } from "node:crypto";
 import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
 import { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
@@ -17,7 +18,7 @@ import { AGENT_HEALTH_PORT, AGENT_PORT } from "../runtime/agent/contract";
 import { AGENT_CONTAINER, containerDefinitions } from "./container-definitions";
 import { ConstructError } from "./errors";
 import type { TcpLoadBalancer } from "./load-balancer";
-import { appResourceName, MAX_NAME, tcpUrlOutputId } from "./names";
+import { appResourceName, MAX_LB_NAME, MAX_NAME, tcpUrlOutputId } from "./names";
 import type { TcpPlatform } from "./platform";
 
 export { AGENT_CONTAINER, AGENT_UID, APP_CONTAINER } from "./container-definitions";
@@ -85,10 +86,17 @@ export interface TcpAppProps {
    * @default DEFAULT_DEPLOY_TIMINGS (60 s deregistration, checks every 10 s, 15 s drain)
    */
   readonly deploy?: DeployOverrides;
+  /**
+   * `terraform apply` waits until the service has reached its desired count of healthy tasks
+   * on the new task definition, so a failed rollout (rolled back by the circuit breaker) fails
+   * the apply instead of passing silently.
+   * @default true
+   */
+  readonly waitForSteadyState?: boolean;
 }
 
 /** An app's props after the defaults, checked: what the loader resolves, but where it runs locally. */
-type AppSettings = Omit<ResolvedApp, "workdir">;
+type AppSettings = Omit<ResolvedApp, "workdir" | "waitForSteadyState"> & { readonly waitForSteadyState: boolean };
 
 /**
  * One app's `tcp` process on the internet: a TCP listener on its port, a TCP target group of
@@ -140,7 +148,7 @@ export class TcpApp extends Construct {
     this.timings = app.deploy;
     this.tags = { "tcp-addon:app": app.name };
     this.loadBalancer = this.platform.loadBalancer(app.loadBalancer);
-    this.loadBalancer.reserveListener(app.name, app.port);
+    this.loadBalancer.reserveListener(app.name, app.port, app.allowedCidrs);
     this.tcpUrl = `tcp://${this.loadBalancer.dnsName}:${app.port}`;
 
     this.securityGroup = this.taskSecurityGroup(app);
@@ -160,11 +168,14 @@ export class TcpApp extends Construct {
   private taskSecurityGroup(app: AppSettings): SecurityGroup {
     const project = this.platform.project;
     const name = appResourceName(this.platform.deployment, app.name, "tasks", MAX_NAME);
+    // Replaced only with a new VPC (names are unique per VPC) or a new name: created first, so
+    // the service moves to the new group before the old one goes.
     const group = new SecurityGroup(this, "SecurityGroup", {
       name,
       description: `tcp-addon ${project}/${app.name} tasks: agent ports from the load balancer only`,
       vpcId: this.platform.network.vpcId,
       tags: { ...this.tags, Name: name },
+      lifecycle: { createBeforeDestroy: true },
     });
     // Each attribute read makes a new cdktf token (with a captured stack trace): read once.
     const tasks = group.id;
@@ -205,15 +216,24 @@ export class TcpApp extends Construct {
    * Task IPs on the agent's port, health-checked over HTTP on its health port (200 while the app
    * accepts and the agent is not draining). Deregistration waits out the delay, then resets what
    * is left (the seed drops old connections); an unhealthy target keeps its clients.
+   *
+   * The listener always points at it, so a replacement (a new VPC) is created before the old one
+   * is destroyed; names are unique per region, so the name ends with a hash of everything that
+   * replaces it (the VPC, protocol, port, target type): a replacement always has a new name.
    */
   private tcpTargetGroup(app: AppSettings): LbTargetGroup {
     const t = app.deploy;
+    // Replaced with a new VPC, port or protocol: created first, under a name that ends in a hash
+    // of what replaces it, so the old and the new one never share a name.
+    const replacedBy = [this.platform.network.vpcIdentity, "TCP", AGENT_PORT, "ip"].join("/");
+    const suffix = createHash("sha256").update(replacedBy).digest("hex").slice(0, 4);
     return new LbTargetGroup(this, "TargetGroup", {
-      name: appResourceName(this.platform.deployment, app.name),
+      name: `${appResourceName(this.platform.deployment, app.name, undefined, MAX_LB_NAME - suffix.length - 1)}-${suffix}`,
       protocol: "TCP",
       port: AGENT_PORT,
       targetType: "ip",
       vpcId: this.platform.network.vpcId,
+      lifecycle: { createBeforeDestroy: true },
       deregistrationDelay: String(t.deregistrationDelaySeconds),
       connectionTermination: true,
       healthCheck: {
@@ -299,6 +319,7 @@ export class TcpApp extends Construct {
       },
       loadBalancer: [{ targetGroupArn: this.targetGroup.arn, containerName: AGENT_CONTAINER, containerPort: AGENT_PORT }],
       healthCheckGracePeriodSeconds: app.deploy.healthCheckGracePeriodSeconds,
+      waitForSteadyState: app.waitForSteadyState,
       propagateTags: "SERVICE",
       enableEcsManagedTags: true,
       // ECS refuses a target group that no load balancer uses yet; tasks need NAT to pull images.
@@ -342,6 +363,7 @@ function settings(id: string, props: TcpAppProps): AppSettings {
     secrets: props.secrets ?? {},
     allowedCidrs: props.allowedCidrs ?? APP_DEFAULTS.allowedCidrs,
     loadBalancer: props.loadBalancer ?? APP_DEFAULTS.loadBalancer,
+    waitForSteadyState: props.waitForSteadyState ?? APP_DEFAULTS.waitForSteadyState,
   };
   validate(app);
   return { ...app, deploy: timingsOf(app.name, props.deploy) };

@@ -32,8 +32,8 @@ describe("the default deploy timings", () => {
     expect(t.agentDrainSeconds).toBeLessThan(t.stopTimeoutSeconds);
   });
 
-  it("serve late flows for as long as the NLB may still send them (delay plus drain covers the propagation)", () => {
-    expect(t.deregistrationDelaySeconds + t.agentDrainSeconds).toBeGreaterThanOrEqual(t.propagationSeconds);
+  it("reset old flows only after the NLB stopped sending new ones (the delay outlasts the propagation)", () => {
+    expect(t.deregistrationDelaySeconds).toBeGreaterThan(t.propagationSeconds);
   });
 
   it("keep an unhealthy target's clients instead of resetting them", () => {
@@ -57,7 +57,7 @@ describe("deployTimings(overrides)", () => {
 
   it.each([
     ["a drain whose stopTimeout passes Fargate's 120 s", { agentDrainSeconds: 111 }, "agentDrainSeconds"],
-    ["a deregistration delay that, with the drain, does not cover the propagation", { deregistrationDelaySeconds: 30 }, "deregistrationDelaySeconds"],
+    ["a deregistration delay that does not outlast the propagation", { deregistrationDelaySeconds: 120 }, "deregistrationDelaySeconds"],
     ["a health check interval the NLB refuses", { healthCheckIntervalSeconds: 4 }, "healthCheckIntervalSeconds"],
     ["a timeout as long as the interval", { healthCheckTimeoutSeconds: 10 }, "healthCheckTimeoutSeconds"],
     ["a threshold of 1", { healthyThreshold: 1 }, "healthyThreshold"],

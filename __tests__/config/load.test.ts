@@ -298,7 +298,7 @@ describe("an app's deploy: block", () => {
     config.apps.mqtt.deploy = { deregistrationDelaySeconds: 30 };
     const [issue, ...rest] = issuesOf(() => loadConfig(write(config)));
     expect(rest).toEqual([]);
-    expect(issue).toMatch(/tcp-addon\.yaml:\d+: apps\.mqtt\.deploy\.deregistrationDelaySeconds: .*raise it to at least 105/);
+    expect(issue).toMatch(/tcp-addon\.yaml:\d+: apps\.mqtt\.deploy\.deregistrationDelaySeconds: .*raise it above 120/);
   });
 
   it("refuses an unknown key with the keys it knows", () => {

@@ -65,7 +65,7 @@ describe("constructs used without a config file", () => {
   });
 
   it("use the drain time given for the agent and the containers' stop timeout", () => {
-    const tf = userStack((platform, stack) => new TcpApp(stack, "broker", { ...minimal(platform), deploy: { agentDrainSeconds: 100, deregistrationDelaySeconds: 120 } }));
+    const tf = userStack((platform, stack) => new TcpApp(stack, "broker", { ...minimal(platform), deploy: { agentDrainSeconds: 100, deregistrationDelaySeconds: 180 } }));
     const [app, agent] = containersOf(tf, "broker");
     expect(envOf(agent).TCP_ADDON_DRAIN_SECONDS).toBe("100");
     expect([app.stopTimeout, agent.stopTimeout]).toEqual([110, 110]);

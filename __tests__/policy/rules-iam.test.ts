@@ -6,6 +6,7 @@ import { compliantStack, findingsOf } from "./helpers";
 
 const policy = (statement: Record<string, unknown>) => JSON.stringify({ Version: "2012-10-17", Statement: [statement] });
 const DB_PARAMETER = "arn:aws:ssm:eu-west-1:123456789012:parameter/mqtt/db";
+const KMS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 describe("TCP-IAM1 execution-role-minimal", () => {
   it("keeps an execution role with only AmazonECSTaskExecutionRolePolicy", () => {
@@ -41,6 +42,35 @@ describe("TCP-IAM1 execution-role-minimal", () => {
       policy: policy({ Effect: "Allow", Action: ["ssm:GetParameters", "s3:PutObject"], Resource: [DB_PARAMETER] }),
     });
     expect(findingsOf(stack, "TCP-IAM1").map((f) => f.detail)).toEqual([expect.stringContaining("s3:PutObject")]);
+  });
+
+  it("keeps kms:Decrypt on the exact customer-managed key that encrypts the secrets", () => {
+    const { stack, executionRole } = compliantStack();
+    new IamRolePolicy(stack, "Decrypt", {
+      role: executionRole.name,
+      policy: policy({ Effect: "Allow", Action: "kms:Decrypt", Resource: [KMS_KEY] }),
+    });
+    expect(findingsOf(stack, "TCP-IAM1")).toEqual([]);
+  });
+
+  it("flags kms:Decrypt on every key", () => {
+    const { stack, executionRole } = compliantStack();
+    new IamRolePolicy(stack, "DecryptAll", {
+      role: executionRole.name,
+      policy: policy({ Effect: "Allow", Action: "kms:Decrypt", Resource: "*" }),
+    });
+    expect(findingsOf(stack, "TCP-IAM1").map((f) => f.detail)).toEqual([expect.stringContaining("instead of exact ARNs")]);
+  });
+
+  it("flags kms:Decrypt granted on something that is not a KMS key", () => {
+    const { stack, executionRole } = compliantStack();
+    new IamRolePolicy(stack, "DecryptParameter", {
+      role: executionRole.name,
+      policy: policy({ Effect: "Allow", Action: ["ssm:GetParameters", "kms:Decrypt"], Resource: [DB_PARAMETER] }),
+    });
+    expect(findingsOf(stack, "TCP-IAM1").map((f) => f.detail)).toEqual([
+      expect.stringMatching(/grants kms:Decrypt on .*parameter\/mqtt\/db.*, which is not a KMS key/),
+    ]);
   });
 
   it("flags secret reads on every resource", () => {

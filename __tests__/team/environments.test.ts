@@ -65,11 +65,11 @@ describe("two environments of one project", () => {
 });
 
 describe("a project without an environment", () => {
-  it("keeps the names it always had", () => {
+  it("keeps the names it always had (the target group's ends in a hash of its VPC, so a replacement never shares its name)", () => {
     const { tf, stack } = synth(configText(""));
     expect(stack).toBe("acme");
     expect(namesOf(tf).sort()).toEqual(
-      ["/acme/mqtt/TCP_URL", "/tcp-addon/acme", "acme-mqtt", "acme-mqtt", "acme-mqtt-tasks", "acme-nlb", "acme-nlb", "acme-tcp-addon", "acme-tcp-exec-"].sort(),
+      ["/acme/mqtt/TCP_URL", "/tcp-addon/acme", "acme-mqtt", "acme-mqtt-2d66", "acme-mqtt-tasks", "acme-nlb", "acme-nlb", "acme-tcp-addon", "acme-tcp-exec-"].sort(),
     );
   });
 });

@@ -15,6 +15,7 @@ import { issuesOf, messageOf, TcpAddonError } from "../agent/errors";
 import type * as LocalCli from "../local/cli";
 import { stackName } from "../../config/state";
 import type * as SynthMain from "../../main";
+import type * as Verify from "../verify/verify";
 import { findTcpUrls, OutputsError, readOutputsFile, type TcpUrl } from "./outputs";
 
 /**
@@ -38,6 +39,8 @@ Commands:
                                            (default ${DEFAULT_OUTPUTS_FILE})
   local [--config FILE] [--only APP]       run every app on this machine (tcp-addon local --help)
   timeline EVENTS -o FILE.png              draw a deploy from \`local --events EVENTS\` as a PNG
+  verify [--config FILE] [--keep]          synth, then terraform validate and an offline plan with the real
+                                           AWS provider (exit 2 when terraform or the provider is missing)
   help                                     show this text
 
 The config file is --config, else $TCP_ADDON_CONFIG, else tcp-addon.yaml in the current folder.
@@ -67,6 +70,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   urls,
   local,
   timeline,
+  verify,
   help: (_args, io) => {
     io.out(USAGE);
     return EXIT_OK;
@@ -196,15 +200,28 @@ async function local(args: string[]): Promise<number> {
   return runLocal(args);
 }
 
-/** `timeline ev.jsonl -o deploy.png`: a deploy from `local --events` as a picture (runtime/local/timeline.ts). */
+/** `timeline ev.jsonl -o deploy.png`: a deploy from `local --events` as a picture (runtime/cli/timeline.ts). */
 async function timeline(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: { output: { type: "string", short: "o" }, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
   if (values.help === true) return help(io, "timeline EVENTS -o FILE.png");
   if (positionals.length !== 1 || values.output === undefined) throw new UsageError("timeline expects one events file and -o FILE.png");
-  const { renderTimeline } = require("../local/timeline") as typeof import("../local/timeline");
+  const { renderTimeline } = require("./timeline") as typeof import("./timeline");
   await renderTimeline(path.resolve(io.cwd, positionals[0]), path.resolve(io.cwd, values.output));
   io.out(`wrote ${relative(path.resolve(io.cwd, values.output), io)}`);
   return EXIT_OK;
+}
+
+/** runtime/verify, loaded on demand like local mode. */
+async function verify(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: "string" }, keep: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help === true) return help(io, "verify [--config FILE] [--keep]");
+  const { verify: run } = require("../verify/verify") as typeof Verify;
+  return run({ configFile: configFile(values.config, io), out: io.out, err: io.err, env: io.env, keep: values.keep });
 }
 
 function parse<T extends Record<string, { type: "string" }>>(args: string[], options: T) {

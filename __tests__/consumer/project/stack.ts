@@ -24,7 +24,7 @@ export class ShopStack extends TerraformStack {
       command: "node broker.js",
       port: 1883,
       plan: { name: "broker-10k", packetsPerSecond: 10000 },
-      deploy: { deregistrationDelaySeconds: 120 },
+      deploy: { deregistrationDelaySeconds: 180 },
     });
     this.broker.listener.tcpIdleTimeoutSeconds = 1200; // public fields: tune without forking
     applyPolicy(this); // the security policy TcpAddonStack applies

@@ -5,7 +5,7 @@ import { TARGET_GROUP_TYPES } from "./lb-common";
 /**
  * TCP-LB2: every target group sets its deregistration delay on purpose. AWS's default, 300 s,
  * holds every deploy and every scale-in for five minutes; too short a delay cuts connections
- * before new ones stop arriving. The product uses 120 s (config/deploy-timings.ts: new
+ * before new ones stop arriving. The product uses 150 s (config/deploy-timings.ts: new
  * connections keep arriving for about two minutes after deregistration starts).
  */
 export const DeregistrationDelay: PolicyRule = {
@@ -13,7 +13,7 @@ export const DeregistrationDelay: PolicyRule = {
   name: "deliberate-deregistration-delay",
   level: "error",
   explanation: "The deregistration delay decides how long deploys take and how long old connections live; the default was chosen for nobody",
-  fix: "set deregistration_delay explicitly (0-3600 seconds; the product uses 120)",
+  fix: "set deregistration_delay explicitly (0-3600 seconds; the product uses 150)",
   mirrors: [],
   resourceTypes: TARGET_GROUP_TYPES,
   check(resource) {

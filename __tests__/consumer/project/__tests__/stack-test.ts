@@ -12,8 +12,8 @@ describe("ShopStack", () => {
     expect(synthesized).toHaveResourceWithProperties(LbListener, { port: 1883, protocol: "TCP", tcp_idle_timeout_seconds: 1200 });
   });
 
-  it("keeps a deregistering target 120 s, then closes its connections", () => {
-    expect(synthesized).toHaveResourceWithProperties(LbTargetGroup, { deregistration_delay: "120", connection_termination: true });
+  it("keeps a deregistering target 180 s, then closes its connections", () => {
+    expect(synthesized).toHaveResourceWithProperties(LbTargetGroup, { deregistration_delay: "180", connection_termination: true });
   });
 
   it("runs the tasks in the existing private subnets, without public IPs", () => {

@@ -1,5 +1,5 @@
 import * as fs from "node:fs";
-import { LocalError } from "./errors";
+import { LocalError } from "../local/errors";
 
 /**
  * `tcp-addon timeline ev.jsonl -o deploy.png`: one deploy as a picture. Tasks are rows, each

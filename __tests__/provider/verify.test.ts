@@ -1,0 +1,113 @@
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { main, type CliIo } from "../../runtime/cli/main";
+import { StackWorkspace, TerraformCheckError } from "../../runtime/verify/stack";
+import { terraformSetup } from "../../runtime/verify/terraform";
+import { synthConfig, terraformAvailability } from "./second-apply";
+
+/** `tcp-addon verify` end to end: the real CLI, the real terraform and provider, offline. */
+
+const ROOT = path.resolve(__dirname, "../..");
+const FIXTURES = path.join(__dirname, "fixtures", "valid");
+
+async function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { out: (l) => out.push(l), err: (l) => err.push(l), env, cwd: ROOT };
+  const code = await main(args, io);
+  return { code, out, err };
+}
+
+const SUMMARY = /^(\w[\w-]*): plan (\d+) to add, 0 to change, 0 to destroy \(validate ok\) in \d+\.\d s$/;
+
+describe("tcp-addon verify without terraform", () => {
+  it("refuses an unknown flag with one line and the usage, exit 2", async () => {
+    const { code, err } = await run(["verify", "--bogus"]);
+    expect(code).toBe(2);
+    expect(err[0]).toMatch(/^tcp-addon: Unknown option '--bogus'/);
+    expect(err[1]).toContain("verify [--config FILE] [--keep]");
+  });
+
+  it("says so in one line and exits 2", async () => {
+    const { code, out, err } = await run(["verify"], { ...process.env, TCP_ADDON_TERRAFORM: "/nonexistent/terraform" });
+    expect(code).toBe(2);
+    expect(out).toEqual([]);
+    expect(err).toEqual(["verify: skipped: terraform not found at $TCP_ADDON_TERRAFORM (/nonexistent/terraform); point it at the terraform binary"]);
+  });
+
+  it("stops at a bad config with its one-line error and exit 1, before any terraform", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-verify-bad-"));
+    try {
+      fs.writeFileSync(path.join(dir, "bad.yaml"), "project: acme\nregion: eu-west-1\nsecretsKmsKeyArns: [nope]\napps:\n  a: { image: x, command: y }\n");
+      const { code, err } = await run(["verify", "--config", path.join(dir, "bad.yaml")], { ...process.env, TCP_ADDON_TERRAFORM: "/nonexistent/terraform" });
+      expect(code).toBe(1);
+      expect(err).toHaveLength(1);
+      expect(err[0]).toMatch(/bad\.yaml:3: secretsKmsKeyArns\.0: expected a KMS key ARN/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const availability = terraformAvailability();
+const maybe = availability.run ? describe : describe.skip;
+jest.setTimeout(5 * 60 * 1000);
+
+maybe("tcp-addon verify with the real provider", () => {
+  it("plans the example config and prints one summary line", async () => {
+    const cdktfOut = path.join(ROOT, "cdktf.out");
+    const before = fs.existsSync(cdktfOut) ? fs.statSync(cdktfOut).mtimeMs : undefined;
+    const { code, out, err } = await run(["verify", "--config", path.join(ROOT, "tcp-addon.yaml")]);
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    expect(out).toHaveLength(1);
+    const [, stack, add] = SUMMARY.exec(out[0]) ?? [];
+    expect(stack).toBe("acme");
+    expect(Number(add)).toBeGreaterThan(30);
+    // Never touches cdktf.out or a real state file.
+    expect(fs.existsSync(cdktfOut) ? fs.statSync(cdktfOut).mtimeMs : undefined).toBe(before);
+    expect(fs.existsSync(path.join(ROOT, "terraform.acme.tfstate"))).toBe(false);
+  });
+
+  it("plans an existing network, dualstack and KMS config, and names the checks it could not run offline", async () => {
+    const { code, out, err } = await run(["verify", "--config", path.join(FIXTURES, "existing-network.yaml")]);
+    expect(err).toEqual([]);
+    expect(code).toBe(0);
+    expect(out[0]).toMatch(SUMMARY);
+    expect(out[1]).toBe(
+      "beta: validated but not planned offline: 7 data source(s) under beta/Platform/Network read AWS at plan time (their conditions check an existing network)",
+    );
+  });
+
+  it("reports the provider's error in one line with the construct path", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-verify-broken-"));
+    try {
+      const { json, region } = synthConfig({ project: "acme", region: "eu-west-1", apps: { mqtt: { image: "x:1", command: "node s.js" } } }, dir);
+      const groups = (json.resource as Record<string, Record<string, Record<string, unknown>>>).aws_lb_target_group;
+      for (const group of Object.values(groups)) group.protocol = "SCTP-NOT-A-PROTOCOL";
+      const workspace = StackWorkspace.create(path.join(dir, "stack"), terraformSetup(dir), json, region);
+      await workspace.init();
+      const error: unknown = await workspace.validate().then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(TerraformCheckError);
+      const line = (error as TerraformCheckError).message;
+      expect(line).toMatch(/^terraform validate: .*protocol.*\(at acme\/mqtt\/TargetGroup\)$/);
+      expect(line).not.toContain("\n");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("exits 2 in one line when the provider cannot be had", async () => {
+    const mirror = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-empty-mirror-"));
+    try {
+      fs.mkdirSync(path.join(mirror, "registry.terraform.io"));
+      const { code, err } = await run(["verify"], { ...process.env, TCP_ADDON_PROVIDER_MIRROR: mirror });
+      expect(code).toBe(2);
+      expect(err).toHaveLength(1);
+      expect(err[0]).toMatch(/^verify: skipped: the hashicorp\/aws provider cannot be had \(mirror .*\): /);
+    } finally {
+      fs.rmSync(mirror, { recursive: true, force: true });
+    }
+  });
+});
