@@ -149,3 +149,15 @@ export function secondsToHealthy(t: DeployTimings): number {
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/** Application Auto Scaling's default scale-in cooldown for ECS services, in seconds. */
+export const DEFAULT_SCALE_IN_COOLDOWN_SECONDS = 300;
+
+/**
+ * Seconds target tracking waits after removing a task before it removes another: at least the
+ * time a removed task takes to leave (deregistration delay, then its drain up to SIGKILL), so
+ * scale-in never has two generations of leaving tasks at once, and at least AWS's default.
+ */
+export function scaleInCooldownSeconds(t: DeployTimings): number {
+  return Math.max(DEFAULT_SCALE_IN_COOLDOWN_SECONDS, t.deregistrationDelaySeconds + t.stopTimeoutSeconds);
+}

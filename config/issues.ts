@@ -3,6 +3,8 @@ import { isRecord, oneLine } from "../runtime/agent/errors";
 import {
   AddonConfigSchema,
   AgentSchema,
+  AlarmSwitchesSchema,
+  ProjectAlarmsSchema,
   AppSchema,
   DeploySchema,
   LocalStateSchema,
@@ -81,6 +83,14 @@ export function zodIssue(issue: z.core.$ZodIssue, raw: unknown): Issue[] {
       if (issue.origin === "string") return [{ path: at, message: `must be at most ${issue.maximum} characters` }];
       return [{ path: at, message: `must be at most ${issue.maximum}, got ${describe(got)}` }];
     }
+    case "invalid_union": {
+      // A value that may take two shapes (containers: a number or { min, max }): report the
+      // problems of the shape the value has, else say which shapes are accepted.
+      const branch = issue.errors.find((errors) => !errors.some((e) => e.code === "invalid_type" && e.path.length === 0));
+      if (branch !== undefined) return branch.flatMap((e) => zodIssue({ ...e, path: [...at, ...e.path] } as z.core.$ZodIssue, raw));
+      const shapes = at[at.length - 1] === "containers" ? "a number of tasks or { min, max }" : "one of the accepted shapes";
+      return [{ path: at, message: got === undefined ? `required; set it to ${shapes}` : `expected ${shapes}, got ${describe(got)}` }];
+    }
     case "invalid_format":
       return [{ path: at, message: typeof got === "string" ? `${issue.message}, got ${JSON.stringify(got)}` : issue.message }];
     default:
@@ -108,7 +118,13 @@ function knownKeysAt(at: readonly PathSegment[]): string[] | undefined {
               ? AppSchema.shape
               : at.length === 3 && at[0] === "apps" && at[2] === "deploy"
                 ? DeploySchema.shape
-                : undefined;
+                : at.length === 3 && at[0] === "apps" && at[2] === "alarms"
+                  ? AlarmSwitchesSchema.shape
+                  : at.length === 3 && at[0] === "apps" && at[2] === "containers"
+                    ? { min: 0, max: 0 }
+                    : at.length === 1 && at[0] === "alarms"
+                      ? ProjectAlarmsSchema.shape
+                      : undefined;
   return shape === undefined ? undefined : Object.keys(shape);
 }
 

@@ -8,7 +8,19 @@ import { formatIssues, type Issue, type Locate, zodIssue } from "./issues";
 import { planCatalogue, planSizeProblem } from "./plans";
 import { placeApps } from "./ports";
 import { parseProcfile } from "./procfile";
-import { AddonConfigSchema, APP_NAME, AppSchema, DEFAULT_RULES_PER_SECURITY_GROUP, type Plan, type ResolvedApp, type ResolvedConfig } from "./schema";
+import {
+  AddonConfigSchema,
+  ALARMS_ON,
+  type AlarmSwitches,
+  type AlarmSwitchesSpec,
+  type AlarmTopicSpec,
+  APP_NAME,
+  AppSchema,
+  DEFAULT_RULES_PER_SECURITY_GROUP,
+  type Plan,
+  type ResolvedApp,
+  type ResolvedConfig,
+} from "./schema";
 import { resolveState } from "./state";
 
 /**
@@ -121,7 +133,8 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
       command: run.command,
       workdir: run.workdir,
       plan,
-      containers: spec.containers,
+      ...containerCount(spec.containers),
+      alarms: alarmSwitches(spec.alarms, config.alarms),
       port: place.port,
       cpu: spec.cpu,
       memory: spec.memory,
@@ -146,6 +159,7 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
       ? {}
       : { rulesPerSecurityGroup: config.quotas.rulesPerSecurityGroup }),
     apps: resolvedApps,
+    ...alarmTopic(config.alarms),
     ...(source === undefined ? {} : { source }),
     warnings: formatIssues(sizeIssues(resolvedApps), label, locate),
     ...(config.state === undefined ? {} : { state: resolveState(config.state, deployment, baseDir) }),
@@ -158,6 +172,29 @@ function sizeIssues(apps: readonly ResolvedApp[]): Issue[] {
     const problem = planSizeProblem(app.plan, app.cpu);
     return problem === undefined ? [] : [{ path: ["apps", app.name, "cpu"], message: problem }];
   });
+}
+
+/** A fixed count, or a range: `containers` is then its min and `scaling` the range. */
+function containerCount(containers: number | { min: number; max: number }): Pick<ResolvedApp, "containers" | "scaling"> {
+  if (typeof containers === "number") return { containers };
+  return { containers: containers.min, scaling: { min: containers.min, max: containers.max } };
+}
+
+/** Each alarm: the app's switch, else the project's, else on. */
+function alarmSwitches(app: AlarmSwitchesSpec | undefined, project: AlarmSwitchesSpec | undefined): AlarmSwitches {
+  const pick = (key: keyof AlarmSwitches): boolean => app?.[key] ?? project?.[key] ?? ALARMS_ON[key];
+  return {
+    unhealthyTargets: pick("unhealthyTargets"),
+    tasksBelowDesired: pick("tasksBelowDesired"),
+    planUtilization: pick("planUtilization"),
+    targetResets: pick("targetResets"),
+  };
+}
+
+function alarmTopic(alarms: { email?: string; topicArn?: string } | undefined): { alarmTopic?: AlarmTopicSpec } {
+  if (alarms?.email !== undefined) return { alarmTopic: { email: alarms.email } };
+  if (alarms?.topicArn !== undefined) return { alarmTopic: { topicArn: alarms.topicArn } };
+  return {};
 }
 
 function readTcpCommand(procfile: string): { command: string; workdir: string } | { problem: string } {

@@ -131,6 +131,46 @@ export const DeploySchema = z.strictObject({
   propagationSeconds: seconds.optional(),
 });
 
+const containerCount = z.number().int().min(1).max(100);
+
+/** `containers: { min, max }`: ECS scales the service between them (target tracking on plan utilisation and CPU). */
+export const ContainerRangeSchema = z
+  .strictObject({ min: containerCount, max: containerCount })
+  .refine((r) => r.min <= r.max, { error: "min must not be above max", path: ["min"] });
+
+/** The alarms of an app, each on unless switched off (constructs/alarms.ts says what each watches). */
+export const AlarmSwitchesSchema = z.strictObject({
+  unhealthyTargets: z.boolean().optional(),
+  tasksBelowDesired: z.boolean().optional(),
+  planUtilization: z.boolean().optional(),
+  targetResets: z.boolean().optional(),
+});
+export type AlarmSwitchesSpec = z.infer<typeof AlarmSwitchesSchema>;
+
+/** Every alarm, resolved: the app's switch, else the project's, else on. */
+export interface AlarmSwitches {
+  readonly unhealthyTargets: boolean;
+  readonly tasksBelowDesired: boolean;
+  readonly planUtilization: boolean;
+  readonly targetResets: boolean;
+}
+export const ALARMS_ON: AlarmSwitches = Object.freeze({ unhealthyTargets: true, tasksBelowDesired: true, planUtilization: true, targetResets: true });
+
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Project-wide alarms: where they notify (a new topic with an email subscription, or an existing topic), and default switches. */
+export const ProjectAlarmsSchema = AlarmSwitchesSchema.extend({
+  email: z.string().regex(EMAIL, 'expected an email address like "ops@example.com"').optional(),
+  topicArn: z.string().regex(SNS_TOPIC_ARN, "expected an SNS topic ARN like arn:aws:sns:eu-west-1:123456789012:alerts").optional(),
+}).refine((a) => a.email === undefined || a.topicArn === undefined, {
+  error: "set either `email:` (a new topic) or `topicArn:` (an existing topic), not both",
+  path: ["topicArn"],
+});
+
+/** Where alarms notify: a topic the stack creates with this email subscribed, or an existing topic. */
+export type AlarmTopicSpec = { readonly email: string } | { readonly topicArn: string };
+
 const envName = z.string().regex(ENV_NAME, "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
 
 export const AppSchema = z.strictObject({
@@ -138,7 +178,8 @@ export const AppSchema = z.strictObject({
   procfile: z.string().min(1).optional(),
   command: z.string().min(1).optional(),
   plan: z.string().min(1).default(APP_DEFAULTS.plan),
-  containers: z.number().int().min(1).max(100).default(APP_DEFAULTS.containers),
+  /** A number: that many tasks, always. `{ min, max }`: scaled between them. */
+  containers: z.union([containerCount, ContainerRangeSchema]).default(APP_DEFAULTS.containers),
   port: z.number().int().min(1).max(65535).optional(),
   cpu: z.number().int().default(APP_DEFAULTS.cpu),
   memory: z.number().int().default(APP_DEFAULTS.memory),
@@ -160,6 +201,8 @@ export const AppSchema = z.strictObject({
   deploy: DeploySchema.default({}),
   /** `terraform apply` waits until the service's rollout is done (and fails when it fails). */
   waitForSteadyState: z.boolean().default(APP_DEFAULTS.waitForSteadyState),
+  /** Switches for this app's alarms; omitted keys follow the project's `alarms:`, then on. */
+  alarms: AlarmSwitchesSchema.optional(),
 }).superRefine(
   (app, ctx) => {
     // Runs even when some fields failed, so one typo does not hide the other problems; each
@@ -251,6 +294,8 @@ export const AddonConfigSchema = z.strictObject({
     )
     .default({}),
   agent: AgentSchema.default({}),
+  /** Where alarms notify and which are on by default; omitted = every alarm on, no notification. */
+  alarms: ProjectAlarmsSchema.optional(),
   /** Omitted: a local state file next to the config file (fine for a first try, not for a team). */
   state: StateSchema.optional(),
   /** Customer-managed KMS keys that encrypt the apps' secrets: the execution role may decrypt with exactly these. */
@@ -292,6 +337,10 @@ export interface ResolvedApp {
   readonly workdir: string;
   readonly plan: Plan;
   readonly containers: number;
+  /** `containers: { min, max }`: the service scales between them; `containers` is then `min`. Undefined = fixed. */
+  readonly scaling?: { readonly min: number; readonly max: number };
+  /** Which alarms this app gets; undefined = all (ALARMS_ON). */
+  readonly alarms?: AlarmSwitches;
   /** Public port: the NLB listener's in AWS, the balancer's on 127.0.0.1 locally. */
   readonly port: number;
   readonly cpu: number;
@@ -343,6 +392,8 @@ export interface ResolvedConfig {
    * cpu below its plan's task size. Entry points print them to stderr.
    */
   readonly warnings: readonly string[];
+  /** Where alarms notify; undefined = they only show in the console. */
+  readonly alarmTopic?: AlarmTopicSpec;
   /** The config's `state:`; undefined = a local file next to the config (see TcpAddonStack). */
   readonly state?: StateSpec;
 }

@@ -1,6 +1,6 @@
 import type { DeployTimings } from "../config/deploy-timings";
 import type { Plan, ResolvedApp } from "../config/schema";
-import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT } from "../runtime/agent/contract";
+import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT, EMF_ENV } from "../runtime/agent/contract";
 
 /**
  * The two containers of every app's task, as typed objects. Pure: no cdktf, tokens are plain
@@ -43,6 +43,8 @@ export interface ContainerSurroundings {
   readonly agentImage: string;
   readonly logGroup: string;
   readonly region: string;
+  /** The agent's `Project` metric dimension; undefined = the agent writes no CloudWatch metrics. */
+  readonly metricsProject?: string;
 }
 
 /**
@@ -78,7 +80,7 @@ export function containerDefinitions(app: ContainerApp, around: ContainerSurroun
       { containerPort: AGENT_PORT, protocol: "tcp" },
       { containerPort: AGENT_HEALTH_PORT, protocol: "tcp" },
     ],
-    environment: envList(agentEnvironment(app.plan, app.deploy)),
+    environment: envList(agentEnvironment(app.plan, app.deploy, around.metricsProject === undefined ? undefined : { project: around.metricsProject, app: app.name })),
     dependsOn: [{ containerName: APP_CONTAINER, condition: "START" }],
     stopTimeout,
     logConfiguration,
@@ -86,8 +88,8 @@ export function containerDefinitions(app: ContainerApp, around: ContainerSurroun
   return [appContainer, agent];
 }
 
-/** The agent's settings in a task, by the variable names of its contract. */
-export function agentEnvironment(plan: Plan, timings: DeployTimings): Record<string, string> {
+/** The agent's settings in a task, by the variable names of its contract; with `metrics`, its EMF lines by project and app. */
+export function agentEnvironment(plan: Plan, timings: DeployTimings, metrics?: { project: string; app: string }): Record<string, string> {
   return {
     [AGENT_ENV.listen]: String(AGENT_PORT),
     [AGENT_ENV.healthPort]: String(AGENT_HEALTH_PORT),
@@ -95,6 +97,7 @@ export function agentEnvironment(plan: Plan, timings: DeployTimings): Record<str
     ...(plan.burst !== undefined ? { [AGENT_ENV.burst]: String(plan.burst) } : {}),
     [AGENT_ENV.upstream]: `127.0.0.1:${APP_PORT}`,
     [AGENT_ENV.drainSeconds]: String(timings.agentDrainSeconds),
+    ...(metrics === undefined ? {} : { [EMF_ENV.enabled]: "1", [EMF_ENV.project]: metrics.project, [EMF_ENV.app]: metrics.app }),
   };
 }
 

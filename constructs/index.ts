@@ -12,3 +12,8 @@ export * from "./policy";
 // The config API (schema and types, loader, plans, ports): build a ResolvedConfig from a file or in TypeScript.
 export * from "../config";
 export * from "./terraform-data";
+export * from "./app-metrics";
+export * from "./alarms";
+export * from "./alarm-topic";
+export * from "./scaling";
+export * from "./dashboard";

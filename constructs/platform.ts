@@ -8,7 +8,8 @@ import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
-import type { NetworkSpec } from "../config/schema";
+import type { AlarmTopicSpec, NetworkSpec } from "../config/schema";
+import { TcpAlarmTopic } from "./alarm-topic";
 import type { Deployment } from "../config/state";
 import { TcpAgentImage, TcpAgentImageProps } from "./agent-image";
 import { ConstructError } from "./errors";
@@ -64,6 +65,11 @@ export interface TcpPlatformProps {
    */
   readonly deletionProtection?: boolean;
   /**
+   * Where the apps' alarms notify: an email address (a new SNS topic) or an existing topic's ARN.
+   * @default no notification: the alarms show in the CloudWatch console
+   */
+  readonly alarms?: AlarmTopicSpec;
+  /**
    * Region the stack's provider deploys to, for the containers' `awslogs-region`.
    * @default read from the provider with the `aws_region` data source's `name` (present in
    * hashicorp/aws 5 and 6)
@@ -114,6 +120,8 @@ export class TcpPlatform extends Construct {
   readonly tasksAssumeRolePolicy: string;
   /** CPU architecture of every task, matching the agent image ("X86_64" or "ARM64"). */
   readonly cpuArchitecture: string;
+  /** The SNS topic every app's alarms notify; undefined without `alarms`. */
+  readonly alarmTopic?: TcpAlarmTopic;
   private readonly lbs: TcpLoadBalancer[] = [];
   private readonly secretArns = new Set<string>();
   private secretsPolicy?: IamRolePolicy;
@@ -180,6 +188,10 @@ export class TcpPlatform extends Construct {
       role: this.executionRole.name,
       policyArn: `arn:${this.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
     });
+
+    if (props.alarms !== undefined) {
+      this.alarmTopic = new TcpAlarmTopic(this, "AlarmTopic", { notify: props.alarms, name: platformName(this.deployment, "tcp-addon-alarms", MAX_NAME) });
+    }
 
     if (props.agentImage !== undefined) {
       this.agentImageUri = props.agentImage;

@@ -6,6 +6,8 @@ import { isIpv6Cidr } from "../config/ports";
 import type { ResolvedConfig, StateSpec } from "../config/schema";
 import { defaultLocalState } from "../config/state";
 import { relativeToStack } from "./stack-dir";
+import { TcpDashboard } from "./dashboard";
+import { MAX_NAME, platformName } from "./names";
 import { TcpApp } from "./tcp-app";
 import { TcpPlatform, TcpPlatformProps } from "./platform";
 import { applyPolicy, TcpAddonPolicyOptions } from "./policy";
@@ -57,6 +59,8 @@ export class TcpAddonStack extends TerraformStack {
   readonly backend: S3Backend | LocalBackend;
   readonly platform: TcpPlatform;
   readonly apps: readonly TcpApp[];
+  /** The project's CloudWatch dashboard(s): a row per app. */
+  readonly dashboard: TcpDashboard;
 
   constructor(scope: Construct, id: string, props: TcpAddonStackProps) {
     super(scope, id);
@@ -86,6 +90,7 @@ export class TcpAddonStack extends TerraformStack {
       ipv6: config.apps.some((app) => app.allowedCidrs.some(isIpv6Cidr)),
       secretsKmsKeyArns: config.secretsKmsKeyArns,
       rulesPerSecurityGroup: config.rulesPerSecurityGroup,
+      alarms: config.alarmTopic,
     });
     this.apps = config.apps.map(
       (app) =>
@@ -105,8 +110,15 @@ export class TcpAddonStack extends TerraformStack {
           loadBalancer: app.loadBalancer,
           deploy: app.deploy,
           waitForSteadyState: app.waitForSteadyState,
+          scaling: app.scaling,
+          alarms: app.alarms,
         }),
     );
+    this.dashboard = new TcpDashboard(this, "Dashboard", {
+      name: platformName(this.platform.deployment, "tcp-addon", MAX_NAME),
+      region: this.platform.region,
+      apps: this.apps.map((app) => app.metrics),
+    });
     if (props.policy !== false) applyPolicy(this, props.policy);
   }
 

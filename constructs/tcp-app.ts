@@ -13,13 +13,16 @@ import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-securit
 import { deployTimings, DeployTimingsError, type DeployOverrides, type DeployTimings } from "../config/deploy-timings";
 import { fargatePairProblem } from "../config/fargate";
 import { BUILT_IN_PLANS } from "../config/plans";
-import { APP_DEFAULTS, APP_NAME, RESERVED_ENV, type Plan, type ResolvedApp } from "../config/schema";
+import { ALARMS_ON, type AlarmSwitches, APP_DEFAULTS, APP_NAME, RESERVED_ENV, type Plan, type ResolvedApp } from "../config/schema";
 import { AGENT_HEALTH_PORT, AGENT_PORT } from "../runtime/agent/contract";
 import { AGENT_CONTAINER, containerDefinitions } from "./container-definitions";
+import { TcpAppAlarms } from "./alarms";
+import type { AppMetrics } from "./app-metrics";
 import { ConstructError } from "./errors";
 import type { TcpLoadBalancer } from "./load-balancer";
-import { appResourceName, MAX_LB_NAME, MAX_NAME, tcpUrlOutputId } from "./names";
+import { appResourceName, deploymentLabel, MAX_LB_NAME, MAX_NAME, tcpUrlOutputId } from "./names";
 import type { TcpPlatform } from "./platform";
+import { TcpAppScaling } from "./scaling";
 
 export { AGENT_CONTAINER, AGENT_UID, APP_CONTAINER } from "./container-definitions";
 export { AGENT_HEALTH_PORT, AGENT_PORT, APP_PORT } from "../runtime/agent/contract";
@@ -44,8 +47,8 @@ export interface TcpAppProps {
   /** Public port of the NLB listener; it is part of TCP_URL. */
   readonly port: number;
   /**
-   * Running tasks (`desired_count`).
-   * @default 1
+   * Running tasks (`desired_count`); with `scaling`, the count the service starts at.
+   * @default 1, or `scaling.min`
    */
   readonly containers?: number;
   /**
@@ -93,10 +96,38 @@ export interface TcpAppProps {
    * @default true
    */
   readonly waitForSteadyState?: boolean;
+  /**
+   * Scale the service between `min` and `max` tasks: target tracking on the plan's packets (the
+   * agent's PlanUtilization) and on CPU; the service then ignores `desired_count` drift.
+   * @default no scaling: `containers` tasks, always
+   */
+  readonly scaling?: TcpAppScalingRange;
+  /**
+   * Which CloudWatch alarms to declare (constructs/alarms.ts); `false` for none. They notify the
+   * platform's alarm topic, if it has one.
+   * @default all four
+   */
+  readonly alarms?: AlarmSwitches | false;
+  /**
+   * Whether the agent writes its metrics to CloudWatch (EMF lines in its log, once a minute).
+   * Without them there is no plan-utilisation alarm or scaling policy.
+   * @default true
+   */
+  readonly agentMetrics?: boolean;
+}
+
+/** `scaling` of TcpAppProps: the task range and, optionally, the targets. */
+export interface TcpAppScalingRange {
+  readonly min: number;
+  readonly max: number;
+  /** @default 70 (percent of the plan's packets per second, average task) */
+  readonly planUtilizationTarget?: number;
+  /** @default 70 (percent CPU, average task) */
+  readonly cpuTarget?: number;
 }
 
 /** An app's props after the defaults, checked: what the loader resolves, but where it runs locally. */
-type AppSettings = Omit<ResolvedApp, "workdir" | "waitForSteadyState"> & { readonly waitForSteadyState: boolean };
+type AppSettings = Omit<ResolvedApp, "workdir" | "waitForSteadyState"> & { readonly waitForSteadyState: boolean; readonly agentMetrics: boolean };
 
 /**
  * One app's `tcp` process on the internet: a TCP listener on its port, a TCP target group of
@@ -136,6 +167,12 @@ export class TcpApp extends Construct {
   readonly parameter: SsmParameter;
   /** The Terraform output `tcp_url_<app>` that `tcp-addon urls` reads. */
   readonly output: TerraformOutput;
+  /** The app's metric dimensions and plan budget, for alarms, scaling and the project's dashboard. */
+  readonly metrics: AppMetrics;
+  /** The app's CloudWatch alarms; undefined with `alarms: false`. */
+  readonly alarms?: TcpAppAlarms;
+  /** The service's auto scaling; undefined without `scaling`. */
+  readonly scaling?: TcpAppScaling;
 
   private readonly platform: TcpPlatform;
   private readonly tags: Readonly<Record<string, string>>;
@@ -158,6 +195,9 @@ export class TcpApp extends Construct {
     this.taskDefinition = this.fargateTask(app);
     this.service = this.ecsService(app);
     [this.parameter, this.output] = this.publishTcpUrl(app);
+    this.metrics = this.appMetrics(app);
+    this.alarms = props.alarms === false ? undefined : this.appAlarms(props.alarms ?? ALARMS_ON);
+    this.scaling = props.scaling === undefined ? undefined : this.autoScaling(props.scaling);
   }
 
   /**
@@ -284,6 +324,7 @@ export class TcpApp extends Construct {
       agentImage: platform.agentImageUri,
       logGroup: platform.logGroup.name,
       region: platform.region,
+      metricsProject: app.agentMetrics ? deploymentLabel(platform.deployment) : undefined,
     });
     return new EcsTaskDefinition(this, "TaskDefinition", {
       family: appResourceName(platform.deployment, app.name, undefined, MAX_NAME),
@@ -309,6 +350,8 @@ export class TcpApp extends Construct {
       taskDefinition: this.taskDefinition.arn,
       launchType: "FARGATE",
       desiredCount: app.containers,
+      // With scaling, Application Auto Scaling owns the count: an apply must not undo it.
+      lifecycle: app.scaling === undefined ? undefined : { ignoreChanges: ["desired_count"] },
       deploymentMinimumHealthyPercent: 100,
       deploymentMaximumPercent: 200,
       deploymentCircuitBreaker: { enable: true, rollback: true },
@@ -325,6 +368,44 @@ export class TcpApp extends Construct {
       // ECS refuses a target group that no load balancer uses yet; tasks need NAT to pull images.
       dependsOn: [this.listener, ...network.egressReady],
       tags: this.tags,
+    });
+  }
+
+  /** The dimensions every alarm, policy and dashboard widget of this app reads (tokens until apply). */
+  private appMetrics(app: AppSettings): AppMetrics {
+    return {
+      app: app.name,
+      project: deploymentLabel(this.platform.deployment),
+      pps: app.plan.packetsPerSecond,
+      minContainers: app.scaling?.min ?? app.containers,
+      maxContainers: app.scaling?.max ?? app.containers,
+      targetGroup: this.targetGroup.arnSuffix,
+      loadBalancer: this.loadBalancer.loadBalancer.arnSuffix,
+      clusterName: this.platform.cluster.name,
+      serviceName: this.service.name,
+      agentMetrics: app.agentMetrics,
+    };
+  }
+
+  /** Unhealthy targets, tasks below desired, the plan nearly used up, target resets; to the platform's topic. */
+  private appAlarms(switches: AlarmSwitches): TcpAppAlarms {
+    return new TcpAppAlarms(this, "Alarms", {
+      metrics: this.metrics,
+      namePrefix: `${deploymentLabel(this.platform.deployment)}-${this.name}`,
+      switches,
+      topicArn: this.platform.alarmTopic?.topicArn,
+      tags: this.tags,
+    });
+  }
+
+  /** Target tracking on the plan's packets and on CPU, between min and max; scale-in waits out a task's exit. */
+  private autoScaling(range: TcpAppScalingRange): TcpAppScaling {
+    return new TcpAppScaling(this, "Scaling", {
+      metrics: this.metrics,
+      timings: this.timings,
+      namePrefix: `${deploymentLabel(this.platform.deployment)}-${this.name}`,
+      planUtilizationTarget: range.planUtilizationTarget,
+      cpuTarget: range.cpuTarget,
     });
   }
 
@@ -348,7 +429,7 @@ export class TcpApp extends Construct {
   }
 }
 
-/** The props with their defaults (APP_DEFAULTS, DEFAULT_DEPLOY_TIMINGS), validated. */
+/** The props with their defaults (scaling starts at its min) (APP_DEFAULTS, DEFAULT_DEPLOY_TIMINGS), validated. */
 function settings(id: string, props: TcpAppProps): AppSettings {
   const app = {
     name: props.name ?? id,
@@ -356,7 +437,9 @@ function settings(id: string, props: TcpAppProps): AppSettings {
     command: props.command,
     plan: props.plan ?? BUILT_IN_PLANS[APP_DEFAULTS.plan],
     port: props.port,
-    containers: props.containers ?? APP_DEFAULTS.containers,
+    containers: props.containers ?? props.scaling?.min ?? APP_DEFAULTS.containers,
+    scaling: props.scaling === undefined ? undefined : { min: props.scaling.min, max: props.scaling.max },
+    agentMetrics: props.agentMetrics ?? true,
     cpu: props.cpu ?? APP_DEFAULTS.cpu,
     memory: props.memory ?? APP_DEFAULTS.memory,
     env: props.env ?? {},
@@ -387,6 +470,15 @@ function validate(app: Omit<AppSettings, "deploy">): void {
     if (key in app.env || key in app.secrets) fail(`${name}.env.${key}: set by the platform; remove it`);
   }
   if (app.allowedCidrs.length === 0) fail(`${name}.allowedCidrs: expected at least one CIDR block`);
+  const range = app.scaling;
+  if (range !== undefined) {
+    if (!Number.isInteger(range.min) || !Number.isInteger(range.max) || range.min < 1 || range.max < range.min) {
+      fail(`${name}.scaling: expected whole numbers with 1 <= min <= max, got min ${range.min}, max ${range.max}`);
+    }
+    if (app.containers < range.min || app.containers > range.max) {
+      fail(`${name}.containers: ${app.containers} is outside scaling's ${range.min}-${range.max}; drop containers (scaling starts at min)`);
+    }
+  }
 }
 
 function timingsOf(name: string, overrides: DeployOverrides | undefined): DeployTimings {

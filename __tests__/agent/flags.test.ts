@@ -35,7 +35,34 @@ describe("parseFlags", () => {
       appPort: null,
       command: null,
       startTimeoutSeconds: 60,
+      lifelineFd: null,
     });
+  });
+
+  it.each([
+    ["127.0.0.1", "127.0.0.1:9000"],
+    ["0.0.0.0", "127.0.0.1:9000"],
+    ["0.0.0.0", "localhost:9000"],
+    ["127.0.0.1", "localhost:9000"],
+    ["0.0.0.0", "0.0.0.0:9000"],
+    ["::", "[::1]:9000"],
+  ])("refuses an upstream that is the agent's own listener (--host %s, --upstream %s)", (host, upstream) => {
+    const error = flagError(["--listen", "9000", "--host", host, "--upstream", upstream]);
+    expect(error.code).toBe("TCP_ADDON_AGENT_FLAG");
+    expect(error.message).toContain("the agent's own listen address");
+  });
+
+  it.each([
+    ["127.0.0.1", "127.0.0.1:9001"],
+    ["127.0.0.1", "10.0.0.5:9000"],
+    ["127.0.0.1", "127.0.0.2:9000"],
+  ])("accepts an upstream that is not the agent's own listener (--host %s, --upstream %s)", (host, upstream) => {
+    expect(options(["--listen", "9000", "--host", host, "--upstream", upstream]).upstream).not.toBeNull();
+  });
+
+  it("reads the lifeline fd from --lifeline-fd or TCP_ADDON_LIFELINE_FD", () => {
+    expect(options(["--listen", "0", "--lifeline-fd", "3", "--upstream", "127.0.0.1:1"]).lifelineFd).toBe(3);
+    expect(options(["--listen", "0", "--upstream", "127.0.0.1:1"], { TCP_ADDON_LIFELINE_FD: "4" }).lifelineFd).toBe(4);
   });
 
   it("defaults the burst to one second's worth of packets", () => {
@@ -126,6 +153,21 @@ describe("the tcp-addon-agent command", () => {
     expect(second).toBe("");
     expect(third).toBe("Usage:");
     expect(agent.lines).toEqual([]);
+  });
+
+  it("exits 2 with one line when --upstream is its own listen address", async () => {
+    const agent = resources.spawnAgent(["--listen", "47001", "--host", "127.0.0.1", "--upstream", "127.0.0.1:47001"]);
+    expect((await agent.exited).code).toBe(2);
+    expect(agent.stderr.split("\n")[0]).toBe(
+      "tcp-addon-agent: --upstream 127.0.0.1:47001 is the agent's own listen address (port 47001): it would forward to itself",
+    );
+    expect(agent.lines).toEqual([]);
+  });
+
+  it("exits 2 when the lifeline fd is not an open pipe", async () => {
+    const agent = resources.spawnAgent(["--listen", "0", "--lifeline-fd", "77", "--upstream", "127.0.0.1:1"]);
+    expect((await agent.exited).code).toBe(2);
+    expect(agent.stderr.split("\n")[0]).toBe("tcp-addon-agent: --lifeline-fd 77 is not an open file descriptor (EBADF)");
   });
 
   it("runs from a folder with no node_modules: --help prints the usage and exits 0", async () => {

@@ -97,3 +97,58 @@ describe("the packets-per-second limit on a real clock", () => {
     expect(bytes / packets).toBeLessThanOrEqual(1500);
   });
 });
+
+/**
+ * Clients that each keep about `queued` bytes waiting in writes of `write` bytes, through an
+ * agent at `pps`; after a warm-up, the bytes per connection the app receives in 2 s.
+ */
+async function sharesOf(pps: number, writers: Array<{ write: number; queued: number }>): Promise<number[]> {
+  const counts: number[] = [];
+  const { port } = await resources.server((socket) => {
+    const index = counts.push(0) - 1;
+    socket.on("data", (chunk: Buffer) => (counts[index] += chunk.length));
+  });
+  const { ready } = await resources.startAgent(["--listen", "0", "--host", HOST, "--pps", String(pps), "--upstream", `${HOST}:${port}`]);
+  const clients: net.Socket[] = [];
+  for (let i = 0; i < writers.length; i++) clients.push(await resources.connect(ready.listen));
+  const top = (): void => {
+    clients.forEach((client, i) => {
+      const { write, queued } = writers[i];
+      const chunk = Buffer.alloc(write, 5);
+      while (!client.destroyed && client.writableLength < queued) client.write(chunk);
+    });
+  };
+  const timer = setInterval(top, 2);
+  try {
+    top();
+    await delay(1500);
+    const before = [...counts];
+    await delay(2000);
+    return counts.map((count, i) => count - (before[i] ?? 0));
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function jain(shares: number[]): number {
+  const sum = shares.reduce((a, b) => a + b, 0);
+  return (sum * sum) / (shares.length * shares.reduce((a, b) => a + b * b, 0));
+}
+
+describe("fairness whatever the write sizes", () => {
+  it.each([1000, 5000])("gives 50 clients writing 100 bytes at a time equal shares at %i pps", async (pps) => {
+    const shares = await sharesOf(pps, Array.from({ length: 50 }, () => ({ write: 100, queued: 8192 })));
+    const fair = shares.reduce((a, b) => a + b, 0) / shares.length;
+    expect(shares).toHaveLength(50);
+    expect(jain(shares)).toBeGreaterThanOrEqual(0.98);
+    expect(Math.min(...shares)).toBeGreaterThanOrEqual(fair * 0.7);
+  });
+
+  it("gives a 1 MB writer no more than 49 writers of 1 kB each at 2000 pps", async () => {
+    const shares = await sharesOf(2000, [{ write: 1 << 20, queued: 1 << 20 }, ...Array.from({ length: 49 }, () => ({ write: 1000, queued: 8192 }))]);
+    const fair = shares.reduce((a, b) => a + b, 0) / shares.length;
+    expect(jain(shares)).toBeGreaterThanOrEqual(0.98);
+    expect(Math.min(...shares)).toBeGreaterThanOrEqual(fair * 0.7);
+    expect(shares[0]).toBeLessThanOrEqual(fair * 1.3);
+  });
+});

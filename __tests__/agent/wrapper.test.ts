@@ -115,12 +115,12 @@ describe("wrapper mode", () => {
 });
 
 describe("wrapper mode on SIGTERM", () => {
-  it("lets a connection finish within the drain time, closes one that outlives it, then stops the app and exits with its code", async () => {
+  it("lets a connection finish within the drain time, closes a quiet one with a FIN, then stops the app and exits with its code", async () => {
     // given an app that exits 42 on SIGTERM, and two connections open through the agent
     const { agent, ready } = await wrapper(["--drain-seconds", "2"], [], agentEnv({ APP_SIGTERM_CODE: "42" }));
     const quick = await established(ready.listen);
-    const stuck = await established(ready.listen);
-    const stuckClosed = closed(stuck);
+    const quiet = await established(ready.listen);
+    const quietClosed = closed(quiet);
 
     // when the agent gets SIGTERM, and during the drain one connection asks for an answer in 300 ms
     agent.signal("SIGTERM");
@@ -128,16 +128,42 @@ describe("wrapper mode on SIGTERM", () => {
     const quickAnswer = readAll(quick);
     quick.write("wait 300\n");
 
-    // then the quick connection completes, the stuck one is closed at the deadline,
-    // the app gets SIGTERM only after the drain, and its exit code is passed on
+    // then the quick connection completes, the quiet one ends cleanly (the app closes on the
+    // FIN the agent sends it), the app gets SIGTERM only after the drain, and its code is passed on
     expect((await quickAnswer).toString()).toBe("done");
-    await stuckClosed;
+    expect((await quietClosed).error).toBeNull();
     expect((await agent.exited).code).toBe(42);
-    expect(agent.lines.find((line) => line.event === "drain-end")).toMatchObject({ closed: 1 });
+    expect(agent.lines.find((line) => line.event === "drain-end")).toMatchObject({ closed: 0 });
     const drainEnd = agent.allLines.findIndex((line) => line.includes('"event":"drain-end"'));
     const appSigterm = agent.allLines.indexOf("app: SIGTERM");
     expect(drainEnd).toBeGreaterThanOrEqual(0);
     expect(appSigterm).toBeGreaterThan(drainEnd);
+  });
+
+  it("resets a connection still transferring at the end of the drain", async () => {
+    const { agent, ready } = await wrapper(["--drain-seconds", "1", "--pps", "1000"]);
+    const client = await resources.connect(ready.listen);
+    client.on("data", () => {});
+    const end = closed(client);
+    client.write(`download ${100 * 1024 * 1024}\n`);
+
+    agent.signal("SIGTERM");
+
+    expect((await end).error?.code).toBe("ECONNRESET");
+    expect(await agent.waitForEvent("drain-end")).toMatchObject({ closed: 1 });
+  });
+
+  it("on SIGHUP drains, then stops the app with SIGTERM and exits with its code, leaving no app behind", async () => {
+    const { agent } = await wrapper(["--drain-seconds", "0.2"], [], agentEnv({ APP_SIGTERM_CODE: "5" }));
+    const appPid = Number((await agent.waitForEvent("app-start")).pid);
+
+    agent.signal("SIGHUP");
+
+    expect((await agent.exited).code).toBe(5);
+    expect(agent.lines.find((line) => line.event === "drain-start")).toMatchObject({ signal: "SIGHUP" });
+    expect(agent.lines.find((line) => line.event === "app-stop")).toMatchObject({ signal: "SIGTERM" });
+    expect(agent.otherLines).toContain("app: SIGTERM");
+    expect(() => process.kill(appPid, 0)).toThrow(expect.objectContaining({ code: "ESRCH" }));
   });
 
   it("forwards SIGINT to the app and passes its exit code on", async () => {

@@ -158,7 +158,7 @@ describe("loadConfig: each bad config gives one line naming the path", () => {
     ["TCP_URL in secrets", (c) => (c.apps.mqtt.secrets = { TCP_URL: "arn:aws:ssm:eu-west-1:123456789012:parameter/x" }), /apps\.mqtt\.secrets\.TCP_URL: TCP_URL is set by the platform/],
     ["both procfile and command", (c) => (c.apps.mqtt.command = "node x.js"), /apps\.mqtt\.command: set either `procfile:` or `command:`, not both/],
     ["neither procfile nor command", (c) => delete c.apps.mqtt.procfile, /apps\.mqtt\.procfile: no command to run/],
-    ["wrong type", (c) => (c.apps.mqtt.containers = "two"), /apps\.mqtt\.containers: expected a number, got "two"/],
+    ["wrong type", (c) => (c.apps.mqtt.containers = "two"), /apps\.mqtt\.containers: expected a number of tasks or \{ min, max \}, got "two"/],
     ["zero containers", (c) => (c.apps.mqtt.containers = 0), /apps\.mqtt\.containers: must be at least 1, got 0/],
     ["bad project", (c) => (c.project = "Acme Corp"), /: project: expected 1-12 lowercase/],
     ["bad region", (c) => (c.region = "europe"), /: region: expected an AWS region/],

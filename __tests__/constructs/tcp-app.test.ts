@@ -175,6 +175,9 @@ describe.each([
         ...(app.plan.burst !== undefined ? { TCP_ADDON_BURST: String(app.plan.burst) } : {}),
         TCP_ADDON_UPSTREAM: `127.0.0.1:${APP_PORT}`,
         TCP_ADDON_DRAIN_SECONDS: "15",
+        TCP_ADDON_EMF: "1",
+        TCP_ADDON_PROJECT: "acme",
+        TCP_ADDON_APP: app.name,
       });
       expect(agent!.portMappings).toEqual([
         { containerPort: AGENT_PORT, protocol: "tcp" },

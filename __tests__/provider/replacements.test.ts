@@ -82,8 +82,11 @@ const SCENARIOS: readonly Scenario[] = [
  * - aws_ecs_task_definition: a replacement is a new revision of the family. Created first, it
  *   would make everything it refers to be created first too, the NLB included (its DNS name is
  *   in TCP_URL), whose name would then collide.
+ * - aws_ecs_service: its name is unique in its cluster and ECS refuses a second service of that
+ *   name, so it is replaced only with its cluster (a renamed project, whose URLs move anyway);
+ *   its alarms and scaling target follow it.
  */
-const NOT_CREATED_FIRST = new Set(["aws_lb", "aws_lb_listener", "aws_ecs_task_definition"]);
+const NOT_CREATED_FIRST = new Set(["aws_lb", "aws_lb_listener", "aws_ecs_task_definition", "aws_ecs_service"]);
 
 /** Plans run side by side, two at a time (each is a provider process). */
 const CONCURRENT_PLANS = 2;

@@ -154,6 +154,8 @@ export interface AgentOptions {
   readonly pps: number;
   readonly burst?: number;
   readonly name?: string;
+  /** Extra environment (TCP_ADDON_EMF and friends). @default the bench's own */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Starts the bundled agent in sidecar mode and waits for its `ready` line. */
@@ -177,7 +179,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentProcess> {
     `${HOST}:${options.upstreamPort}`,
   ];
   if (options.burst !== undefined) args.push("--burst", String(options.burst));
-  const peer = new Peer(options.name ?? "agent", "sh", args);
+  const peer = new Peer(options.name ?? "agent", "sh", args, options.env === undefined ? {} : { env: { ...process.env, ...options.env } });
   const next = jsonEvents(peer);
   let ready: Record<string, unknown>;
   try {

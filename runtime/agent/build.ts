@@ -1,8 +1,9 @@
 import { build } from "esbuild";
 import * as path from "node:path";
+import { AGENT_BUNDLE as BUNDLE_PATH } from "./contract";
 
 /** Where `npm run build:agent` writes the single-file agent. */
-export const AGENT_BUNDLE = path.resolve(__dirname, "../../dist/tcp-addon-agent.js");
+export const AGENT_BUNDLE = path.resolve(__dirname, "../..", BUNDLE_PATH);
 
 /** Bundles runtime/agent/main.ts into one file that runs on plain Node with no node_modules. */
 export async function buildAgent(outfile: string = AGENT_BUNDLE): Promise<string> {

@@ -1,7 +1,7 @@
 import * as net from "node:net";
+import { PACKET_BYTES } from "./contract";
 import type { Limiter, Waiter } from "./limiter";
 import type { DirectionCounters } from "./metrics";
-import { PACKET_BYTES } from "./contract";
 import { packetsFor } from "./token-bucket";
 
 /** Stream buffer size for every socket the agent opens: one kernel read's worth. */
@@ -13,7 +13,7 @@ export interface UpstreamAddress {
   readonly port: number;
 }
 
-/** What a connection needs from the proxy that owns it. */
+/** What a connection needs from the forwarder that owns it. */
 export interface ConnectionContext {
   readonly upstream: UpstreamAddress;
   /** Client-to-app limiter, or null when unlimited. */
@@ -36,30 +36,58 @@ export interface ConnectionContext {
  */
 export function abortSocket(socket: net.Socket): void {
   if (socket.destroyed) return;
-  if (socket.pending || socket.connecting) socket.destroy();
+  // Once the FIN is on its way (ended, nothing left to write), libuv refuses a reset and the
+  // socket would stay open: a plain close is all there is (and resets if bytes are unread).
+  if (socket.pending || socket.connecting || (socket.writableEnded && socket.writableLength === 0)) socket.destroy();
   else socket.resetAndDestroy();
+}
+
+/**
+ * Whether a socket whose end of stream was just reported actually received a reset. libuv
+ * reports a reset that arrives right behind the last bytes as an end of stream (a short read,
+ * then the hang-up). While the agent has not ended its own side, the kernel's state tells
+ * them apart: after a FIN the socket is still connected (CLOSE_WAIT) and has a peer; after
+ * a reset it is closed and `getpeername` fails. Node keeps no public call for this, so the
+ * handle's own `getpeername` (the one behind `remoteAddress`) is used, and without it the
+ * end counts as a FIN.
+ */
+function resetBehindEnd(socket: net.Socket): boolean {
+  if (socket.writableEnded) return false;
+  const handle = (socket as unknown as { _handle?: { getpeername?: (out: object) => number } | null })._handle;
+  if (handle === null || handle === undefined || typeof handle.getpeername !== "function") return false;
+  return handle.getpeername({}) !== 0;
+}
+
+/** What a pump tells its connection. */
+interface PumpOwner {
+  /** Bytes arrived in a direction the agent itself has ended, or the source was reset: cut. */
+  broken(): void;
 }
 
 /**
  * Moves bytes from one socket to the other, in order, with backpressure: the source is
  * paused while the destination's buffer is full or while the limiter holds bytes back.
- * At most one chunk (one socket read, plus a partial packet) is held at a time, so memory
- * stays bounded.
+ * At most one socket read (plus what a turn gathers from the source's buffer) is held at
+ * a time, so memory stays bounded.
  */
 class Pump implements Waiter {
   queued = false;
   private held: Buffer | null = null;
   private blocked = false;
+  /** The source's end of stream was confirmed: a FIN, not a reset libuv reported as one. */
   private sourceEnded = false;
   private stopped = false;
-  /** A partial packet is held until the bytes already buffered behind it join it. */
-  private toppingUp = false;
+  /** True while `release` pulls bytes out of the source's buffer with `read()`. */
+  private gathering = false;
+  /** The agent ended the destination itself (drain): bytes arriving after that are undeliverable. */
+  private endedByAgent = false;
 
   constructor(
     private readonly source: net.Socket,
     private readonly dest: net.Socket,
     private readonly limiter: Limiter | null,
     private readonly counters: DirectionCounters,
+    private readonly owner: PumpOwner,
   ) {}
 
   start(): void {
@@ -75,54 +103,87 @@ class Pump implements Waiter {
     this.held = null;
   }
 
+  /** Bytes read from the source that the destination has not taken yet. */
+  get bytesInFlight(): number {
+    return (this.held?.length ?? 0) + this.source.readableLength + this.dest.writableLength;
+  }
+
+  /** Ends the destination now (FIN), as if the source had; any later byte from the source is a cut. */
+  endDestination(): void {
+    if (this.stopped || this.endedByAgent || this.dest.writableEnded) return;
+    this.endedByAgent = true;
+    this.dest.end();
+  }
+
   get wantsTokens(): boolean {
-    return this.held !== null && !this.blocked && !this.stopped && !this.toppingUp;
+    return this.held !== null && !this.blocked && !this.stopped;
   }
 
+  /** What the held bytes and those already read behind them would cost. */
   get packetsWanted(): number {
-    return this.held === null ? 0 : packetsFor(this.held.length);
+    return this.held === null ? 0 : packetsFor(this.held.length + this.source.readableLength);
   }
 
+  /**
+   * One turn: forwards up to `packets` packets' worth. The turn first tops the held bytes up
+   * from those already read behind them, so a connection gets its whole piece whatever the
+   * size of its chunks, and a piece ends in a partial packet only when nothing more is there
+   * (a throttled stream pays for full packets).
+   */
   release(packets: number): number {
+    if (this.held === null) return 0;
+    const want = packets * PACKET_BYTES;
+    // One byte more than the piece tells whether bytes remain behind it.
+    this.gather(want + 1);
     const held = this.held;
-    if (held === null) return 0;
-    let n = Math.min(held.length, packets * PACKET_BYTES);
-    // Every piece costs whole packets. When this one would end in a partial packet while
-    // more bytes already wait in the socket's buffer, it stops at the last whole packet
-    // and the rest waits for those bytes, so a throttled stream pays for full packets.
-    const partial = n % PACKET_BYTES;
-    const topUp = n === held.length && partial !== 0 && this.source.readableLength > 0;
-    if (topUp) n -= partial;
-    if (n === 0) {
-      // nothing but a partial packet: it waits for the buffered bytes, for free
-    } else if (n === held.length) {
+    const n = Math.min(held.length, want);
+    if (n === held.length) {
       this.held = null;
       this.forward(held);
     } else {
       this.held = held.subarray(n);
       this.forward(held.subarray(0, n));
     }
-    if (topUp) {
-      this.toppingUp = true;
-      if (!this.blocked) this.source.resume();
-    } else if (this.held === null) {
+    if (this.held === null) {
       if (this.sourceEnded) this.dest.end();
       else if (!this.blocked) this.source.resume();
     }
     return packetsFor(n);
   }
 
+  /** Pulls bytes already read from the source into `held` until it holds `bytes` or none are left. */
+  private gather(bytes: number): void {
+    this.gathering = true;
+    try {
+      for (;;) {
+        const missing = bytes - (this.held?.length ?? 0);
+        const available = this.source.readableLength;
+        if (missing <= 0 || available === 0) break;
+        // read() hands the bytes to onData, which appends them while gathering.
+        if (this.source.read(Math.min(missing, available)) === null) break;
+      }
+    } finally {
+      this.gathering = false;
+    }
+  }
+
   private readonly onData = (chunk: Buffer): void => {
     if (this.stopped) return;
+    if (this.gathering) {
+      this.held = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+      return;
+    }
+    if (this.endedByAgent) {
+      this.owner.broken();
+      return;
+    }
     const limiter = this.limiter;
     if (limiter === null || (this.held === null && !this.blocked && limiter.tryPass(packetsFor(chunk.length)))) {
       this.forward(chunk);
       return;
     }
-    // Bytes arrive while others are held only to top up a partial packet (or if a chunk
-    // was in flight when the source paused): append them, never reorder.
+    // A chunk in flight when the source paused joins the held bytes: appended, never reordered.
     this.held = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
-    this.toppingUp = false;
     this.source.pause();
     if (!this.blocked) limiter.enqueue(this);
   };
@@ -139,31 +200,36 @@ class Pump implements Waiter {
   private readonly onDrain = (): void => {
     if (this.stopped || !this.blocked) return;
     this.blocked = false;
-    if (this.held !== null && !this.toppingUp) this.limiter?.enqueue(this);
+    if (this.held !== null) this.limiter?.enqueue(this);
     else if (!this.sourceEnded) this.source.resume();
   };
 
+  /** End of stream from the source: passed on as a FIN only if it was one (see `resetBehindEnd`). */
   private readonly onEnd = (): void => {
+    if (this.stopped) return;
+    if (resetBehindEnd(this.source)) {
+      this.owner.broken();
+      return;
+    }
+    this.confirmEnd();
+  };
+
+  private confirmEnd(): void {
     if (this.stopped) return;
     this.sourceEnded = true;
     // Half-close: the other side gets our FIN once every byte before it is written.
-    if (this.held === null) {
-      this.dest.end();
-    } else if (this.toppingUp) {
-      // No more bytes will join the partial packet: send it as it is.
-      this.toppingUp = false;
-      if (!this.blocked) this.limiter?.enqueue(this);
-    }
-  };
+    if (this.held === null && this.source.readableLength === 0) this.dest.end();
+  }
 }
 
 /**
  * One client connection piped to its own upstream connection for its whole life.
  *
- * - half-close travels both ways (`end` on one side ends the other's writable side);
+ * - half-close travels both ways (a confirmed FIN on one side ends the other's writable side);
  * - an error or reset on one side aborts the other with a reset;
- * - an upstream that refuses closes the client at once;
- * - either socket idle for `idleTimeoutMs` closes both.
+ * - an upstream that refuses closes the client at once, with a reset;
+ * - idle for `idleTimeoutMs`: closed, with a FIN when no bytes are in flight, else a reset;
+ * - `cut()` (drain deadline, app gone, lifeline lost) resets both sides.
  */
 export class Connection {
   private readonly upstream: net.Socket;
@@ -172,11 +238,13 @@ export class Connection {
   private connected = false;
   private openSockets = 2;
   private finished = false;
+  /** Set by `drainWhenQuiet`: a quiet spell this long ends the connection toward the app. */
+  private drainQuietMs: number | null = null;
 
   constructor(private readonly client: net.Socket, private readonly ctx: ConnectionContext) {
     client.on("error", this.onClientError);
     client.on("close", this.onSocketClose);
-    client.on("timeout", this.onIdle);
+    client.on("timeout", this.onQuiet);
     client.setTimeout(ctx.idleTimeoutMs);
 
     // highWaterMark is passed on to the stream (Node >= 18); @types/node does not list it.
@@ -195,11 +263,26 @@ export class Connection {
     this.upstream.setTimeout(ctx.connectTimeoutMs);
   }
 
-  /** Closes both sockets now (idle timeout, end of drain, app gone). Safe to call twice. */
-  close(): void {
+  /** Resets both sockets now: the agent cuts the connection. Safe to call twice. */
+  cut(): void {
     this.stopPumps();
-    this.client.destroy();
-    this.upstream.destroy();
+    abortSocket(this.client);
+    abortSocket(this.upstream);
+  }
+
+  /**
+   * During a drain: once neither socket has moved a byte for `quietMs` and nothing is in
+   * flight, the agent sends the app a FIN (as if the client had closed), and the app's own
+   * end of stream then travels to the client. A client byte after that is a cut.
+   */
+  drainWhenQuiet(quietMs: number): void {
+    this.drainQuietMs = quietMs;
+    this.client.setTimeout(quietMs);
+    if (this.connected) this.upstream.setTimeout(quietMs);
+  }
+
+  private get bytesInFlight(): number {
+    return (this.inbound?.bytesInFlight ?? 0) + (this.outbound?.bytesInFlight ?? 0);
   }
 
   private readonly onConnect = (): void => {
@@ -209,10 +292,11 @@ export class Connection {
       this.upstream.destroy();
       return;
     }
-    this.upstream.setTimeout(this.ctx.idleTimeoutMs);
+    this.upstream.setTimeout(this.drainQuietMs ?? this.ctx.idleTimeoutMs);
     this.client.setNoDelay(true);
-    this.inbound = new Pump(this.client, this.upstream, this.ctx.limiterIn, this.ctx.countersIn);
-    this.outbound = new Pump(this.upstream, this.client, this.ctx.limiterOut, this.ctx.countersOut);
+    const owner: PumpOwner = { broken: () => this.cut() };
+    this.inbound = new Pump(this.client, this.upstream, this.ctx.limiterIn, this.ctx.countersIn, owner);
+    this.outbound = new Pump(this.upstream, this.client, this.ctx.limiterOut, this.ctx.countersOut, owner);
     this.inbound.start();
     this.outbound.start();
   };
@@ -230,7 +314,7 @@ export class Connection {
 
   private readonly onUpstreamTimeout = (): void => {
     if (this.connected) {
-      this.onIdle();
+      this.onQuiet();
       return;
     }
     const error: NodeJS.ErrnoException = new Error(`connect timed out after ${this.ctx.connectTimeoutMs} ms`);
@@ -241,8 +325,20 @@ export class Connection {
     abortSocket(this.client);
   };
 
-  private readonly onIdle = (): void => {
-    this.close();
+  /** A socket saw no traffic for its timeout: the idle timeout, or a quiet spell in a drain. */
+  private readonly onQuiet = (): void => {
+    if (this.drainQuietMs !== null) {
+      if (this.connected && this.bytesInFlight === 0) this.inbound?.endDestination();
+      return;
+    }
+    if (this.bytesInFlight > 0) {
+      this.cut();
+      return;
+    }
+    // Nothing in flight either way: a plain close (FIN) loses nothing.
+    this.stopPumps();
+    this.client.destroy();
+    this.upstream.destroy();
   };
 
   private readonly onSocketClose = (): void => {

@@ -43,10 +43,75 @@ export const AGENT_ENV = {
   upstream: "TCP_ADDON_UPSTREAM",
   appPort: "TCP_ADDON_APP_PORT",
   startTimeout: "TCP_ADDON_START_TIMEOUT",
+  lifelineFd: "TCP_ADDON_LIFELINE_FD",
 } as const;
+
+/**
+ * Seconds a connection must stay silent during a drain before the agent closes it with a FIN
+ * (toward the app first, as if the client had closed; the app's own FIN then reaches the client).
+ */
+export const DRAIN_QUIET_SECONDS = 1;
+
+/** After its lifeline reaches end of file, how long the agent's app gets between SIGTERM and SIGKILL. */
+export const LIFELINE_KILL_GRACE_SECONDS = 1;
 
 /** The variables the platform gives the app; a config may not set them. */
 export const APP_ENV = { port: "PORT", tcpUrl: "TCP_URL" } as const;
 
 /** Where `npm run build:agent` writes the one-file agent bundle, relative to the package root. */
 export const AGENT_BUNDLE = "dist/tcp-addon-agent.js";
+
+/**
+ * CloudWatch Embedded Metric Format (runtime/agent/emf.ts): the agent writes one JSON line per
+ * interval to stdout, the awslogs driver ships it, CloudWatch extracts the metrics. The
+ * declaration's alarms, scaling policy and dashboard read the names below, so they can only name
+ * metrics the agent emits.
+ */
+export const METRICS_NAMESPACE = "TcpAddon";
+
+/** Dimension names of every agent metric: always [project, app]; [project, app, task] when a task id is given. */
+export const METRIC_DIMENSIONS = { project: "Project", app: "App", task: "Task" } as const;
+
+/** A CloudWatch unit the agent uses. */
+export type MetricUnit = "Count" | "Bytes" | "Seconds" | "Percent";
+
+/** How a metric is aggregated: a counter is the delta over the interval (CloudWatch sums them), a gauge the value now. */
+export type MetricKind = "counter" | "gauge";
+
+export interface AgentMetric {
+  readonly name: string;
+  readonly unit: MetricUnit;
+  readonly kind: MetricKind;
+  readonly description: string;
+}
+
+/** Every metric the agent emits, by key; the EMF line carries exactly these (plan utilisation only with a limit). */
+export const AGENT_METRICS = {
+  activeConnections: { name: "ActiveConnections", unit: "Count", kind: "gauge", description: "client connections open at the end of the interval" },
+  newConnections: { name: "NewConnections", unit: "Count", kind: "counter", description: "client connections accepted during the interval" },
+  packetsIn: { name: "PacketsIn", unit: "Count", kind: "counter", description: "packets forwarded client to app (a chunk of n bytes counts ceil(n/1500))" },
+  packetsOut: { name: "PacketsOut", unit: "Count", kind: "counter", description: "packets forwarded app to client" },
+  bytesIn: { name: "BytesIn", unit: "Bytes", kind: "counter", description: "bytes forwarded client to app" },
+  bytesOut: { name: "BytesOut", unit: "Bytes", kind: "counter", description: "bytes forwarded app to client" },
+  throttledSecondsIn: { name: "ThrottledSecondsIn", unit: "Seconds", kind: "counter", description: "seconds client-to-app traffic was held back by the plan" },
+  throttledSecondsOut: { name: "ThrottledSecondsOut", unit: "Seconds", kind: "counter", description: "seconds app-to-client traffic was held back by the plan" },
+  planUtilization: { name: "PlanUtilization", unit: "Percent", kind: "gauge", description: "packets forwarded / packets the plan allowed in the interval, the busier direction, in percent" },
+  refusedConnections: { name: "RefusedConnections", unit: "Count", kind: "counter", description: "connections refused by connection limits during the interval (0: no such limit yet)" },
+} as const satisfies Record<string, AgentMetric>;
+
+/** Seconds between two EMF lines unless TCP_ADDON_EMF_INTERVAL says otherwise (CloudWatch's standard resolution). */
+export const DEFAULT_EMF_INTERVAL_SECONDS = 60;
+
+/** The environment variables of the EMF emitter (read by emf.ts; the declaration writes them). */
+export const EMF_ENV = {
+  /** "1"/"on"/"true" writes the metrics; "0"/"off"/"false" or unset does not. */
+  enabled: "TCP_ADDON_EMF",
+  /** Seconds between lines. */
+  interval: "TCP_ADDON_EMF_INTERVAL",
+  /** The Project dimension. */
+  project: "TCP_ADDON_PROJECT",
+  /** The App dimension. */
+  app: "TCP_ADDON_APP",
+  /** Optional Task dimension (a task id or replica name); unset = project and app only. */
+  task: "TCP_ADDON_TASK",
+} as const;

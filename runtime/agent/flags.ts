@@ -1,5 +1,6 @@
 import type { UpstreamAddress } from "./connection";
 import { FlagError } from "./errors";
+import { emfOptions, type EmfOptions } from "./emf";
 import { AGENT_ENV, DEFAULT_DRAIN_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS, MAX_BURST, MAX_PPS } from "./contract";
 
 /** Everything the agent runs with, after flags and environment are read and checked. */
@@ -24,6 +25,10 @@ export interface AgentOptions {
   readonly command: readonly string[] | null;
   /** Wrapper mode: how long the app may take to accept on its port. */
   readonly startTimeoutSeconds: number;
+  /** CloudWatch EMF metrics on stdout (emf.ts, read from TCP_ADDON_EMF*); null or omitted = off. */
+  readonly emf?: EmfOptions | null;
+  /** A pipe inherited from the supervisor: its end of file means "stop now"; null = none. */
+  readonly lifelineFd: number | null;
 }
 
 export type ParsedFlags = { readonly help: true } | { readonly help: false; readonly options: AgentOptions };
@@ -43,10 +48,13 @@ Options (each also read from the environment variable shown; flags win):
   --upstream HOST:PORT   TCP_ADDON_UPSTREAM         sidecar mode: the app's address
   --app-port PORT        TCP_ADDON_APP_PORT         wrapper mode: PORT given to the app (default: a free port)
   --start-timeout S      TCP_ADDON_START_TIMEOUT    wrapper mode: time the app gets to accept on PORT (default 60)
+  --lifeline-fd N        TCP_ADDON_LIFELINE_FD      an inherited pipe; when it reaches end of file (the supervisor died),
+                                                    reset every connection, stop the app and exit (default: none)
   -h, --help                                        show this help
 
 Wrapper mode passes PORT and TCP_URL (from the environment, else tcp://HOST:LISTEN) to the app,
-forwards SIGTERM and SIGINT to it after draining, and exits with its exit code.
+and exits with its exit code. SIGTERM, SIGINT and SIGHUP drain, then the app gets SIGTERM
+(SIGINT for SIGINT); a second signal cuts the drain short.
 `;
 
 /** A flag's text and where it came from (the flag or the environment variable), for messages. */
@@ -70,7 +78,8 @@ type FlagKey =
   | "idleTimeout"
   | "upstream"
   | "appPort"
-  | "startTimeout";
+  | "startTimeout"
+  | "lifelineFd";
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   "--listen": { env: AGENT_ENV.listen, key: "listen" },
@@ -83,7 +92,11 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   "--upstream": { env: AGENT_ENV.upstream, key: "upstream" },
   "--app-port": { env: AGENT_ENV.appPort, key: "appPort" },
   "--start-timeout": { env: AGENT_ENV.startTimeout, key: "startTimeout" },
+  "--lifeline-fd": { env: AGENT_ENV.lifelineFd, key: "lifelineFd" },
 };
+
+/** Hosts through which an upstream on the agent's own port would reach the agent itself. */
+const SELF_HOSTS = new Set(["localhost", "0.0.0.0", "::", "::1", "0:0:0:0:0:0:0:1"]);
 
 /** Longest timer Node accepts, in seconds. */
 const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
@@ -146,6 +159,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const upstream = upstreamRaw === undefined ? null : address(upstreamRaw);
   const appPortRaw = raw.get("appPort");
   const appPort = appPortRaw === undefined ? null : port(appPortRaw, 1);
+  const lifelineFd = read<number | null>("lifelineFd", (v) => integer(v, 0, 2 ** 31 - 1), null);
 
   if (upstreamRaw !== undefined && command !== null) {
     throw new FlagError(`give either ${upstreamRaw.source} (sidecar mode) or -- COMMAND (wrapper mode), not both`);
@@ -153,10 +167,15 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   if (upstream === null && command === null) {
     throw new FlagError("give --upstream HOST:PORT (sidecar mode) or -- COMMAND (wrapper mode)");
   }
+  if (upstreamRaw !== undefined && upstream !== null && listen !== 0 && upstream.port === listen && reachesSelf(upstream.host, host)) {
+    throw new FlagError(`${upstreamRaw.source} ${upstreamRaw.value} is the agent's own listen address (port ${listen}): it would forward to itself`);
+  }
   if (appPortRaw !== undefined && command === null) {
     throw new FlagError(`${appPortRaw.source} only applies in wrapper mode (-- COMMAND)`);
   }
 
+  const emfSettings = emfOptions(env);
+  const emf = emfSettings === null ? {} : { emf: emfSettings };
   return {
     help: false,
     options: {
@@ -171,8 +190,21 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Par
       appPort,
       command,
       startTimeoutSeconds,
+      lifelineFd,
+      ...emf,
     },
   };
+}
+
+/** Whether `upstreamHost` reaches the agent's own listener bound on `listenHost` (same port assumed). */
+function reachesSelf(upstreamHost: string, listenHost: string): boolean {
+  const upstream = upstreamHost.toLowerCase();
+  const listen = listenHost.toLowerCase();
+  if (upstream === listen) return true;
+  const upstreamLocal = SELF_HOSTS.has(upstream) || upstream.startsWith("127.");
+  // A listener on every address answers any local address; a loopback one answers "localhost".
+  if (listen === "0.0.0.0" || listen === "::") return upstreamLocal;
+  return upstream === "localhost" && (listen.startsWith("127.") || listen === "::1");
 }
 
 function text(raw: RawValue): string {

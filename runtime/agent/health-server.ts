@@ -1,6 +1,6 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { ListenError } from "./errors";
+import { ListenError, messageOf } from "./errors";
 
 /** What the health server asks the agent. */
 export interface HealthSource {
@@ -48,7 +48,7 @@ export class HealthServer {
     } else if (path === "/healthz") {
       this.source.unhealthyReason().then(
         (reason) => (reason === null ? reply(res, 200, "ok\n") : reply(res, 503, `${reason}\n`)),
-        (error: Error) => reply(res, 503, `${error.message}\n`),
+        (error: unknown) => reply(res, 503, `${messageOf(error)}\n`),
       );
     } else if (path === "/metrics") {
       reply(res, 200, this.source.metrics(), { "content-type": "text/plain; version=0.0.4; charset=utf-8" });

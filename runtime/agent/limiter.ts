@@ -5,14 +5,11 @@ import { TokenBucket } from "./token-bucket";
 export interface Waiter {
   /** True while the waiter holds bytes it can write now. */
   readonly wantsTokens: boolean;
-  /** Packets the held bytes would cost in total. */
+  /** Packets the bytes it could forward now would cost in total. */
   readonly packetsWanted: number;
   /** Set by the limiter while the waiter is in its queue. */
   queued: boolean;
-  /**
-   * Forwards held bytes worth at most `packets` packets; returns the packets spent. 0 means
-   * the waiter chose to wait for more bytes first (it then no longer wants tokens).
-   */
+  /** Forwards held bytes worth at most `packets` packets; returns the packets spent (0 if it held none). */
   release(packets: number): number;
 }
 

@@ -26,6 +26,11 @@ export class Logger {
     this.log("error", event, fields);
   }
 
+  /** Writes a line that is already JSON (the EMF metrics line), as one write. */
+  line(text: string): void {
+    this.sink.write(text);
+  }
+
   private log(level: LogLevel, event: string, fields: LogFields): void {
     const record = { time: new Date().toISOString(), level, event, ...fields };
     this.sink.write(JSON.stringify(record) + "\n");

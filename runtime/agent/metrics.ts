@@ -12,6 +12,10 @@ export interface MetricsSnapshot {
   throttledSecondsOut: number;
   connectionsActive: number;
   connectionsTotal: number;
+  /** Failed accepts by cause (EMFILE, ENFILE, ...). */
+  acceptErrors: ReadonlyMap<string, number>;
+  /** Failed connects to the app by cause (ECONNREFUSED, ETIMEDOUT, EMFILE, ...). */
+  upstreamErrors: ReadonlyMap<string, number>;
   ppsLimit: number;
   upstreamUp: boolean | null;
   draining: boolean;
@@ -49,6 +53,10 @@ export function renderMetrics(m: MetricsSnapshot): string {
   );
   family("tcp_addon_connections_active", "gauge", "Client connections open now.", [["", m.connectionsActive]]);
   family("tcp_addon_connections_total", "counter", "Client connections accepted since start.", [["", m.connectionsTotal]]);
+  const byCause = (counts: ReadonlyMap<string, number>): Array<[string, number]> =>
+    [...counts].map(([cause, n]) => [`{cause="${cause.replace(/[^A-Za-z0-9_]/g, "_")}"}`, n]);
+  family("tcp_addon_accept_errors_total", "counter", "Connections the listener failed to accept, by cause (EMFILE = out of file descriptors).", byCause(m.acceptErrors));
+  family("tcp_addon_upstream_errors_total", "counter", "Connections to the app that failed, by cause.", byCause(m.upstreamErrors));
   family("tcp_addon_pps_limit", "gauge", "Packets per second allowed per direction; 0 = unlimited.", [["", m.ppsLimit]]);
   family("tcp_addon_upstream_up", "gauge", "1 if the last connection to the app succeeded, 0 if it failed, -1 if none was tried yet.", [
     ["", m.upstreamUp === null ? -1 : m.upstreamUp ? 1 : 0],

@@ -11,6 +11,7 @@ import type { Logger } from "./log";
  */
 export class UpstreamHealth {
   private state: boolean | null = null;
+  private failure: string | null = null;
   private observedAt = 0;
   private probing: Promise<boolean> | null = null;
 
@@ -27,8 +28,19 @@ export class UpstreamHealth {
     return this.state;
   }
 
-  /** Records the outcome of a connect to the app, logging changes. */
-  record(ok: boolean, error?: NodeJS.ErrnoException): void {
+  /** Why the last connect failed (an errno code such as ECONNREFUSED or EMFILE), if it did. */
+  get lastFailure(): string | null {
+    return this.state === false ? this.failure : null;
+  }
+
+  /** Wrapper mode: the agent saw the app accept before it started listening. */
+  markUp(): void {
+    this.observeConnect(true);
+  }
+
+  /** Records the outcome of a connect to the app (a client's or a probe's), logging changes. */
+  observeConnect(ok: boolean, error?: NodeJS.ErrnoException): void {
+    this.failure = ok ? null : (error?.code ?? error?.message ?? "unknown");
     if (ok && this.state === false) {
       this.logger.info("upstream-up", { upstream: formatAddress(this.upstream) });
     } else if (!ok && this.state !== false) {
@@ -56,7 +68,7 @@ export class UpstreamHealth {
         if (done) return;
         done = true;
         socket.destroy();
-        this.record(ok, error);
+        this.observeConnect(ok, error);
         resolve(ok);
       };
       socket.setTimeout(this.probeTimeoutMs);

@@ -1,4 +1,6 @@
 import * as fs from "node:fs";
+import * as path from "node:path";
+import { PACKAGE_ROOT } from "../../config/package-root";
 import { LocalError } from "../local/errors";
 
 /**
@@ -106,8 +108,22 @@ export async function renderTimeline(eventsFile: string, pngFile: string): Promi
     throw new LocalError("TCP_ADDON_LOCAL_USAGE", `${eventsFile}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
   const spec = timelineSpec(text, `Deploy timeline (${eventsFile.split("/").pop()})`);
-  // The benchmarks' renderer (vega, vega-lite and resvg are development dependencies).
-  // require, not import(): under `require("tsx/cjs")` only CommonJS loading reads TypeScript.
-  const { renderPng } = require("../../bench/lib/chart") as typeof import("../../bench/lib/chart");
-  fs.writeFileSync(pngFile, await renderPng(spec));
+  fs.writeFileSync(pngFile, await chartRenderer().renderPng(spec));
+}
+
+/**
+ * The benchmarks' renderer (bench/lib/chart.ts: vega, vega-lite and resvg, development
+ * dependencies), found at run time so that the published library does not compile it in.
+ */
+function chartRenderer(): { renderPng(spec: object): Promise<Buffer> } {
+  try {
+    // The compiled CLI (lib/) reads the TypeScript source through tsx, as bin/tcp-addon.js does.
+    require("tsx/cjs");
+    return require(path.join(PACKAGE_ROOT, "bench", "lib", "chart.ts")) as { renderPng(spec: object): Promise<Buffer> };
+  } catch (err) {
+    throw new LocalError(
+      "TCP_ADDON_LOCAL_USAGE",
+      `timeline needs the chart renderer of a clone (bench/ and its development dependencies: npm ci): ${(err as Error).message}`,
+    );
+  }
 }

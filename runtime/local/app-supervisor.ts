@@ -40,6 +40,15 @@ export interface ReplicaInfo {
   readonly ready: boolean;
 }
 
+/** One task as the status page shows it. */
+export interface TaskStatus {
+  readonly id: string;
+  readonly slot: number;
+  readonly pid?: number;
+  readonly healthPort?: number;
+  readonly state: TargetState | "starting" | "stopping";
+}
+
 /** How a deploy ended. */
 export type DeployOutcome = "done" | "rolled back" | "stopped";
 
@@ -163,6 +172,21 @@ export class AppSupervisor extends EventEmitter {
         ready: slot.current !== undefined && this.targets.stateOf(slot.current.id) === "healthy",
       };
     });
+  }
+
+  /**
+   * Every task with a live process, in start order, for the status page: its target's state
+   * (`starting` before it is registered, `stopping` once SIGTERM went out) and its agent's
+   * health port (/metrics).
+   */
+  get taskStates(): readonly TaskStatus[] {
+    return [...this.tasks.values()].map((task) => ({
+      id: task.id,
+      slot: task.slot.index,
+      pid: task.replica.pid,
+      healthPort: task.replica.ports.health,
+      state: task.stopped !== undefined ? "stopping" : (this.targets.stateOf(task.id) ?? "starting"),
+    }));
   }
 
   /**

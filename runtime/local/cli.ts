@@ -7,8 +7,9 @@ import { issuesOf } from "../agent/errors";
 import { DeployClock, EventLog } from "./deploy-clock";
 import { LocalError } from "./errors";
 import { LocalPlatform } from "./platform";
+import { StatusPage } from "./status-page";
 
-export const USAGE = `usage: tcp-addon local [--config FILE] [--only APP[,APP...]] [--time-scale X] [--nlb-lag S] [--events FILE] [--drain-seconds S]
+export const USAGE = `usage: tcp-addon local [--config FILE] [--only APP[,APP...]] [--time-scale X] [--nlb-lag S] [--events FILE] [--drain-seconds S] [--status-port PORT]
 
 Runs every app of the config on this machine the way ECS and the NLB run it: for each app,
 \`containers\` tasks (the agent around the Procfile's tcp command, with the plan's
@@ -25,6 +26,8 @@ Prints one line per app with its TCP_URL once its tasks are healthy.
                       {"t": AWS seconds since start, "app", "task", "state"}
   --drain-seconds S   AWS seconds the agent drains on SIGTERM, for every app
                       (default: each app's deploy.agentDrainSeconds; the stopTimeout follows)
+  --status-port PORT  the status page on http://127.0.0.1:PORT/ (default 0: any free port, printed
+                      at start; each task's state, connections and packets/s against the plan)
   -h, --help          this text
 
 Signals: SIGHUP deploys every app (ECS rolling deployment, minimum 100 %, maximum 200 %);
@@ -45,12 +48,14 @@ interface LocalArgs {
   readonly events?: string;
   /** AWS seconds; undefined = each app's agentDrainSeconds. */
   readonly drainSeconds?: number;
+  /** The status page's port; 0 = any free port. */
+  readonly statusPort: number;
   readonly help: boolean;
 }
 
 /** Parses `tcp-addon local` flags. @throws LocalError TCP_ADDON_LOCAL_USAGE */
 export function parseLocalArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LocalArgs {
-  let values: { config?: string; only?: string[]; "drain-seconds"?: string; "time-scale"?: string; "nlb-lag"?: string; events?: string; help?: boolean };
+  let values: { config?: string; only?: string[]; "drain-seconds"?: string; "time-scale"?: string; "nlb-lag"?: string; events?: string; "status-port"?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -61,6 +66,7 @@ export function parseLocalArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         "time-scale": { type: "string" },
         "nlb-lag": { type: "string" },
         events: { type: "string" },
+        "status-port": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -91,8 +97,16 @@ export function parseLocalArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     nlbLag: number("nlb-lag", values["nlb-lag"], 0, 3600, "AWS seconds from 0 to 3600"),
     events: values.events === undefined ? undefined : path.resolve(values.events),
     drainSeconds,
+    statusPort: statusPort(values["status-port"]),
     help: values.help ?? false,
   };
+}
+
+function statusPort(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const port = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(port >= 0 && port <= 65535)) throw new LocalError("TCP_ADDON_LOCAL_USAGE", `--status-port: expected a port from 0 to 65535, got "${text}"`);
+  return port;
 }
 
 /**
@@ -246,13 +260,29 @@ export async function main(argv: string[]): Promise<number> {
     },
   });
 
+  const statusPage = new StatusPage(() =>
+    platform.supervisors.map((supervisor) => ({
+      name: supervisor.app.name,
+      plan: supervisor.app.plan,
+      tcpUrl: supervisor.tcpUrl,
+      containers: supervisor.app.containers,
+      tasks: () => supervisor.taskStates,
+    })),
+  { port: args.statusPort });
+  try {
+    log(`local | status page: http://127.0.0.1:${await statusPage.listen()}/`);
+  } catch (err) {
+    await statusPage.close();
+    return fail((err as Error).message, 1);
+  }
+
   return new Promise<number>((resolve) => {
     let exitCode: number | undefined;
     /** Stops everything, then prints `error` (if any) so that it is the last line. */
     const finish = (code: number, error?: Error) => {
       if (exitCode !== undefined) return;
       exitCode = code;
-      platform.stop().then(() => {
+      Promise.all([platform.stop(), statusPage.close()]).then(() => {
         events.close();
         process.off("SIGINT", onStop);
         process.off("SIGTERM", onStop);

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { PACKAGE_ROOT } from "../../config/package-root";
 import { loadConfig } from "../../config/load";
 import { issuesOf, oneLine } from "../agent/errors";
 import { StackWorkspace, STACK_FILE, TerraformCheckError } from "./stack";
@@ -20,8 +21,6 @@ export const VERIFY_OK = 0;
 export const VERIFY_FAILED = 1;
 export const VERIFY_UNAVAILABLE = 2;
 
-/** The repository root: main.ts (the synth entry) lives there. */
-const PACKAGE_ROOT = path.resolve(__dirname, "..", "..");
 
 export interface VerifyOptions {
   /** Absolute path of the config file. */
@@ -91,12 +90,13 @@ export async function verify(options: VerifyOptions): Promise<number> {
   }
 }
 
-/** `main.ts` in a child process with CDKTF_OUTDIR, so nothing here loads cdktf and cdktf.out is never touched. */
+/** `tcp-addon synth` in a child process with CDKTF_OUTDIR, so nothing here loads cdktf and cdktf.out is never touched. */
 function synthesize(configFile: string, outdir: string, env: NodeJS.ProcessEnv): Promise<{ code: number; lines: string[] }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", path.join(PACKAGE_ROOT, "main.ts")],
+      // The bin runs the compiled CLI when lib/ is current, the sources through tsx otherwise.
+      [path.join(PACKAGE_ROOT, "bin", "tcp-addon.js"), "synth"],
       {
         cwd: PACKAGE_ROOT,
         env: { ...env, CDKTF_OUTDIR: outdir, TCP_ADDON_CONFIG: configFile },

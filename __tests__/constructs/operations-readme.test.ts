@@ -1,0 +1,32 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DEFAULT_DEPLOY_TIMINGS, scaleInCooldownSeconds } from "../../config/deploy-timings";
+import { ALARM_SETTINGS } from "../../constructs/alarms";
+import { SCALING_DEFAULTS } from "../../constructs/scaling";
+import { AGENT_METRICS, EMF_ENV } from "../../runtime/agent/contract";
+
+/** The README's "Operations" section says what the code does. */
+
+const README = fs.readFileSync(path.resolve(__dirname, "..", "..", "README.md"), "utf8");
+const section = README.slice(README.indexOf("## Operations: metrics, alarms, scaling, dashboard"), README.indexOf("## Security policy"));
+
+it("lists every metric the agent writes, with its unit", () => {
+  for (const m of Object.values(AGENT_METRICS)) expect(section).toMatch(new RegExp(`\`${m.name}\`[^|]*\\| ${m.unit} \\|`));
+});
+
+it("names every variable of the emitter", () => {
+  for (const name of Object.values(EMF_ENV)) expect(section).toContain(`\`${name}`);
+});
+
+it("gives the alarms' thresholds and the scaling numbers the constructs use", () => {
+  const a = ALARM_SETTINGS;
+  expect(section).toContain(`UnHealthyHostCount\` of the app's target group > 0 for ${a.unhealthyTargetsMinutes} minutes`);
+  expect(section).toContain(`RunningTaskCount > 0 for ${a.tasksBelowDesiredMinutes} minutes`);
+  expect(section).toContain(`> ${a.planUtilizationPercent} % for ${a.planUtilizationMinutes} minutes`);
+  expect(section).toContain(`> ${a.targetResetsPerMinute} a minute in ${a.targetResetsMinutes} of ${a.targetResetsWindowMinutes} minutes`);
+  expect(section).toContain(`\`PlanUtilization\` at ${SCALING_DEFAULTS.planUtilizationTarget} %`);
+  expect(section).toContain(`\`ECSServiceAverageCPUUtilization\` at ${SCALING_DEFAULTS.cpuTarget} %`);
+  const t = DEFAULT_DEPLOY_TIMINGS;
+  expect(section).toContain(`(${t.deregistrationDelaySeconds + t.stopTimeoutSeconds} s with the defaults)`);
+  expect(scaleInCooldownSeconds(t)).toBe(300);
+});

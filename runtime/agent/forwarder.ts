@@ -1,0 +1,216 @@
+import * as net from "node:net";
+import { type Clock } from "./clock";
+import { Connection, type ConnectionContext, SOCKET_BUFFER_BYTES, type UpstreamAddress } from "./connection";
+import { ListenError, messageOf } from "./errors";
+import { Limiter, type Timers } from "./limiter";
+import type { Logger } from "./log";
+import { DirectionCounters, type MetricsSnapshot } from "./metrics";
+import { UpstreamHealth } from "./upstream-health";
+
+export interface ForwarderOptions {
+  readonly upstream: UpstreamAddress;
+  /** Packets per second per direction; 0 = unlimited. */
+  readonly pps: number;
+  /** Bucket size in packets (ignored when unlimited). */
+  readonly burst: number;
+  readonly idleTimeoutMs: number;
+  /** During a drain, how long a connection must stay silent before it is closed with a FIN. */
+  readonly drainQuietMs: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** How long an upstream connect may take before the client is closed. @default 5000 */
+  readonly connectTimeoutMs?: number;
+  readonly timers?: Timers;
+}
+
+/**
+ * Connections lost to a failed accept, or to a connect to the app that failed for lack of file
+ * descriptors, are logged at most once per this period, with the count since the last line.
+ * (libuv handles EMFILE on accept itself when it can: it accepts and closes the pending
+ * connections with a spare descriptor and reports nothing, so those clients are only seen
+ * here when their connect to the app is what fails.)
+ */
+const FAILURE_LOG_MS = 1000;
+
+/**
+ * The TCP listener and its table of connections: every accepted client gets its own new
+ * upstream connection. Owns the two limiters (one per direction, shared by all
+ * connections), the traffic counters, the error counts and the upstream health.
+ */
+export class Forwarder {
+  readonly health: UpstreamHealth;
+  readonly limiterIn: Limiter | null;
+  readonly limiterOut: Limiter | null;
+  readonly countersIn = new DirectionCounters();
+  readonly countersOut = new DirectionCounters();
+  /** Failed accepts by cause (an errno code such as EMFILE). */
+  readonly acceptErrors = new Map<string, number>();
+  /** Failed upstream connects by cause. */
+  readonly upstreamErrors = new Map<string, number>();
+  private readonly server: net.Server;
+  private readonly connections = new Set<Connection>();
+  private readonly context: ConnectionContext;
+  private connectionsTotal = 0;
+  private draining = false;
+  /** Resolves the drain's wait early (second signal, lifeline lost). */
+  private endDrainWait: (() => void) | null = null;
+  private lastAcceptError: string | null = null;
+  private lastFailureCode: string | null = null;
+  private failuresUnlogged = 0;
+  private failureLogTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: ForwarderOptions) {
+    const { pps, burst, clock, timers } = options;
+    this.limiterIn = pps > 0 ? new Limiter(pps, burst, clock, timers) : null;
+    this.limiterOut = pps > 0 ? new Limiter(pps, burst, clock, timers) : null;
+    this.health = new UpstreamHealth(options.upstream, clock, options.logger);
+    this.context = {
+      upstream: options.upstream,
+      limiterIn: this.limiterIn,
+      limiterOut: this.limiterOut,
+      countersIn: this.countersIn,
+      countersOut: this.countersOut,
+      idleTimeoutMs: options.idleTimeoutMs,
+      connectTimeoutMs: Math.min(options.connectTimeoutMs ?? 5000, options.idleTimeoutMs),
+      upstreamResult: (ok, error) => this.upstreamResult(ok, error),
+      closed: (connection) => this.connections.delete(connection),
+    };
+    this.server = net.createServer(
+      { allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES },
+      (socket) => this.accept(socket),
+    );
+  }
+
+  /** Binds the listener; resolves with the port (useful with port 0). */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void => reject(new ListenError("connections", host, port, error));
+      this.server.once("error", onError);
+      this.server.listen({ port, host }, () => {
+        this.server.off("error", onError);
+        this.server.on("error", this.onServerError);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  get activeConnections(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * The cause of the last accept if it failed (no accept has succeeded since): the listener
+   * cannot take connections (EMFILE: the agent is out of file descriptors).
+   */
+  get acceptFailure(): string | null {
+    return this.lastAcceptError;
+  }
+
+  /**
+   * Drains for `ms`: the listener keeps accepting and every connection, old or new, keeps
+   * forwarding; a connection silent for the quiet time is closed with a FIN (see
+   * `Connection.drainWhenQuiet`). At the end of the window (or at `endDrainNow`) the
+   * listener closes and every connection left is reset. Resolves with that number.
+   */
+  async drain(ms: number): Promise<number> {
+    this.draining = true;
+    for (const connection of this.connections) connection.drainWhenQuiet(this.options.drainQuietMs);
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.endDrainWait = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.endDrainWait = done;
+    });
+    const cut = this.connections.size;
+    this.cutAll();
+    return cut;
+  }
+
+  /** Ends a drain in progress at once, as if its time were up. */
+  endDrainNow(): void {
+    this.endDrainWait?.();
+  }
+
+  /** Closes the listener and resets every connection now. Safe to call twice. */
+  cutAll(): void {
+    if (this.server.listening) this.server.close();
+    for (const connection of [...this.connections]) connection.cut();
+    this.limiterIn?.clear();
+    this.limiterOut?.clear();
+    if (this.failureLogTimer !== null) clearTimeout(this.failureLogTimer);
+    this.failureLogTimer = null;
+  }
+
+  snapshot(draining: boolean): MetricsSnapshot {
+    return {
+      in: this.countersIn,
+      out: this.countersOut,
+      throttledSecondsIn: this.limiterIn?.throttledSeconds() ?? 0,
+      throttledSecondsOut: this.limiterOut?.throttledSeconds() ?? 0,
+      connectionsActive: this.connections.size,
+      connectionsTotal: this.connectionsTotal,
+      acceptErrors: this.acceptErrors,
+      upstreamErrors: this.upstreamErrors,
+      ppsLimit: this.options.pps,
+      upstreamUp: this.health.up,
+      draining,
+    };
+  }
+
+  private accept(socket: net.Socket): void {
+    this.connectionsTotal += 1;
+    this.lastAcceptError = null;
+    const connection = new Connection(socket, this.context);
+    this.connections.add(connection);
+    if (this.draining) connection.drainWhenQuiet(this.options.drainQuietMs);
+  }
+
+  private upstreamResult(ok: boolean, error?: NodeJS.ErrnoException): void {
+    if (!ok) {
+      const cause = causeOf(error);
+      increment(this.upstreamErrors, cause);
+      // Out of descriptors, the client was accepted but cannot be served: as bad as a failed accept.
+      if (cause === "EMFILE" || cause === "ENFILE") this.noteFailure(cause);
+    }
+    this.health.observeConnect(ok, error);
+  }
+
+  /** A failed accept (EMFILE, ENFILE, ...): counted, and logged at most once per second. */
+  private readonly onServerError = (error: NodeJS.ErrnoException): void => {
+    if (error.syscall !== "accept") {
+      this.options.logger.error("listener-error", { error: messageOf(error) });
+      return;
+    }
+    const code = causeOf(error);
+    increment(this.acceptErrors, code);
+    this.lastAcceptError = code;
+    this.noteFailure(code);
+  };
+
+  private noteFailure(code: string): void {
+    this.lastFailureCode = code;
+    this.failuresUnlogged += 1;
+    if (this.failureLogTimer === null) this.logFailures();
+  }
+
+  /** One `accept-failed` line per second at most, with the connections lost since the last one. */
+  private readonly logFailures = (): void => {
+    this.failureLogTimer = null;
+    if (this.failuresUnlogged === 0 || this.lastFailureCode === null) return;
+    this.options.logger.warn("accept-failed", { error: this.lastFailureCode, count: this.failuresUnlogged });
+    this.failuresUnlogged = 0;
+    this.failureLogTimer = setTimeout(this.logFailures, FAILURE_LOG_MS);
+    this.failureLogTimer.unref();
+  };
+}
+
+function causeOf(error: NodeJS.ErrnoException | undefined): string {
+  return error?.code ?? "unknown";
+}
+
+function increment(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
