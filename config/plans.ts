@@ -49,28 +49,28 @@ export function taskSizeFor(agentCores: number): TaskSize | undefined {
 /**
  * The agent's CPU (cores: CPU-seconds per second) at each built-in plan's full rate in both
  * directions with 8 connections: the median of three `npm run bench -- --only=plans` runs
- * (5 s each after the burst) on 2026-12-01 at commit 7c55748, on a shared 2-core Intel Xeon
- * VM (Node 20.20) whose load average was 4.5-11 from other work. Per run: tcp-1k 0.082,
- * 0.076, 0.070; tcp-5k 0.106, 0.100, 0.102; tcp-20k 0.140, 0.164, 0.132; tcp-100k 0.340,
- * 0.276, 0.336. The bench's plans case prints this run's figures beside these.
+ * (5 s each after the burst) on 2026-12-01 at commit 965759b, on a shared 2-core Intel Xeon
+ * VM (Node 20.20) whose load average was 5.6-8.4 from other work. Per run: tcp-1k 0.052,
+ * 0.052, 0.054; tcp-5k 0.094, 0.096, 0.094; tcp-20k 0.156, 0.176, 0.180; tcp-100k 0.364,
+ * 0.298, 0.380. The bench's plans case prints each run's figures and sizes beside these.
  */
 export const PLAN_AGENT_CORES: Readonly<Record<string, number>> = Object.freeze({
-  "tcp-1k": 0.076,
-  "tcp-5k": 0.102,
-  "tcp-20k": 0.14,
-  "tcp-100k": 0.336,
+  "tcp-1k": 0.052,
+  "tcp-5k": 0.094,
+  "tcp-20k": 0.176,
+  "tcp-100k": 0.364,
 });
 
 /**
  * The smallest task size for each built-in plan, `taskSizeFor(PLAN_AGENT_CORES[plan])` (a
  * test keeps the two in step): what `validate` and synth compare an app's cpu with, and what
- * `tcp-addon plans` prints. The agent's RSS at full rate stayed under 120 MB, far below the
+ * `tcp-addon plans` prints. The agent's RSS at full rate stayed under 130 MB, far below the
  * smallest memory Fargate pairs with each cpu.
  */
 export const PLAN_SIZES: Readonly<Record<string, TaskSize>> = Object.freeze({
   "tcp-1k": Object.freeze({ cpu: 256, memory: 512 }),
   "tcp-5k": Object.freeze({ cpu: 512, memory: 1024 }),
-  "tcp-20k": Object.freeze({ cpu: 512, memory: 1024 }),
+  "tcp-20k": Object.freeze({ cpu: 1024, memory: 2048 }),
   "tcp-100k": Object.freeze({ cpu: 2048, memory: 4096 }),
 });
 
