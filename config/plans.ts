@@ -10,11 +10,19 @@ import type { Plan } from "./schema";
 export { PACKET_BYTES };
 
 /** The plans every config has. User plans may add names, never redefine these. */
+/**
+ * Open connections per container by plan. The limit exists so that one client cannot take a
+ * container down: an idle proxied connection costs the agent about 9 kB and two file
+ * descriptors, so 10,000 cost about 90 MB of a 512 MiB task, and 30,000 stay inside Fargate's
+ * default `nofile` limit of 65,535. Above what worked before: no existing setup is cut.
+ */
+export const PLAN_MAX_CONNECTIONS = Object.freeze({ "tcp-1k": 10_000, "tcp-5k": 10_000, "tcp-20k": 20_000, "tcp-100k": 30_000 });
+
 export const BUILT_IN_PLANS: Readonly<Record<string, Plan>> = Object.freeze({
-  "tcp-1k": Object.freeze({ name: "tcp-1k", packetsPerSecond: 1_000 }),
-  "tcp-5k": Object.freeze({ name: "tcp-5k", packetsPerSecond: 5_000 }),
-  "tcp-20k": Object.freeze({ name: "tcp-20k", packetsPerSecond: 20_000 }),
-  "tcp-100k": Object.freeze({ name: "tcp-100k", packetsPerSecond: 100_000 }),
+  "tcp-1k": Object.freeze({ name: "tcp-1k", packetsPerSecond: 1_000, maxConnections: PLAN_MAX_CONNECTIONS["tcp-1k"] }),
+  "tcp-5k": Object.freeze({ name: "tcp-5k", packetsPerSecond: 5_000, maxConnections: PLAN_MAX_CONNECTIONS["tcp-5k"] }),
+  "tcp-20k": Object.freeze({ name: "tcp-20k", packetsPerSecond: 20_000, maxConnections: PLAN_MAX_CONNECTIONS["tcp-20k"] }),
+  "tcp-100k": Object.freeze({ name: "tcp-100k", packetsPerSecond: 100_000, maxConnections: PLAN_MAX_CONNECTIONS["tcp-100k"] }),
 });
 
 export const DEFAULT_PLAN = "tcp-1k";
@@ -113,9 +121,12 @@ export function planCatalogue(userPlans: Readonly<Record<string, Omit<Plan, "nam
   const all: Record<string, Plan> = { ...BUILT_IN_PLANS };
   for (const [name, spec] of Object.entries(userPlans)) {
     if (Object.prototype.hasOwnProperty.call(BUILT_IN_PLANS, name)) continue;
-    all[name] = spec.burst === undefined
-      ? { name, packetsPerSecond: spec.packetsPerSecond }
-      : { name, packetsPerSecond: spec.packetsPerSecond, burst: spec.burst };
+    all[name] = {
+      name,
+      packetsPerSecond: spec.packetsPerSecond,
+      ...(spec.burst === undefined ? {} : { burst: spec.burst }),
+      ...(spec.maxConnections === undefined ? {} : { maxConnections: spec.maxConnections }),
+    };
   }
   return all;
 }

@@ -143,6 +143,13 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
       allowedCidrs: spec.allowedCidrs,
       loadBalancer: place.loadBalancer,
       deploy,
+      networking: {
+        clientIp: spec.clientIp,
+        ...(spec.tls === undefined ? {} : { tls: spec.tls }),
+        ...(spec.domain === undefined ? {} : { domain: spec.domain }),
+        maxConnections: spec.maxConnections ?? plan.maxConnections ?? 0,
+        ...(spec.maxConnectionsPerIp === undefined ? {} : { maxConnectionsPerIp: spec.maxConnectionsPerIp }),
+      },
       waitForSteadyState: spec.waitForSteadyState,
     };
   });
@@ -153,6 +160,7 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
     region: config.region,
     ...(config.network === undefined ? {} : { network: config.network }),
     ...(config.agent.image === undefined ? {} : { agentImage: config.agent.image }),
+    staticIps: config.staticIps,
     plans: catalogue,
     ...(config.secretsKmsKeyArns.length === 0 ? {} : { secretsKmsKeyArns: config.secretsKmsKeyArns }),
     ...(config.quotas.rulesPerSecurityGroup === DEFAULT_RULES_PER_SECURITY_GROUP

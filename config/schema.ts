@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_BURST, MAX_PPS } from "../runtime/agent/contract";
+import { CLIENT_IP_MODES, MAX_BURST, MAX_CONNECTIONS, MAX_PPS, type ClientIpMode } from "../runtime/agent/contract";
 import type { DeployTimings } from "./deploy-timings";
 import { fargatePairProblem } from "./fargate";
 import { looksLikeSecretName, secretValueKind } from "./secrets";
@@ -19,6 +19,7 @@ export const APP_DEFAULTS = Object.freeze({
   memory: 512,
   allowedCidrs: Object.freeze(["0.0.0.0/0"]) as readonly string[],
   loadBalancer: 0,
+  clientIp: "off" as ClientIpMode,
   waitForSteadyState: true,
 });
 
@@ -47,6 +48,8 @@ export const PlanSchema = z.strictObject({
   packetsPerSecond: z.number().int().positive().max(MAX_PPS),
   /** Token-bucket size in packets. Defaults to one second's worth (the agent's default). */
   burst: z.number().int().positive().max(MAX_BURST).optional(),
+  /** Open connections per container; 0 = no limit. Defaults per built-in plan (plans.ts). */
+  maxConnections: z.number().int().min(0).max(MAX_CONNECTIONS).optional(),
 });
 export type PlanSpec = z.infer<typeof PlanSchema>;
 
@@ -131,6 +134,51 @@ export const DeploySchema = z.strictObject({
   propagationSeconds: seconds.optional(),
 });
 
+/** A DNS name as Route 53 and ACM take it: labels of letters, digits and hyphens; ACM also allows a leading `*.`. */
+const DNS_NAME = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const HOSTED_ZONE_ID = /^Z[A-Z0-9]{1,31}$/;
+const CERTIFICATE_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/;
+/** The ALPN policies an NLB TLS listener accepts. */
+export const ALPN_POLICIES = ["HTTP1Only", "HTTP2Only", "HTTP2Optional", "HTTP2Preferred", "None"] as const;
+
+const dnsName = z.string().regex(DNS_NAME, "expected a lowercase DNS name like mqtt.example.com");
+const hostedZoneId = z.string().regex(HOSTED_ZONE_ID, 'expected a Route 53 hosted zone id like "Z0123456789ABCDEFGHIJ"');
+
+/**
+ * TLS at the NLB: either an existing ACM certificate, or a new one for `domain`, validated by
+ * DNS in `hostedZoneId`. The target stays plain TCP to the agent.
+ */
+export const TlsSchema = z
+  .strictObject({
+    certificateArn: z.string().regex(CERTIFICATE_ARN, "expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)").optional(),
+    domain: dnsName.optional(),
+    hostedZoneId: hostedZoneId.optional(),
+    /** ALPN policy of the listener. @default none (no ALPN negotiation) */
+    alpn: z.enum(ALPN_POLICIES).optional(),
+  })
+  .superRefine(
+    (tls, ctx) => {
+      if (tls.certificateArn !== undefined && (tls.domain !== undefined || tls.hostedZoneId !== undefined)) {
+        ctx.addIssue({ code: "custom", path: ["certificateArn"], message: "set either `certificateArn:` or `domain:` with `hostedZoneId:`, not both" });
+      } else if (tls.certificateArn === undefined && (tls.domain === undefined || tls.hostedZoneId === undefined)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [tls.domain === undefined ? "domain" : "hostedZoneId"],
+          message: "TLS needs a certificate: set `certificateArn:`, or `domain:` and `hostedZoneId:` for a new ACM certificate validated by DNS",
+        });
+      }
+    },
+    { when: (payload) => isObject(payload.value) },
+  );
+export type TlsSpec = z.infer<typeof TlsSchema>;
+
+/** A Route 53 alias record for the app's NLB; TCP_URL then uses this name. */
+export const DomainSchema = z.strictObject({
+  name: dnsName.refine((n) => !n.startsWith("*."), "an alias record needs a plain name, not a wildcard"),
+  hostedZoneId,
+});
+export type DomainSpec = z.infer<typeof DomainSchema>;
+
 const containerCount = z.number().int().min(1).max(100);
 
 /** `containers: { min, max }`: ECS scales the service between them (target tracking on plan utilisation and CPU). */
@@ -199,6 +247,16 @@ export const AppSchema = z.strictObject({
   loadBalancer: z.number().int().min(0).max(49).optional(),
   /** Deploy timings (deploy-timings.ts); each omitted key keeps its default. */
   deploy: DeploySchema.default({}),
+  /** How the app learns the client's address: off, proxy-v2 (the agent reads it), proxy-v2-to-app (and passes it on). */
+  clientIp: z.enum(CLIENT_IP_MODES).default(APP_DEFAULTS.clientIp),
+  /** TLS at the NLB. Omitted: a plain TCP listener. */
+  tls: TlsSchema.optional(),
+  /** A custom name for TCP_URL: a Route 53 alias record to the app's NLB. */
+  domain: DomainSchema.optional(),
+  /** Open connections per container; overrides the plan's; 0 = no limit. */
+  maxConnections: z.number().int().min(0).max(MAX_CONNECTIONS).optional(),
+  /** Open connections per client address per container; needs `clientIp`. Omitted: no limit. */
+  maxConnectionsPerIp: z.number().int().min(1).max(MAX_CONNECTIONS).optional(),
   /** `terraform apply` waits until the service's rollout is done (and fails when it fails). */
   waitForSteadyState: z.boolean().default(APP_DEFAULTS.waitForSteadyState),
   /** Switches for this app's alarms; omitted keys follow the project's `alarms:`, then on. */
@@ -251,6 +309,28 @@ export const AppSchema = z.strictObject({
         });
       }
     }
+    if (ok("maxConnectionsPerIp", "clientIp") && app.maxConnectionsPerIp !== undefined && app.clientIp === "off") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxConnectionsPerIp"],
+        message: "needs the client's address, which the agent only sees through PROXY protocol v2 behind the NLB; set `clientIp: proxy-v2`",
+      });
+    }
+    if (ok("maxConnectionsPerIp", "maxConnections") && app.maxConnectionsPerIp !== undefined && app.maxConnections !== undefined
+      && app.maxConnections > 0 && app.maxConnectionsPerIp > app.maxConnections) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxConnectionsPerIp"],
+        message: `${app.maxConnectionsPerIp} is above maxConnections (${app.maxConnections}), so it would never apply; lower it or remove it`,
+      });
+    }
+    if (ok("tls", "domain") && app.tls?.domain !== undefined && app.domain !== undefined && !certificateCovers(app.tls.domain, app.domain.name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["tls", "domain"],
+        message: `the certificate for ${app.tls.domain} does not cover ${app.domain.name}, the name clients connect to; use ${app.domain.name} (or a wildcard over it)`,
+      });
+    }
     if (ok("env", "secrets")) {
       for (const name of Object.keys(app.secrets)) {
         if (Object.prototype.hasOwnProperty.call(app.env, name)) {
@@ -266,6 +346,14 @@ export const AppSchema = z.strictObject({
   { when: (payload) => isObject(payload.value) },
 );
 export type AppSpec = z.infer<typeof AppSchema>;
+
+/** Whether a certificate for `certificateName` (maybe `*.zone`) is valid for `host`. */
+export function certificateCovers(certificateName: string, host: string): boolean {
+  if (certificateName === host) return true;
+  if (!certificateName.startsWith("*.")) return false;
+  const dot = host.indexOf(".");
+  return dot > 0 && host.slice(dot + 1) === certificateName.slice(2);
+}
 
 export const AddonConfigSchema = z.strictObject({
   project: z.string().regex(PROJECT_NAME, "expected 1-12 lowercase letters, digits or hyphens, starting with a letter"),
@@ -294,6 +382,11 @@ export const AddonConfigSchema = z.strictObject({
     )
     .default({}),
   agent: AgentSchema.default({}),
+  /**
+   * One Elastic IP per availability zone on every NLB (`subnet_mapping`), for allow-lists.
+   * Set it before an NLB's first deploy (config/static-ips.ts): `tcp-addon validate` warns on a change.
+   */
+  staticIps: z.boolean().default(false),
   /** Where alarms notify and which are on by default; omitted = every alarm on, no notification. */
   alarms: ProjectAlarmsSchema.optional(),
   /** Omitted: a local state file next to the config file (fine for a first try, not for a team). */
@@ -325,6 +418,19 @@ export interface Plan {
   readonly packetsPerSecond: number;
   /** Bucket size in packets; undefined = the agent's default (one second's worth). */
   readonly burst?: number;
+  /** Open connections per container; undefined or 0 = no limit. */
+  readonly maxConnections?: number;
+}
+
+/** An app's production-networking settings, resolved (each omitted key off). */
+export interface AppNetworking {
+  readonly clientIp: ClientIpMode;
+  readonly tls?: TlsSpec;
+  readonly domain?: DomainSpec;
+  /** The plan's, or the app's override; 0 = no limit. */
+  readonly maxConnections: number;
+  /** Undefined = no per-address limit. */
+  readonly maxConnectionsPerIp?: number;
 }
 
 /** One app after every rule has passed: the command is known, the port and the NLB chosen. */
@@ -352,6 +458,8 @@ export interface ResolvedApp {
   readonly loadBalancer: number;
   /** Deploy timings: the defaults with the app's `deploy:` overrides, invariants checked. */
   readonly deploy: DeployTimings;
+  /** Client IPs, TLS, custom domain and connection limits; omitted = all off, the plan's connection limit. */
+  readonly networking?: AppNetworking;
   /** `terraform apply` waits for the service's rollout; omitted = true. */
   readonly waitForSteadyState?: boolean;
 }
@@ -378,6 +486,8 @@ export interface ResolvedConfig {
   readonly region: string;
   readonly network?: NetworkSpec;
   readonly agentImage?: string;
+  /** One Elastic IP per AZ on every NLB. @default false */
+  readonly staticIps?: boolean;
   readonly plans: Readonly<Record<string, Plan>>;
   /** KMS keys the execution role may decrypt the apps' secrets with; omitted = none. */
   readonly secretsKmsKeyArns?: readonly string[];
@@ -396,4 +506,14 @@ export interface ResolvedConfig {
   readonly alarmTopic?: AlarmTopicSpec;
   /** The config's `state:`; undefined = a local file next to the config (see TcpAddonStack). */
   readonly state?: StateSpec;
+}
+
+/** An app's networking settings with every default applied: what the constructs and local mode use. */
+export function appNetworking(app: Pick<ResolvedApp, "plan" | "networking">): AppNetworking {
+  return app.networking ?? { clientIp: APP_DEFAULTS.clientIp, maxConnections: app.plan.maxConnections ?? 0 };
+}
+
+/** `tls://` when the listener terminates TLS, else `tcp://`: the scheme of TCP_URL. */
+export function tcpUrlScheme(networking: Pick<AppNetworking, "tls">): "tls" | "tcp" {
+  return networking.tls === undefined ? "tcp" : "tls";
 }

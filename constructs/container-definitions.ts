@@ -1,6 +1,6 @@
 import type { DeployTimings } from "../config/deploy-timings";
-import type { Plan, ResolvedApp } from "../config/schema";
-import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT, EMF_ENV } from "../runtime/agent/contract";
+import { appNetworking, type AppNetworking, type Plan, type ResolvedApp } from "../config/schema";
+import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_NETWORK_ENV, AGENT_PORT, APP_ENV, APP_PORT, EMF_ENV } from "../runtime/agent/contract";
 
 /**
  * The two containers of every app's task, as typed objects. Pure: no cdktf, tokens are plain
@@ -35,7 +35,7 @@ export interface ContainerDefinition {
 }
 
 /** What an app's containers are made of: the app as resolved (name, image, command, env, secrets, plan, deploy timings). */
-export type ContainerApp = Pick<ResolvedApp, "name" | "image" | "command" | "env" | "secrets" | "plan" | "deploy">;
+export type ContainerApp = Pick<ResolvedApp, "name" | "image" | "command" | "env" | "secrets" | "plan" | "deploy" | "networking">;
 
 /** Where the app's containers run: its TCP_URL, the agent image, the log group and region. */
 export interface ContainerSurroundings {
@@ -80,12 +80,24 @@ export function containerDefinitions(app: ContainerApp, around: ContainerSurroun
       { containerPort: AGENT_PORT, protocol: "tcp" },
       { containerPort: AGENT_HEALTH_PORT, protocol: "tcp" },
     ],
-    environment: envList(agentEnvironment(app.plan, app.deploy, around.metricsProject === undefined ? undefined : { project: around.metricsProject, app: app.name })),
+    environment: envList({
+      ...agentEnvironment(app.plan, app.deploy, around.metricsProject === undefined ? undefined : { project: around.metricsProject, app: app.name }),
+      ...agentNetworkEnvironment(appNetworking(app)),
+    }),
     dependsOn: [{ containerName: APP_CONTAINER, condition: "START" }],
     stopTimeout,
     logConfiguration,
   };
   return [appContainer, agent];
+}
+
+/** PROXY protocol and connection limits for the agent; empty when all are off (the task definition stays as before). */
+export function agentNetworkEnvironment(n: AppNetworking): Record<string, string> {
+  return {
+    ...(n.clientIp === "off" ? {} : { [AGENT_NETWORK_ENV.proxyProtocol]: n.clientIp }),
+    ...(n.maxConnections > 0 ? { [AGENT_NETWORK_ENV.maxConnections]: String(n.maxConnections) } : {}),
+    ...(n.maxConnectionsPerIp !== undefined ? { [AGENT_NETWORK_ENV.maxConnectionsPerIp]: String(n.maxConnectionsPerIp) } : {}),
+  };
 }
 
 /** The agent's settings in a task, by the variable names of its contract; with `metrics`, its EMF lines by project and app. */

@@ -1,12 +1,13 @@
 import { Construct } from "constructs";
-import { ITerraformDependable } from "cdktf";
+import { ITerraformDependable, TerraformOutput } from "cdktf";
+import { Eip } from "@cdktf/provider-aws/lib/eip";
 import { Lb } from "@cdktf/provider-aws/lib/lb";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { inboundRules, RESERVED_INBOUND_RULES, RULES_QUOTA_FIX } from "../config/ports";
 import { DEFAULT_RULES_PER_SECURITY_GROUP } from "../config/schema";
 import { ConstructError } from "./errors";
-import { loadBalancerName } from "./names";
+import { loadBalancerName, staticIpsOutputId } from "./names";
 
 /** AWS limit: listeners per network load balancer (not adjustable). */
 export const MAX_LISTENERS_PER_NLB = 50;
@@ -34,6 +35,14 @@ export interface TcpLoadBalancerProps {
   /** Created before the load balancer (an internet-facing NLB needs the VPC's internet gateway). */
   readonly dependsOn?: ITerraformDependable[];
   /**
+   * One Elastic IP per public subnet (one per AZ) through `subnet_mapping`, output as
+   * `static_ips_nlb[_n]`, for partners' allow-lists. The addresses belong to the load balancer,
+   * not to an app: adding or removing apps never changes them. Set it before the NLB's first
+   * deploy: an NLB takes Elastic IPs only when its subnets are attached (see config/static-ips.ts).
+   * @default false: AWS picks the addresses, which can change
+   */
+  readonly staticIps?: boolean;
+  /**
    * Inbound rules the security group may hold per IP family (the account's quota).
    * @default 60, AWS's default quota
    */
@@ -56,6 +65,10 @@ export class TcpLoadBalancer extends Construct {
   readonly loadBalancer: Lb;
   readonly securityGroup: SecurityGroup;
   readonly index: number;
+  /** The Elastic IPs, one per public subnet, when `staticIps` is on; else empty. */
+  readonly elasticIps: readonly Eip[];
+  /** The output listing the Elastic IPs' public addresses, when `staticIps` is on. */
+  readonly staticIpsOutput?: TerraformOutput;
   /** "ipv4", or "dualstack" once an app on it allows IPv6 clients. */
   ipAddressType: "ipv4" | "dualstack" = "ipv4";
   private readonly ports = new Map<number, string>();
@@ -67,6 +80,7 @@ export class TcpLoadBalancer extends Construct {
     super(scope, id);
     const deletionProtection = props.deletionProtection ?? false;
     const crossZone = props.crossZone ?? true;
+    const staticIps = props.staticIps ?? false;
     const name = loadBalancerName({ project: props.project, environment: props.environment }, props.index);
 
     this.index = props.index;
@@ -90,16 +104,33 @@ export class TcpLoadBalancer extends Construct {
       toPort: 4,
       description: "path MTU discovery: ICMP fragmentation needed (type 3, code 4)",
     });
+    this.elasticIps = staticIps ? this.elasticIpsFor(name, props.publicSubnetIds) : [];
     this.loadBalancer = new Lb(this, "Nlb", {
       name,
       loadBalancerType: "network",
       internal: false,
-      subnets: props.publicSubnetIds,
+      ...(staticIps
+        ? { subnetMapping: props.publicSubnetIds.map((subnetId, i) => ({ subnetId, allocationId: this.elasticIps[i].allocationId })) }
+        : { subnets: props.publicSubnetIds }),
       securityGroups: [this.securityGroup.id],
       enableCrossZoneLoadBalancing: crossZone,
       enableDeletionProtection: deletionProtection,
       dependsOn: props.dependsOn,
     });
+    if (staticIps) {
+      this.staticIpsOutput = new TerraformOutput(this, "StaticIps", {
+        value: this.elasticIps.map((eip) => eip.publicIp),
+        description: `Elastic IPs of ${name}, one per availability zone: the addresses to allow-list`,
+      });
+      this.staticIpsOutput.overrideLogicalId(staticIpsOutputId(props.index));
+    }
+  }
+
+  /** One Elastic IP per public subnet; ids `StaticIp1`, `StaticIp2`, … by subnet order. */
+  private elasticIpsFor(name: string, subnetIds: readonly string[]): Eip[] {
+    return subnetIds.map(
+      (_, i) => new Eip(this, `StaticIp${i + 1}`, { domain: "vpc", tags: { Name: `${name}-${i + 1}`, "tcp-addon:nlb": name } }),
+    );
   }
 
   /** Public DNS name: the host part of every TCP_URL on this load balancer. */

@@ -66,6 +66,11 @@ export function tcpUrlOutputId(app: string): string {
   return `tcp_url_${app.replace(/-/g, "_")}`;
 }
 
+/** Terraform output id that lists the Elastic IPs of the n-th NLB: `static_ips_nlb`, `static_ips_nlb_2`, … */
+export function staticIpsOutputId(index: number): string {
+  return index === 0 ? "static_ips_nlb" : `static_ips_nlb_${index + 1}`;
+}
+
 function hashedName({ project, environment }: Deployment, parts: readonly string[], max: number): string {
   const readable = [project, ...(environment === undefined ? [] : [environment]), ...parts].join("-");
   return withHash(readable, hashOf([project, environment ?? "", ...parts]), max);

@@ -65,6 +65,11 @@ export interface TcpPlatformProps {
    */
   readonly deletionProtection?: boolean;
   /**
+   * One Elastic IP per AZ on every network load balancer (see TcpLoadBalancerProps.staticIps).
+   * @default false
+   */
+  readonly staticIps?: boolean;
+  /**
    * Where the apps' alarms notify: an email address (a new SNS topic) or an existing topic's ARN.
    * @default no notification: the alarms show in the CloudWatch console
    */
@@ -126,6 +131,7 @@ export class TcpPlatform extends Construct {
   private readonly secretArns = new Set<string>();
   private secretsPolicy?: IamRolePolicy;
   private readonly deletionProtection: boolean;
+  private readonly staticIps: boolean;
   private readonly secretsKmsKeyArns: readonly string[];
   private readonly rulesPerSecurityGroup?: number;
 
@@ -133,6 +139,7 @@ export class TcpPlatform extends Construct {
     super(scope, id);
     const logRetentionDays = props.logRetentionDays ?? 30;
     this.deletionProtection = props.deletionProtection ?? false;
+    this.staticIps = props.staticIps ?? false;
     this.project = props.project;
     this.deployment = { project: props.project, ...(props.environment === undefined ? {} : { environment: props.environment }) };
     const label = deploymentLabel(this.deployment);
@@ -228,6 +235,7 @@ export class TcpPlatform extends Construct {
       vpcId: this.network.vpcId,
       publicSubnetIds: this.network.publicSubnetIds,
       deletionProtection: this.deletionProtection,
+      staticIps: this.staticIps,
       rulesPerSecurityGroup: this.rulesPerSecurityGroup,
       ipv6: this.network.ipv6,
       dependsOn: this.network.internetReady.length > 0 ? this.network.internetReady : undefined,

@@ -3,7 +3,7 @@ import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import * as path from "node:path";
 import { isIpv6Cidr } from "../config/ports";
-import type { ResolvedConfig, StateSpec } from "../config/schema";
+import { appNetworking, type ResolvedApp, type ResolvedConfig, type StateSpec } from "../config/schema";
 import { defaultLocalState } from "../config/state";
 import { relativeToStack } from "./stack-dir";
 import { TcpDashboard } from "./dashboard";
@@ -87,6 +87,7 @@ export class TcpAddonStack extends TerraformStack {
       region: config.region,
       network: config.network,
       agentImage: config.agentImage,
+      staticIps: config.staticIps ?? false,
       ipv6: config.apps.some((app) => app.allowedCidrs.some(isIpv6Cidr)),
       secretsKmsKeyArns: config.secretsKmsKeyArns,
       rulesPerSecurityGroup: config.rulesPerSecurityGroup,
@@ -109,6 +110,7 @@ export class TcpAddonStack extends TerraformStack {
           allowedCidrs: app.allowedCidrs,
           loadBalancer: app.loadBalancer,
           deploy: app.deploy,
+          ...networkingProps(app),
           waitForSteadyState: app.waitForSteadyState,
           scaling: app.scaling,
           alarms: app.alarms,
@@ -136,4 +138,16 @@ export class TcpAddonStack extends TerraformStack {
     backend.addOverride("use_lockfile", true);
     return backend;
   }
+}
+
+/** An app's resolved networking settings as TcpApp props. */
+function networkingProps(app: ResolvedApp) {
+  const n = appNetworking(app);
+  return {
+    clientIp: n.clientIp,
+    tls: n.tls,
+    domain: n.domain,
+    maxConnections: n.maxConnections,
+    maxConnectionsPerIp: n.maxConnectionsPerIp,
+  };
 }

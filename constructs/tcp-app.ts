@@ -6,6 +6,7 @@ import { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
+import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
@@ -13,8 +14,22 @@ import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-securit
 import { deployTimings, DeployTimingsError, type DeployOverrides, type DeployTimings } from "../config/deploy-timings";
 import { fargatePairProblem } from "../config/fargate";
 import { BUILT_IN_PLANS } from "../config/plans";
-import { ALARMS_ON, type AlarmSwitches, APP_DEFAULTS, APP_NAME, RESERVED_ENV, type Plan, type ResolvedApp } from "../config/schema";
-import { AGENT_HEALTH_PORT, AGENT_PORT } from "../runtime/agent/contract";
+import {
+  ALARMS_ON,
+  type AlarmSwitches,
+  APP_DEFAULTS,
+  APP_NAME,
+  appNetworking,
+  certificateCovers,
+  RESERVED_ENV,
+  tcpUrlScheme,
+  type AppNetworking,
+  type DomainSpec,
+  type Plan,
+  type ResolvedApp,
+  type TlsSpec,
+} from "../config/schema";
+import { AGENT_HEALTH_PORT, AGENT_PORT, CLIENT_IP_MODES, MAX_CONNECTIONS, type ClientIpMode } from "../runtime/agent/contract";
 import { AGENT_CONTAINER, containerDefinitions } from "./container-definitions";
 import { TcpAppAlarms } from "./alarms";
 import type { AppMetrics } from "./app-metrics";
@@ -22,6 +37,10 @@ import { ConstructError } from "./errors";
 import type { TcpLoadBalancer } from "./load-balancer";
 import { appResourceName, deploymentLabel, MAX_LB_NAME, MAX_NAME, tcpUrlOutputId } from "./names";
 import type { TcpPlatform } from "./platform";
+import { TcpTlsCertificate } from "./tls-certificate";
+
+/** The NLB security policy of TLS listeners: TLS 1.3 and 1.2 with forward secrecy only. */
+export const TLS_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 import { TcpAppScaling } from "./scaling";
 
 export { AGENT_CONTAINER, AGENT_UID, APP_CONTAINER } from "./container-definitions";
@@ -89,6 +108,35 @@ export interface TcpAppProps {
    * @default DEFAULT_DEPLOY_TIMINGS (60 s deregistration, checks every 10 s, 15 s drain)
    */
   readonly deploy?: DeployOverrides;
+  /**
+   * How the app learns its clients' addresses: `proxy-v2` turns on PROXY protocol v2 on the
+   * target group and the agent reads it (logs, metrics, per-address limits); `proxy-v2-to-app`
+   * also makes the agent send a PROXY v2 header to the app before the client's bytes.
+   * @default "off": the agent and the app see the load balancer's address
+   */
+  readonly clientIp?: ClientIpMode;
+  /**
+   * TLS at the load balancer (policy ELBSecurityPolicy-TLS13-1-2-2021-06); the target stays
+   * plain TCP to the agent, and TCP_URL starts with `tls://`. `certificateArn` uses an existing
+   * ACM certificate; `domain` + `hostedZoneId` request one, validated by DNS in that zone.
+   * @default a plain TCP listener
+   */
+  readonly tls?: TlsSpec;
+  /**
+   * A Route 53 alias record (A) `name` -> the app's NLB in `hostedZoneId`; TCP_URL uses `name`.
+   * @default TCP_URL uses the NLB's DNS name
+   */
+  readonly domain?: DomainSpec;
+  /**
+   * Open connections per container; a new one past it is reset at once. 0 = no limit.
+   * @default the plan's (10,000 for tcp-1k)
+   */
+  readonly maxConnections?: number;
+  /**
+   * Open connections per client address per container; needs `clientIp`.
+   * @default no per-address limit
+   */
+  readonly maxConnectionsPerIp?: number;
   /**
    * `terraform apply` waits until the service has reached its desired count of healthy tasks
    * on the new task definition, so a failed rollout (rolled back by the circuit breaker) fails
@@ -167,6 +215,12 @@ export class TcpApp extends Construct {
   readonly parameter: SsmParameter;
   /** The Terraform output `tcp_url_<app>` that `tcp-addon urls` reads. */
   readonly output: TerraformOutput;
+  /** The client-IP mode, TLS, domain and connection limits this app was declared with. */
+  readonly networking: AppNetworking;
+  /** The ACM certificate requested for `tls.domain`, with its validation; undefined otherwise. */
+  readonly certificate?: TcpTlsCertificate;
+  /** The alias record of `domain`; undefined without one. */
+  readonly aliasRecord?: Route53Record;
   /** The app's metric dimensions and plan budget, for alarms, scaling and the project's dashboard. */
   readonly metrics: AppMetrics;
   /** The app's CloudWatch alarms; undefined with `alarms: false`. */
@@ -183,14 +237,18 @@ export class TcpApp extends Construct {
     this.platform = props.platform;
     this.name = app.name;
     this.timings = app.deploy;
+    this.networking = appNetworking(app);
     this.tags = { "tcp-addon:app": app.name };
     this.loadBalancer = this.platform.loadBalancer(app.loadBalancer);
     this.loadBalancer.reserveListener(app.name, app.port, app.allowedCidrs);
-    this.tcpUrl = `tcp://${this.loadBalancer.dnsName}:${app.port}`;
+    const host = this.networking.domain?.name ?? this.loadBalancer.dnsName;
+    this.tcpUrl = `${tcpUrlScheme(this.networking)}://${host}:${app.port}`;
 
     this.securityGroup = this.taskSecurityGroup(app);
     this.targetGroup = this.tcpTargetGroup(app);
+    this.certificate = this.requestCertificate(app);
     this.listener = this.tcpListener(app);
+    this.aliasRecord = this.domainAlias();
     this.taskRole = this.appRole(app);
     this.taskDefinition = this.fargateTask(app);
     this.service = this.ecsService(app);
@@ -276,6 +334,9 @@ export class TcpApp extends Construct {
       lifecycle: { createBeforeDestroy: true },
       deregistrationDelay: String(t.deregistrationDelaySeconds),
       connectionTermination: true,
+      // The NLB puts a PROXY v2 header before every client's bytes; the agent reads and strips it.
+      // Off, the attribute is left out (the provider's default is false), so older stacks synth unchanged.
+      ...(this.networking.clientIp === "off" ? {} : { proxyProtocolV2: true }),
       healthCheck: {
         enabled: true,
         protocol: "HTTP",
@@ -297,13 +358,41 @@ export class TcpApp extends Construct {
     });
   }
 
+  /**
+   * The app's port on the NLB: TCP, or TLS terminated at the NLB with a TLS 1.3/1.2 policy, the
+   * given or requested certificate and the ALPN policy asked for; the target stays plain TCP.
+   */
   private tcpListener(app: AppSettings): LbListener {
+    const tls = this.networking.tls;
+    const certificateArn = this.certificate?.certificateArn ?? tls?.certificateArn;
     return new LbListener(this, "Listener", {
       loadBalancerArn: this.loadBalancer.loadBalancer.arn,
       port: app.port,
-      protocol: "TCP",
+      protocol: tls === undefined ? "TCP" : "TLS",
+      ...(tls === undefined ? {} : { sslPolicy: TLS_SSL_POLICY, certificateArn }),
+      ...(tls?.alpn === undefined ? {} : { alpnPolicy: tls.alpn }),
       defaultAction: [{ type: "forward", targetGroupArn: this.targetGroup.arn }],
       tags: this.tags,
+    });
+  }
+
+  /** An ACM certificate for `tls.domain`, validated by DNS in its zone; none with `certificateArn`. */
+  private requestCertificate(app: AppSettings): TcpTlsCertificate | undefined {
+    const tls = this.networking.tls;
+    if (tls?.domain === undefined || tls.hostedZoneId === undefined) return undefined;
+    return new TcpTlsCertificate(this, "Certificate", { domain: tls.domain, hostedZoneId: tls.hostedZoneId, tags: { ...this.tags, Name: `${app.name}-${tls.domain}` } });
+  }
+
+  /** `domain.name` as an alias (A) of the app's NLB, so TCP_URL can carry the name. */
+  private domainAlias(): Route53Record | undefined {
+    const domain = this.networking.domain;
+    if (domain === undefined) return undefined;
+    const lb = this.loadBalancer.loadBalancer;
+    return new Route53Record(this, "DomainAlias", {
+      zoneId: domain.hostedZoneId,
+      name: domain.name,
+      type: "A",
+      alias: { name: lb.dnsName, zoneId: lb.zoneId, evaluateTargetHealth: true },
     });
   }
 
@@ -319,7 +408,7 @@ export class TcpApp extends Construct {
 
   private fargateTask(app: AppSettings): EcsTaskDefinition {
     const platform = this.platform;
-    const containers = containerDefinitions(app, {
+    const containers = containerDefinitions({ ...app, networking: this.networking }, {
       tcpUrl: this.tcpUrl,
       agentImage: platform.agentImageUri,
       logGroup: platform.logGroup.name,
@@ -449,7 +538,35 @@ function settings(id: string, props: TcpAppProps): AppSettings {
     waitForSteadyState: props.waitForSteadyState ?? APP_DEFAULTS.waitForSteadyState,
   };
   validate(app);
-  return { ...app, deploy: timingsOf(app.name, props.deploy) };
+  const plan = app.plan;
+  const networking: AppNetworking = {
+    clientIp: props.clientIp ?? APP_DEFAULTS.clientIp,
+    ...(props.tls === undefined ? {} : { tls: props.tls }),
+    ...(props.domain === undefined ? {} : { domain: props.domain }),
+    maxConnections: props.maxConnections ?? plan.maxConnections ?? 0,
+    ...(props.maxConnectionsPerIp === undefined ? {} : { maxConnectionsPerIp: props.maxConnectionsPerIp }),
+  };
+  validateNetworking(app.name, networking);
+  return { ...app, deploy: timingsOf(app.name, props.deploy), networking };
+}
+
+/** The networking props' rules, as the config schema words them, for stacks written in TypeScript. */
+function validateNetworking(name: string, n: AppNetworking): void {
+  const fail = (message: string) => {
+    throw new ConstructError("TCP_ADDON_INVALID_PROPS", `${name}.${message}`);
+  };
+  if (!(CLIENT_IP_MODES as readonly string[]).includes(n.clientIp)) fail(`clientIp: expected one of ${CLIENT_IP_MODES.join(", ")}, got ${n.clientIp}`);
+  const count = (value: number | undefined, min: number) => value === undefined || (Number.isInteger(value) && value >= min && value <= MAX_CONNECTIONS);
+  if (!count(n.maxConnections, 0)) fail(`maxConnections: expected 0 (no limit) to ${MAX_CONNECTIONS}, got ${n.maxConnections}`);
+  if (!count(n.maxConnectionsPerIp, 1)) fail(`maxConnectionsPerIp: expected 1 to ${MAX_CONNECTIONS}, got ${n.maxConnectionsPerIp}`);
+  if (n.maxConnectionsPerIp !== undefined && n.clientIp === "off") fail("maxConnectionsPerIp: needs the client's address; set clientIp to proxy-v2");
+  const tls = n.tls;
+  if (tls !== undefined && (tls.certificateArn === undefined) === (tls.domain === undefined || tls.hostedZoneId === undefined)) {
+    fail("tls: set either certificateArn, or domain and hostedZoneId");
+  }
+  if (tls?.domain !== undefined && n.domain !== undefined && !certificateCovers(tls.domain, n.domain.name)) {
+    fail(`tls.domain: the certificate for ${tls.domain} does not cover ${n.domain.name}`);
+  }
 }
 
 function validate(app: Omit<AppSettings, "deploy">): void {

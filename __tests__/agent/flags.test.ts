@@ -36,7 +36,25 @@ describe("parseFlags", () => {
       command: null,
       startTimeoutSeconds: 60,
       lifelineFd: null,
+      proxyProtocol: "off",
+      proxyHeaderTimeoutSeconds: 5,
+      maxConnections: 0,
+      maxConnectionsPerIp: 0,
     });
+  });
+
+  it("reads the PROXY protocol mode and the connection limits from flags or their variables", () => {
+    const env = { TCP_ADDON_PROXY_PROTOCOL: "proxy-v2-to-app", TCP_ADDON_MAX_CONNECTIONS_PER_IP: "7" };
+    const parsed = parseFlags(["--listen", "9000", "--upstream", "127.0.0.1:8080", "--max-connections", "100"], env);
+    expect(parsed).toMatchObject({ options: { proxyProtocol: "proxy-v2-to-app", maxConnections: 100, maxConnectionsPerIp: 7 } });
+  });
+
+  it.each([
+    [["--proxy-protocol", "v1"], '--proxy-protocol must be one of off, proxy-v2, proxy-v2-to-app, got "v1"'],
+    [["--max-connections", "-1"], "--max-connections"],
+    [["--proxy-header-timeout", "0"], "--proxy-header-timeout"],
+  ])("refuses %j with one line", (extra, message) => {
+    expect(flagError(["--listen", "9000", "--upstream", "127.0.0.1:8080", ...extra]).message).toContain(message);
   });
 
   it.each([

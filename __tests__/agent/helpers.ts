@@ -4,9 +4,10 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
+import { AGENT_BUNDLE } from "../../runtime/agent/contract";
 
 /** The bundle jest's globalSetup builds: the tests run the agent exactly as it ships. */
-export const BUNDLE = path.resolve(__dirname, "../../dist/tcp-addon-agent.js");
+export const BUNDLE = path.resolve(__dirname, "../..", AGENT_BUNDLE);
 export const HOST = "127.0.0.1";
 
 /** One parsed JSON log line of the agent. */

@@ -1,5 +1,6 @@
 import { NS_PER_MS, NS_PER_SECOND } from "../../runtime/agent/clock";
-import { Limiter, type Timers, type Waiter } from "../../runtime/agent/limiter";
+import { Limiter, type Waiter } from "../../runtime/agent/limiter";
+import type { Timers } from "../../runtime/agent/timers";
 import { PACKET_BYTES } from "../../runtime/agent/contract";
 
 /** A fake clock with fake timers: `advance` moves time and fires what fell due. */

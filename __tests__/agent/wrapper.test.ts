@@ -143,9 +143,12 @@ describe("wrapper mode on SIGTERM", () => {
   it("resets a connection still transferring at the end of the drain", async () => {
     const { agent, ready } = await wrapper(["--drain-seconds", "1", "--pps", "1000"]);
     const client = await resources.connect(ready.listen);
+    const flowing = new Promise<void>((resolve) => client.once("data", () => resolve()));
     client.on("data", () => {});
     const end = closed(client);
     client.write(`download ${100 * 1024 * 1024}\n`);
+    // the download is under way (bytes in flight) when the agent is told to stop
+    await flowing;
 
     agent.signal("SIGTERM");
 

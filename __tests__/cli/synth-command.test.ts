@@ -1,8 +1,9 @@
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LOCAL_STATE_NOTICE } from "../../config/state";
+import { type RunResult, runProcess } from "../helpers/run";
 
 /** `tcp-addon synth` and `npm run synth` as real processes; stdout closed early by its reader. */
 
@@ -19,19 +20,8 @@ apps:
   two: { image: "example/two:1", command: "node two.js" }
 `;
 
-interface Result {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(file, [...args], { cwd: dir, env: { ...process.env, ...env }, timeout: TIMEOUT_MS, killSignal: "SIGKILL" }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+  return runProcess(file, args, { cwd: dir, env, timeoutMs: TIMEOUT_MS });
 }
 
 /** Resources in a Terraform JSON file, counted independently of the CLI. */

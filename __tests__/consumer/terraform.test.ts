@@ -1,7 +1,8 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { type RunResult, runProcess } from "../helpers/run";
 
 /**
  * The way out of CDKTF: the synthesized cdk.tf.json is plain Terraform JSON. Terraform alone
@@ -26,19 +27,8 @@ function terraformOnPath(): boolean {
 
 const available = terraformOnPath() && fs.existsSync(AWS_IN_MIRROR);
 
-interface Result {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(file, [...args], { cwd: REPO, env: { ...process.env, ...env }, timeout: TIMEOUT_MS, killSignal: "SIGKILL" }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(file: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+  return runProcess(file, args, { cwd: REPO, env, timeoutMs: TIMEOUT_MS });
 }
 
 interface Diagnostic {

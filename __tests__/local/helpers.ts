@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
+import { freePort as freePortOn } from "../../runtime/agent/app-process";
 import mqtt, { type MqttClient } from "mqtt";
 
 /** Shared by the local-mode tests and the rolling-restart measurement. */
@@ -23,13 +23,8 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+export function freePort(): Promise<number> {
+  return freePortOn("127.0.0.1");
 }
 
 /** A temp folder with a config for the example broker (or another command). */

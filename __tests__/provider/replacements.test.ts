@@ -70,6 +70,21 @@ const SCENARIOS: readonly Scenario[] = [
     // Everything in the old VPC goes; what lives outside any VPC stays.
     mayDestroy: /^(Platform\/(Network|LoadBalancer)\/|[a-z]+\/(SecurityGroup|TargetGroup|Listener|TasksFromNlb|TasksOutbound|NlbToTasks|PublicIngress\d+|TaskDefinition)$)/,
   },
+  { change: "`clientIp` off → proxy-v2", edit: (c) => (mqtt(c).clientIp = "proxy-v2"), mayDestroy: /^mqtt\/TaskDefinition$/ },
+  { change: "`maxConnections` plan's → 500", edit: (c) => (mqtt(c).maxConnections = 500), mayDestroy: /^mqtt\/TaskDefinition$/ },
+  {
+    change: "`tls`: an existing certificate (TCP_URL scheme moves to tls://)",
+    edit: (c) => (mqtt(c).tls = { certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789" }),
+    movesTcpUrl: true,
+    mayDestroy: /^mqtt\/TaskDefinition$/,
+  },
+  {
+    change: "`domain` added (TCP_URL host moves to the name)",
+    edit: (c) => (mqtt(c).domain = { name: "mqtt.example.com", hostedZoneId: "Z0123456789ABC" }),
+    movesTcpUrl: true,
+    mayDestroy: /^mqtt\/TaskDefinition$/,
+  },
+  { change: "`staticIps` false → true (planned in place; see Production networking)", edit: (c) => (c.staticIps = true), mayDestroy: NOTHING },
   { change: "`project` renamed", edit: (c) => (c.project = "acme2"), movesTcpUrl: true, mayDestroy: /.*/ },
 ];
 

@@ -7,6 +7,7 @@
 
 import { createServer } from 'node:net'
 import { Aedes } from 'aedes'
+import { protocolDecoder } from 'aedes-protocol-decoder'
 
 const port = Number(process.env.PORT ?? 1883)
 const host = process.env.HOST ?? '127.0.0.1'
@@ -75,7 +76,27 @@ async function createBroker () {
 }
 
 const broker = await createBroker()
-const server = createServer(broker.handle)
+
+// With `clientIp: proxy-v2-to-app`, the tcp-addon agent sends a PROXY protocol v2 header (the
+// client's address, as the NLB saw it) before the client's first byte. aedes-protocol-decoder
+// reads it from the first chunk; what follows the header goes back to the stream for aedes.
+// Only the agent reaches this port (it listens on 127.0.0.1 next to the agent), so the header
+// can be trusted. Without a header, the socket's own address is used.
+const server = createServer((socket) => {
+  socket.on('error', () => socket.destroy())
+  socket.once('data', (chunk) => {
+    socket.pause()
+    const details = protocolDecoder(socket, chunk)
+    const rest = details.isProxy ? details.data : chunk
+    if (rest && rest.length > 0) socket.unshift(rest)
+    broker.handle(socket, { connDetails: details })
+  })
+})
+broker.on('client', (client) => {
+  const d = client.connDetails
+  const via = d && d.isProxy ? ' (PROXY v2)' : ''
+  log(`client ${client.id} connected from ${d ? `${d.ipAddress}:${d.port}` : 'unknown'}${via}`)
+})
 
 server.on('error', (err) => fail(`cannot listen on ${host}:${port}: ${err.message}`))
 server.listen(port, host, () => {

@@ -177,6 +177,10 @@ class Agent {
       drainQuietMs: DRAIN_QUIET_SECONDS * 1000,
       clock: deps.clock,
       logger: this.logger,
+      proxyProtocol: options.proxyProtocol ?? "off",
+      proxyHeaderTimeoutMs: Math.round((options.proxyHeaderTimeoutSeconds ?? 5) * 1000),
+      maxConnections: options.maxConnections ?? 0,
+      maxConnectionsPerIp: options.maxConnectionsPerIp ?? 0,
     });
     this.forwarder = forwarder;
     if (options.command !== null) forwarder.health.markUp();

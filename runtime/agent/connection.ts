@@ -270,7 +270,15 @@ export class Connection {
   /** Set by `drainWhenQuiet`: a quiet spell this long ends the connection toward the app. */
   private drainQuietMs: number | null = null;
 
-  constructor(private readonly client: net.Socket, private readonly ctx: ConnectionContext) {
+  /**
+   * @param headerToApp bytes written to the app before any of the client's (a PROXY v2 header
+   *   with `proxy-v2-to-app`), so the app reads exactly that header first.
+   */
+  constructor(
+    private readonly client: net.Socket,
+    private readonly ctx: ConnectionContext,
+    private readonly headerToApp?: Buffer,
+  ) {
     client.on("error", this.onClientError);
     client.on("close", this.onSocketClose);
     client.on("timeout", this.onQuiet);
@@ -323,6 +331,7 @@ export class Connection {
     }
     this.upstream.setTimeout(this.drainQuietMs ?? this.ctx.idleTimeoutMs);
     this.client.setNoDelay(true);
+    if (this.headerToApp !== undefined) this.upstream.write(this.headerToApp);
     const owner: PumpOwner = { broken: () => this.cut() };
     this.inbound = new Pump(this.client, this.upstream, this.ctx.limiterIn, this.ctx.countersIn, owner);
     this.outbound = new Pump(this.upstream, this.client, this.ctx.limiterOut, this.ctx.countersOut, owner);

@@ -62,6 +62,32 @@ export const APP_ENV = { port: "PORT", tcpUrl: "TCP_URL" } as const;
 export const AGENT_BUNDLE = "dist/tcp-addon-agent.js";
 
 /**
+ * How the agent learns the client's address (the config's `clientIp`): `off` = the socket's
+ * peer; `proxy-v2` = a PROXY protocol v2 header in front of every connection (the NLB's
+ * `proxy_protocol_v2`); `proxy-v2-to-app` = the same, and the agent sends a PROXY v2 header
+ * to the app before the client's bytes (as HAProxy's `send-proxy-v2` does).
+ */
+export const CLIENT_IP_MODES = ["off", "proxy-v2", "proxy-v2-to-app"] as const;
+export type ClientIpMode = (typeof CLIENT_IP_MODES)[number];
+
+/** Largest PROXY v2 header the agent accepts: 16 fixed bytes, 36 of IPv6 addresses, and room for TLVs. */
+export const PROXY_V2_MAX_HEADER_BYTES = 4096;
+
+/** Seconds a connection has to deliver its whole PROXY v2 header; then it is reset (HAProxy's `timeout client` role). */
+export const DEFAULT_PROXY_HEADER_TIMEOUT_SECONDS = 5;
+
+/** The environment variables of the production-networking settings (appended to AGENT_ENV's list). */
+export const AGENT_NETWORK_ENV = {
+  proxyProtocol: "TCP_ADDON_PROXY_PROTOCOL",
+  proxyHeaderTimeout: "TCP_ADDON_PROXY_HEADER_TIMEOUT",
+  maxConnections: "TCP_ADDON_MAX_CONNECTIONS",
+  maxConnectionsPerIp: "TCP_ADDON_MAX_CONNECTIONS_PER_IP",
+} as const;
+
+/** The largest connection limit the config accepts per container (each connection holds two sockets). */
+export const MAX_CONNECTIONS = 1_000_000;
+
+/**
  * CloudWatch Embedded Metric Format (runtime/agent/emf.ts): the agent writes one JSON line per
  * interval to stdout, the awslogs driver ships it, CloudWatch extracts the metrics. The
  * declaration's alarms, scaling policy and dashboard read the names below, so they can only name

@@ -2,6 +2,7 @@ import { type Clock, NS_PER_MS, NS_PER_SECOND } from "./clock";
 import { AGENT_METRICS, DEFAULT_EMF_INTERVAL_SECONDS, EMF_ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE } from "./contract";
 import { FlagError } from "./errors";
 import type { MetricsSnapshot } from "./metrics";
+import { realTimers, type Timers } from "./timers";
 
 /**
  * The agent's metrics as CloudWatch Embedded Metric Format: one JSON object per line on stdout,
@@ -123,23 +124,6 @@ export function emfLine(dimensions: EmfDimensions, interval: EmfInterval): strin
   return JSON.stringify(emfRecord(dimensions, interval)) + "\n";
 }
 
-/** The timer functions the emitter uses, injectable for tests. */
-export interface EmfTimers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: EmfTimers = {
-  setTimeout(callback, ms) {
-    const timer = setTimeout(callback, ms);
-    timer.unref();
-    return timer;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as NodeJS.Timeout);
-  },
-};
-
 export interface EmfEmitterDeps {
   /** Reads the agent's counters now. */
   readonly read: () => MetricsSnapshot;
@@ -149,7 +133,7 @@ export interface EmfEmitterDeps {
   readonly clock: Clock;
   /** Milliseconds since the epoch: the line's timestamp. */
   readonly wallClock?: () => number;
-  readonly timers?: EmfTimers;
+  readonly timers?: Timers;
 }
 
 /**
@@ -160,7 +144,7 @@ export class EmfEmitter {
   private previous: EmfTotals = ZERO_TOTALS;
   private since: number;
   private timer: unknown = null;
-  private readonly timers: EmfTimers;
+  private readonly timers: Timers;
   private readonly wallClock: () => number;
 
   constructor(private readonly options: EmfOptions, private readonly deps: EmfEmitterDeps) {

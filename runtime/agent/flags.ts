@@ -1,7 +1,18 @@
 import type { UpstreamAddress } from "./connection";
 import { FlagError } from "./errors";
 import { emfOptions, type EmfOptions } from "./emf";
-import { AGENT_ENV, DEFAULT_DRAIN_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS, MAX_BURST, MAX_PPS } from "./contract";
+import {
+  AGENT_ENV,
+  AGENT_NETWORK_ENV,
+  CLIENT_IP_MODES,
+  type ClientIpMode,
+  DEFAULT_DRAIN_SECONDS,
+  DEFAULT_IDLE_TIMEOUT_SECONDS,
+  DEFAULT_PROXY_HEADER_TIMEOUT_SECONDS,
+  MAX_BURST,
+  MAX_CONNECTIONS,
+  MAX_PPS,
+} from "./contract";
 
 /** Everything the agent runs with, after flags and environment are read and checked. */
 export interface AgentOptions {
@@ -29,6 +40,14 @@ export interface AgentOptions {
   readonly emf?: EmfOptions | null;
   /** A pipe inherited from the supervisor: its end of file means "stop now"; null = none. */
   readonly lifelineFd: number | null;
+  /** PROXY protocol v2 in front of every connection: off, read it, or read it and send one to the app. @default "off" */
+  readonly proxyProtocol?: ClientIpMode;
+  /** Seconds a connection has to deliver its PROXY v2 header. */
+  readonly proxyHeaderTimeoutSeconds?: number;
+  /** Open connections at most; 0 = no limit. */
+  readonly maxConnections?: number;
+  /** Open connections per client address at most; 0 = no limit. */
+  readonly maxConnectionsPerIp?: number;
 }
 
 export type ParsedFlags = { readonly help: true } | { readonly help: false; readonly options: AgentOptions };
@@ -50,6 +69,11 @@ Options (each also read from the environment variable shown; flags win):
   --start-timeout S      TCP_ADDON_START_TIMEOUT    wrapper mode: time the app gets to accept on PORT (default 60)
   --lifeline-fd N        TCP_ADDON_LIFELINE_FD      an inherited pipe; when it reaches end of file (the supervisor died),
                                                     reset every connection, stop the app and exit (default: none)
+  --proxy-protocol MODE  TCP_ADDON_PROXY_PROTOCOL   off, proxy-v2 (read the PROXY v2 header an NLB sends) or
+                                                    proxy-v2-to-app (also send one to the app) (default off)
+  --proxy-header-timeout S  TCP_ADDON_PROXY_HEADER_TIMEOUT  time a connection has to send its header (default 5)
+  --max-connections N    TCP_ADDON_MAX_CONNECTIONS  open connections at most; past it a new one is reset (default 0 = no limit)
+  --max-connections-per-ip N  TCP_ADDON_MAX_CONNECTIONS_PER_IP  the same per client address (default 0 = no limit)
   -h, --help                                        show this help
 
 Wrapper mode passes PORT and TCP_URL (from the environment, else tcp://HOST:LISTEN) to the app,
@@ -79,7 +103,11 @@ type FlagKey =
   | "upstream"
   | "appPort"
   | "startTimeout"
-  | "lifelineFd";
+  | "lifelineFd"
+  | "proxyProtocol"
+  | "proxyHeaderTimeout"
+  | "maxConnections"
+  | "maxConnectionsPerIp";
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   "--listen": { env: AGENT_ENV.listen, key: "listen" },
@@ -93,6 +121,10 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   "--app-port": { env: AGENT_ENV.appPort, key: "appPort" },
   "--start-timeout": { env: AGENT_ENV.startTimeout, key: "startTimeout" },
   "--lifeline-fd": { env: AGENT_ENV.lifelineFd, key: "lifelineFd" },
+  "--proxy-protocol": { env: AGENT_NETWORK_ENV.proxyProtocol, key: "proxyProtocol" },
+  "--proxy-header-timeout": { env: AGENT_NETWORK_ENV.proxyHeaderTimeout, key: "proxyHeaderTimeout" },
+  "--max-connections": { env: AGENT_NETWORK_ENV.maxConnections, key: "maxConnections" },
+  "--max-connections-per-ip": { env: AGENT_NETWORK_ENV.maxConnectionsPerIp, key: "maxConnectionsPerIp" },
 };
 
 /** Hosts through which an upstream on the agent's own port would reach the agent itself. */
@@ -160,6 +192,10 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const appPortRaw = raw.get("appPort");
   const appPort = appPortRaw === undefined ? null : port(appPortRaw, 1);
   const lifelineFd = read<number | null>("lifelineFd", (v) => integer(v, 0, 2 ** 31 - 1), null);
+  const proxyProtocol = read<ClientIpMode>("proxyProtocol", clientIpMode, "off");
+  const proxyHeaderTimeoutSeconds = read("proxyHeaderTimeout", (v) => seconds(v, 0.001), DEFAULT_PROXY_HEADER_TIMEOUT_SECONDS);
+  const maxConnections = read("maxConnections", (v) => integer(v, 0, MAX_CONNECTIONS), 0);
+  const maxConnectionsPerIp = read("maxConnectionsPerIp", (v) => integer(v, 0, MAX_CONNECTIONS), 0);
 
   if (upstreamRaw !== undefined && command !== null) {
     throw new FlagError(`give either ${upstreamRaw.source} (sidecar mode) or -- COMMAND (wrapper mode), not both`);
@@ -191,9 +227,19 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Par
       command,
       startTimeoutSeconds,
       lifelineFd,
+      proxyProtocol,
+      proxyHeaderTimeoutSeconds,
+      maxConnections,
+      maxConnectionsPerIp,
       ...emf,
     },
   };
+}
+
+function clientIpMode({ value, source }: RawValue): ClientIpMode {
+  const mode = CLIENT_IP_MODES.find((m) => m === value);
+  if (mode === undefined) throw new FlagError(`${source} must be one of ${CLIENT_IP_MODES.join(", ")}, got "${value}"`);
+  return mode;
 }
 
 /** Whether `upstreamHost` reaches the agent's own listener bound on `listenHost` (same port assumed). */

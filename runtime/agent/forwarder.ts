@@ -2,10 +2,16 @@ import * as net from "node:net";
 import { type Clock } from "./clock";
 import { Connection, type ConnectionContext, SOCKET_BUFFER_BYTES, type UpstreamAddress } from "./connection";
 import { ListenError, messageOf } from "./errors";
-import { Limiter, type Timers } from "./limiter";
+import { Limiter } from "./limiter";
+import type { Timers } from "./timers";
 import type { Logger } from "./log";
 import { DirectionCounters, type MetricsSnapshot } from "./metrics";
 import { UpstreamHealth } from "./upstream-health";
+import { ConnectionLimits, type ConnectionSlot, LIMIT_REASONS } from "./connection-limits";
+import { abortSocket } from "./connection";
+import type { ClientIpMode } from "./contract";
+import { readProxyHeader, type HeaderOutcome } from "./proxy-header-reader";
+import { encodeProxyV2 } from "./proxy-protocol";
 
 export interface ForwarderOptions {
   readonly upstream: UpstreamAddress;
@@ -21,6 +27,14 @@ export interface ForwarderOptions {
   /** How long an upstream connect may take before the client is closed. @default 5000 */
   readonly connectTimeoutMs?: number;
   readonly timers?: Timers;
+  /** PROXY protocol v2 in front of every connection. @default "off" */
+  readonly proxyProtocol?: ClientIpMode;
+  /** How long a connection has to deliver its PROXY v2 header. @default 5000 */
+  readonly proxyHeaderTimeoutMs?: number;
+  /** Open connections at most; 0 = no limit. @default 0 */
+  readonly maxConnections?: number;
+  /** Open connections per client address at most (the PROXY header's source, else the socket's peer); 0 = no limit. @default 0 */
+  readonly maxConnectionsPerIp?: number;
 }
 
 /**
@@ -49,6 +63,17 @@ export class Forwarder {
   readonly upstreamErrors = new Map<string, number>();
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
+  /** Each connection's place among the limits, given back when it closes. */
+  private readonly slots = new Map<Connection, ConnectionSlot>();
+  /** Accepted sockets still sending their PROXY v2 header. */
+  private readonly awaitingHeader = new Set<net.Socket>();
+  /** Connection limits at accept. */
+  readonly limits: ConnectionLimits;
+  /** Connections reset for their PROXY v2 header, by cause. */
+  readonly proxyHeaderErrors = new Map<string, number>();
+  private proxyLocal = 0;
+  private lastHeaderLogAt = -Infinity;
+  private headerErrorsUnlogged = 0;
   private readonly context: ConnectionContext;
   private connectionsTotal = 0;
   private draining = false;
@@ -73,8 +98,18 @@ export class Forwarder {
       idleTimeoutMs: options.idleTimeoutMs,
       connectTimeoutMs: Math.min(options.connectTimeoutMs ?? 5000, options.idleTimeoutMs),
       upstreamResult: (ok, error) => this.upstreamResult(ok, error),
-      closed: (connection) => this.connections.delete(connection),
+      closed: (connection) => {
+        this.connections.delete(connection);
+        this.slots.get(connection)?.release();
+        this.slots.delete(connection);
+      },
     };
+    this.limits = new ConnectionLimits({
+      maxConnections: options.maxConnections ?? 0,
+      maxConnectionsPerIp: options.maxConnectionsPerIp ?? 0,
+      clock,
+      logger: options.logger,
+    });
     this.server = net.createServer(
       { allowHalfOpen: true, pauseOnConnect: true, noDelay: true, highWaterMark: SOCKET_BUFFER_BYTES },
       (socket) => this.accept(socket),
@@ -138,6 +173,8 @@ export class Forwarder {
   cutAll(): void {
     if (this.server.listening) this.server.close();
     for (const connection of [...this.connections]) connection.cut();
+    for (const socket of [...this.awaitingHeader]) abortSocket(socket);
+    this.awaitingHeader.clear();
     this.limiterIn?.clear();
     this.limiterOut?.clear();
     if (this.failureLogTimer !== null) clearTimeout(this.failureLogTimer);
@@ -157,15 +194,97 @@ export class Forwarder {
       ppsLimit: this.options.pps,
       upstreamUp: this.health.up,
       draining,
+      ...this.networkSnapshot(),
     };
   }
 
+  /**
+   * A new client: over a connection limit it is reset at once, before a byte reaches the app.
+   * With PROXY protocol its header is read first (the per-address limit then counts the
+   * header's source); a LOCAL header (the load balancer's own connection) is closed, and a
+   * missing, invalid or late header resets the connection.
+   */
   private accept(socket: net.Socket): void {
     this.connectionsTotal += 1;
     this.lastAcceptError = null;
-    const connection = new Connection(socket, this.context);
+    const mode = this.options.proxyProtocol ?? "off";
+    const slot = this.limits.accept(socket.remoteAddress ?? "unknown", mode === "off");
+    if (typeof slot === "string") {
+      socket.on("error", () => undefined);
+      abortSocket(socket);
+      return;
+    }
+    if (mode === "off") {
+      this.open(socket, slot);
+      return;
+    }
+    socket.on("error", () => undefined);
+    this.awaitingHeader.add(socket);
+    readProxyHeader(socket, { timeoutMs: this.options.proxyHeaderTimeoutMs ?? 5000 }, (outcome) => {
+      this.awaitingHeader.delete(socket);
+      this.afterHeader(socket, slot, outcome, mode);
+    });
+  }
+
+  private afterHeader(socket: net.Socket, slot: ConnectionSlot, outcome: HeaderOutcome, mode: ClientIpMode): void {
+    if (outcome.kind === "proxy") {
+      if (slot.identify(outcome.source.address) !== undefined) {
+        abortSocket(socket);
+        return;
+      }
+      const header = mode === "proxy-v2-to-app" ? encodeProxyV2({ kind: "proxy", source: outcome.source, destination: outcome.destination }) : undefined;
+      this.open(socket, slot, header);
+      return;
+    }
+    slot.release();
+    if (outcome.kind === "local") {
+      this.proxyLocal += 1;
+      socket.destroy();
+      return;
+    }
+    if (outcome.kind === "closed") {
+      socket.destroy();
+      return;
+    }
+    increment(this.proxyHeaderErrors, outcome.kind);
+    this.logHeaderError(socket, outcome.kind === "invalid" ? outcome.reason : `no complete PROXY v2 header within ${this.options.proxyHeaderTimeoutMs ?? 5000} ms (${outcome.received} bytes)`);
+    abortSocket(socket);
+  }
+
+  /** One `proxy-header` line per second at most, with the count since the last one. */
+  private logHeaderError(socket: net.Socket, reason: string): void {
+    const now = this.options.clock();
+    if (now - this.lastHeaderLogAt < FAILURE_LOG_MS * 1e6) {
+      this.headerErrorsUnlogged += 1;
+      return;
+    }
+    this.lastHeaderLogAt = now;
+    this.options.logger.warn("proxy-header", { peer: socket.remoteAddress ?? null, reason, notLogged: this.headerErrorsUnlogged });
+    this.headerErrorsUnlogged = 0;
+  }
+
+  private open(socket: net.Socket, slot: ConnectionSlot, headerToApp?: Buffer): void {
+    const connection = new Connection(socket, this.context, headerToApp);
     this.connections.add(connection);
+    this.slots.set(connection, slot);
     if (this.draining) connection.drainWhenQuiet(this.options.drainQuietMs);
+  }
+
+  /** The limits' and the PROXY header's counts, when they are on (so /metrics is unchanged without them). */
+  private networkSnapshot() {
+    const limited = this.limits.maxConnections > 0 || this.limits.maxConnectionsPerIp > 0;
+    const proxied = (this.options.proxyProtocol ?? "off") !== "off";
+    return {
+      connectionsRefused: LIMIT_REASONS.reduce((sum, r) => sum + this.limits.rejectedTotal(r), 0),
+      ...(limited
+        ? {
+            connectionsRefusedByLimit: new Map(LIMIT_REASONS.map((r) => [r, this.limits.rejectedTotal(r)] as const)),
+            maxConnections: this.limits.maxConnections,
+            maxConnectionsPerIp: this.limits.maxConnectionsPerIp,
+          }
+        : {}),
+      ...(proxied ? { proxyHeaderErrors: new Map(["invalid", "timeout"].map((c) => [c, this.proxyHeaderErrors.get(c) ?? 0] as const)), proxyLocal: this.proxyLocal } : {}),
+    };
   }
 
   private upstreamResult(ok: boolean, error?: NodeJS.ErrnoException): void {

@@ -1,5 +1,6 @@
 import { type Clock, NS_PER_MS, NS_PER_SECOND } from "./clock";
 import { TokenBucket } from "./token-bucket";
+import { realTimers, type Timers } from "./timers";
 
 /** One direction of one connection, holding bytes back until the limiter lets them through. */
 export interface Waiter {
@@ -12,23 +13,6 @@ export interface Waiter {
   /** Forwards held bytes worth at most `packets` packets; returns the packets spent (0 if it held none). */
   release(packets: number): number;
 }
-
-/** The timer functions the limiter uses, injectable for tests on a fake clock. */
-export interface Timers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: Timers = {
-  setTimeout(callback, ms) {
-    const timer = setTimeout(callback, ms);
-    timer.unref();
-    return timer;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as NodeJS.Timeout);
-  },
-};
 
 /**
  * A forwarded piece costs at most this fraction of a second of the rate (at least one

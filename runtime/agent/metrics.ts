@@ -19,6 +19,17 @@ export interface MetricsSnapshot {
   ppsLimit: number;
   upstreamUp: boolean | null;
   draining: boolean;
+  /** Connections refused by a connection limit, by limit. */
+  connectionsRefusedByLimit?: ReadonlyMap<string, number>;
+  /** Connections refused by a connection limit, all limits (EMF's RefusedConnections). */
+  connectionsRefused?: number;
+  /** Connections closed before reaching the app because of their PROXY v2 header, by cause (invalid, timeout). */
+  proxyHeaderErrors?: ReadonlyMap<string, number>;
+  /** PROXY v2 LOCAL connections (the load balancer's own, such as health checks): closed, never forwarded. */
+  proxyLocal?: number;
+  /** The connection limits; 0 = none. */
+  maxConnections?: number;
+  maxConnectionsPerIp?: number;
 }
 
 /** Renders the snapshot in the Prometheus text exposition format (version 0.0.4). */
@@ -55,6 +66,19 @@ export function renderMetrics(m: MetricsSnapshot): string {
   family("tcp_addon_connections_total", "counter", "Client connections accepted since start.", [["", m.connectionsTotal]]);
   const byCause = (counts: ReadonlyMap<string, number>): Array<[string, number]> =>
     [...counts].map(([cause, n]) => [`{cause="${cause.replace(/[^A-Za-z0-9_]/g, "_")}"}`, n]);
+  if (m.connectionsRefusedByLimit !== undefined) {
+    family("tcp_addon_connections_refused_total", "counter", "New connections reset at accept by a connection limit, by limit (max_connections, max_connections_per_ip).", [
+      ...m.connectionsRefusedByLimit,
+    ].map(([limit, n]) => [`{limit="${limit}"}`, n]));
+    family("tcp_addon_max_connections", "gauge", "Open connections allowed; 0 = no limit.", [["", m.maxConnections ?? 0]]);
+    family("tcp_addon_max_connections_per_ip", "gauge", "Open connections allowed per client address; 0 = no limit.", [["", m.maxConnectionsPerIp ?? 0]]);
+  }
+  if (m.proxyHeaderErrors !== undefined) {
+    family("tcp_addon_proxy_header_errors_total", "counter", "Connections reset before reaching the app for their PROXY v2 header, by cause (invalid, timeout).", [
+      ...m.proxyHeaderErrors,
+    ].map(([cause, n]) => [`{cause="${cause}"}`, n]));
+    family("tcp_addon_proxy_local_total", "counter", "PROXY v2 LOCAL connections (the load balancer's own): closed, never forwarded.", [["", m.proxyLocal ?? 0]]);
+  }
   family("tcp_addon_accept_errors_total", "counter", "Connections the listener failed to accept, by cause (EMFILE = out of file descriptors).", byCause(m.acceptErrors));
   family("tcp_addon_upstream_errors_total", "counter", "Connections to the app that failed, by cause.", byCause(m.upstreamErrors));
   family("tcp_addon_pps_limit", "gauge", "Packets per second allowed per direction; 0 = unlimited.", [["", m.ppsLimit]]);

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -11,6 +12,7 @@ import {
   type Plan,
   type ResolvedConfig,
 } from "../../config";
+import { previousStaticIps, staticIpsChangeWarnings } from "../../config/static-ips";
 import { issuesOf, messageOf, TcpAddonError } from "../agent/errors";
 import type * as LocalCli from "../local/cli";
 import { stackName } from "../../config/state";
@@ -106,6 +108,7 @@ function validate(args: string[], io: CliIo): number {
   if (values.help === true) return help(io, "validate [--config FILE]");
   const config = loadConfig(configFile(values.config, io));
   for (const warning of config.warnings) io.err(`warning: ${warning}`);
+  for (const warning of staticIpsWarnings(stackName(config), config.staticIps ?? false, io)) io.err(`warning: ${warning}`);
   const names = config.apps.map((a) => a.name).join(", ");
   io.out(`ok: ${config.apps.length} app${config.apps.length === 1 ? "" : "s"} (${names})`);
   return EXIT_OK;
@@ -120,6 +123,21 @@ async function synth(args: string[], io: CliIo): Promise<number> {
   const summary = await run(configFile(values.config, io), path.resolve(io.cwd, io.env.CDKTF_OUTDIR || "cdktf.out"));
   io.out(describeSynth({ ...summary, outdir: relative(summary.outdir, io) }));
   return EXIT_OK;
+}
+
+/**
+ * Warnings when `staticIps` differs from what the last synth (`$CDKTF_OUTDIR` or `cdktf.out`)
+ * declared: changing it replaces the load balancers. Nothing when there is no previous synth.
+ */
+function staticIpsWarnings(stack: string, staticIps: boolean, io: CliIo): string[] {
+  const stackFile = path.resolve(io.cwd, io.env.CDKTF_OUTDIR || "cdktf.out", "stacks", stack, "cdk.tf.json");
+  let previous: unknown;
+  try {
+    previous = JSON.parse(fs.readFileSync(stackFile, "utf8"));
+  } catch {
+    return [];
+  }
+  return staticIpsChangeWarnings(staticIps, previousStaticIps(previous));
 }
 
 function plans(args: string[], io: CliIo): number {

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
-import type { DeployTimings, ResolvedApp } from "../../config";
+import { appNetworking, type AppNetworking, type DeployTimings, type ResolvedApp } from "../../config";
+import { AGENT_NETWORK_ENV } from "../agent/contract";
 import { Balancer } from "./balancer";
 import type { DeployClock, EventLog } from "./deploy-clock";
 import { LocalError } from "./errors";
@@ -29,6 +30,20 @@ export interface AppSupervisorOptions {
   readonly waitForBackendMs?: number;
   /** Port for the balancer instead of the app's. @default the app's port */
   readonly port?: number;
+  /**
+   * The key and certificate the balancer terminates TLS with, for apps with `tls:` (see
+   * local-certificate.ts). Required when the app has `tls:`.
+   */
+  readonly tls?: { readonly key: string; readonly cert: string };
+}
+
+/** The agent's PROXY protocol and connection-limit settings, as its environment, for one app. */
+export function agentNetworkEnv(n: AppNetworking): Record<string, string> {
+  return {
+    ...(n.clientIp === "off" ? {} : { [AGENT_NETWORK_ENV.proxyProtocol]: n.clientIp }),
+    ...(n.maxConnections > 0 ? { [AGENT_NETWORK_ENV.maxConnections]: String(n.maxConnections) } : {}),
+    ...(n.maxConnectionsPerIp !== undefined ? { [AGENT_NETWORK_ENV.maxConnectionsPerIp]: String(n.maxConnectionsPerIp) } : {}),
+  };
 }
 
 /** What is running in one slot, for logs and tests. */
@@ -118,6 +133,8 @@ export class AppSupervisor extends EventEmitter {
   readonly app: ResolvedApp;
   readonly balancer: Balancer;
   readonly targets: TargetGroup;
+  /** Client IPs, TLS and connection limits, as on AWS. */
+  readonly networking: AppNetworking;
   private readonly options: AppSupervisorOptions;
   private readonly timings: DeployTimings;
   private readonly slots: Slot[];
@@ -136,8 +153,14 @@ export class AppSupervisor extends EventEmitter {
     this.options = options;
     this.timings = app.deploy;
     const log = (line: string) => options.log(`${app.name} | ${line}`);
+    this.networking = appNetworking(app);
+    if (this.networking.tls !== undefined && options.tls === undefined) {
+      throw new LocalError("TCP_ADDON_LOCAL_NO_CERTIFICATE", `${app.name} has tls: but local mode was given no certificate to terminate it with`);
+    }
     this.balancer = new Balancer({
       port: options.port ?? app.port,
+      ...(this.networking.tls === undefined ? {} : { tls: options.tls }),
+      proxyProtocol: this.networking.clientIp !== "off",
       waitForBackendMs: options.waitForBackendMs,
       log,
       report: (task, mark, count) => options.events.connections(app.name, task, mark, count),
@@ -155,9 +178,9 @@ export class AppSupervisor extends EventEmitter {
     this.slots = Array.from({ length: app.containers }, (_, i) => ({ index: i + 1, startFailures: 0, crashes: 0, filling: false }));
   }
 
-  /** `tcp://127.0.0.1:<port>`, the URL clients and replicas are given. */
+  /** `tcp://127.0.0.1:<port>` (`tls://` when the app has `tls:`), the URL clients and replicas are given. */
   get tcpUrl(): string {
-    return `tcp://${this.balancer.host}:${this.balancer.port}`;
+    return `${this.balancer.scheme}://${this.balancer.host}:${this.balancer.port}`;
   }
 
   /** What runs in each slot. */
@@ -300,7 +323,7 @@ export class AppSupervisor extends EventEmitter {
       agentPath: this.options.agentPath,
       command: this.app.command,
       cwd: this.app.workdir,
-      env: { ...(this.options.baseEnv ?? process.env), ...this.app.env, TCP_URL: this.tcpUrl },
+      env: { ...(this.options.baseEnv ?? process.env), ...this.app.env, ...agentNetworkEnv(this.networking), TCP_URL: this.tcpUrl },
       packetsPerSecond: this.app.plan.packetsPerSecond,
       burst: this.app.plan.burst,
       drainSeconds: clock.ms(this.timings.agentDrainSeconds) / 1000,

@@ -1,4 +1,6 @@
 import * as net from "node:net";
+import * as tls from "node:tls";
+import { encodeProxyV2 } from "../agent/proxy-protocol";
 import { LocalError } from "./errors";
 import { earlierRunHolding } from "./port-owner";
 
@@ -35,6 +37,17 @@ export interface BalancerOptions {
    * away without a clean end. @default nothing is reported
    */
   readonly report?: (backendId: string, mark: "refused" | "dropped", count: number) => void;
+  /**
+   * Terminate TLS with this key and certificate, as an NLB TLS listener does; the replicas
+   * still get plain TCP. @default plain TCP
+   */
+  readonly tls?: { readonly key: string; readonly cert: string };
+  /**
+   * Send a PROXY protocol v2 header (the client's and the listener's addresses) before the
+   * client's bytes on every connection to a replica, as an NLB target group with
+   * `proxy_protocol_v2` does. @default false
+   */
+  readonly proxyProtocol?: boolean;
 }
 
 interface Pending {
@@ -62,6 +75,9 @@ export class Balancer {
   private readonly log: (line: string) => void;
   private readonly report: NonNullable<BalancerOptions["report"]>;
   private readonly server: net.Server;
+  private readonly proxyProtocol: boolean;
+  /** TLS: raw sockets whose handshake is not done yet. */
+  private readonly handshaking = new Set<net.Socket>();
   private rotation: Backend[] = [];
   private next = 0;
   private readonly waiting = new Set<Pending>();
@@ -81,7 +97,39 @@ export class Balancer {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 350_000;
     this.log = options.log ?? (() => undefined);
     this.report = options.report ?? (() => undefined);
-    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => this.accept(client));
+    this.proxyProtocol = options.proxyProtocol ?? false;
+    const tlsOptions = options.tls;
+    if (tlsOptions === undefined) {
+      this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (client) => this.accept(client));
+    } else {
+      // TLS needs the socket flowing for its handshake; the decrypted stream is paused at once.
+      this.server = tls.createServer({ key: tlsOptions.key, cert: tlsOptions.cert, allowHalfOpen: true }, (client) => {
+        client.pause();
+        this.accept(client);
+      });
+      this.server.on("tlsClientError", (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+        this.log(`a TLS handshake failed: ${err.code ?? err.message}`);
+        socket.destroy();
+      });
+      // Half-open is allowed for the streams, but a client that leaves during the handshake
+      // (for example because it does not trust the certificate) must not hold its socket open.
+      this.server.on("connection", (raw: net.Socket) => {
+        this.handshaking.add(raw);
+        raw.once("close", () => this.handshaking.delete(raw));
+        raw.once("end", () => {
+          if (this.handshaking.has(raw)) raw.destroy();
+        });
+      });
+      this.server.on("secureConnection", (client: tls.TLSSocket) => {
+        const raw = (client as tls.TLSSocket & { _parent?: unknown })._parent;
+        if (raw instanceof net.Socket) this.handshaking.delete(raw);
+      });
+    }
+  }
+
+  /** `tls` when it terminates TLS, else `tcp`: TCP_URL's scheme. */
+  get scheme(): "tls" | "tcp" {
+    return this.server instanceof tls.Server ? "tls" : "tcp";
   }
 
   /** Starts listening; resolves with the port. Fails with TCP_ADDON_LOCAL_PORT_UNAVAILABLE. */
@@ -148,7 +196,7 @@ export class Balancer {
       count += 1;
       this.resetting.add(client);
       this.upstreams.get(client)?.resetAndDestroy();
-      client.resetAndDestroy();
+      resetIfOpen(client);
     }
     this.report(backendId, "dropped", count);
     return count;
@@ -167,6 +215,7 @@ export class Balancer {
       for (const pending of this.waiting) clearTimeout(pending.timer);
       this.waiting.clear();
       for (const client of this.open.keys()) client.destroy();
+      for (const raw of this.handshaking) raw.destroy();
     }
     if (!this.server.listening) return;
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -219,7 +268,7 @@ export class Balancer {
       if (client.destroyed) return;
       this.log(`${backend.id} refused a connection: the client is reset`);
       this.report(backend.id, "refused", 1);
-      client.resetAndDestroy();
+      resetIfOpen(client);
     };
     upstream.once("timeout", giveUp);
     upstream.once("error", giveUp);
@@ -273,7 +322,7 @@ export class Balancer {
       if (upstream.readableEnded && upstream.writableFinished && !upstream.errored) return;
       if (!client.destroyed && !this.resetting.has(client)) {
         this.report(backend.id, "dropped", 1);
-        client.resetAndDestroy();
+        resetIfOpen(client);
       }
       upstream.destroy();
     };
@@ -289,11 +338,34 @@ export class Balancer {
       this.upstreams.delete(client);
       clientGone();
     });
+    if (this.proxyProtocol) upstream.write(proxyHeaderFor(client));
     client.pipe(upstream);
     upstream.pipe(client);
   }
 }
 
+/** The PROXY v2 header an NLB would send for this client: its address, then the listener's. */
+function proxyHeaderFor(client: net.Socket): Buffer {
+  return encodeProxyV2({
+    kind: "proxy",
+    source: { address: client.remoteAddress ?? "0.0.0.0", port: client.remotePort ?? 0 },
+    destination: { address: client.localAddress ?? "0.0.0.0", port: client.localPort ?? 0 },
+  });
+}
+
+/**
+ * Closes a socket with a TCP reset. A TLS socket cannot be reset through its TLS handle, so
+ * its TCP socket is; the peer sees the reset either way.
+ */
 function resetIfOpen(socket: net.Socket): void {
-  if (!socket.destroyed) socket.resetAndDestroy();
+  if (socket.destroyed) return;
+  const parent = socket instanceof tls.TLSSocket ? (socket as tls.TLSSocket & { _parent?: unknown })._parent : undefined;
+  if (parent instanceof net.Socket) {
+    if (!parent.destroyed) parent.resetAndDestroy();
+    socket.destroy();
+  } else if (socket.pending || socket.connecting) {
+    socket.destroy();
+  } else {
+    socket.resetAndDestroy();
+  }
 }

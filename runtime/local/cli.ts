@@ -1,11 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, configPath, deployTimings, loadConfig, type ResolvedApp } from "../../config";
+import { appNetworking, ConfigError, configPath, deployTimings, loadConfig, type ResolvedApp } from "../../config";
 import { PACKAGE_ROOT } from "../../config/package-root";
+import { AGENT_BUNDLE as AGENT_BUNDLE_FILE } from "../agent/contract";
 import { issuesOf } from "../agent/errors";
 import { DeployClock, EventLog } from "./deploy-clock";
 import { LocalError } from "./errors";
+import { localCertificate, type LocalCertificate } from "./local-certificate";
 import { LocalPlatform } from "./platform";
 import { StatusPage } from "./status-page";
 
@@ -37,7 +39,7 @@ SIGINT (Ctrl-C) and SIGTERM stop everything and exit 0 (twice: kill at once).`;
 export const DEFAULT_TIME_SCALE = 0.1;
 
 /** The agent bundle that local mode runs; built on first use when it is missing. */
-export const AGENT_BUNDLE = path.join(PACKAGE_ROOT, "dist", "tcp-addon-agent.js");
+export const AGENT_BUNDLE = path.join(PACKAGE_ROOT, AGENT_BUNDLE_FILE);
 
 interface LocalArgs {
   readonly config: string;
@@ -249,8 +251,14 @@ export async function main(argv: string[]): Promise<number> {
     );
   }
   if (args.events !== undefined) log(`local | events to ${args.events} (t = AWS seconds since ${clock.epoch.toISOString()})`);
+  let certificate: LocalCertificate | undefined;
+  if (apps.some((app) => appNetworking(app).tls !== undefined)) {
+    certificate = await localCertificate();
+    log(`local | TLS is terminated with a self-signed certificate for 127.0.0.1: trust ${certificate.certFile} (NODE_EXTRA_CA_CERTS=${certificate.certFile} for Node clients)`);
+  }
   const platform = new LocalPlatform(apps, {
     agentPath,
+    ...(certificate === undefined ? {} : { tls: certificate }),
     clock,
     events,
     lagSeconds: args.nlbLag,

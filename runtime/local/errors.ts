@@ -19,7 +19,9 @@ export type LocalErrorCode =
   /** `--only` named an app that the config does not have. */
   | "TCP_ADDON_LOCAL_UNKNOWN_APP"
   /** A flag is unknown or its value is wrong. */
-  | "TCP_ADDON_LOCAL_USAGE";
+  | "TCP_ADDON_LOCAL_USAGE"
+  /** An app has `tls:` and local mode has no certificate to terminate it with. */
+  | "TCP_ADDON_LOCAL_NO_CERTIFICATE";
 
 export class LocalError extends TcpAddonError {
   declare readonly code: LocalErrorCode;

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import * as readline from "node:readline";
+import { AGENT_ENV } from "../agent/contract";
 import type { TargetAddress } from "./target-group";
 import { LocalError } from "./errors";
 
@@ -38,8 +39,6 @@ export interface ReplicaExit {
 
 type State = "created" | "starting" | "ready" | "stopping" | "exited";
 
-/** The agent reads this variable for the fd of its lifeline: end-of-file on it means "stop now". */
-export const LIFELINE_ENV = "TCP_ADDON_LIFELINE_FD";
 /** The lifeline is the agent's fd 3, a pipe whose other end only local mode holds. */
 const LIFELINE_FD = 3;
 
@@ -125,7 +124,7 @@ export class Replica extends EventEmitter {
       "--drain-seconds", String(o.drainSeconds),
       "--", "/bin/sh", "-c", `exec ${o.command}`,
     ];
-    const env = { ...o.env, [LIFELINE_ENV]: String(LIFELINE_FD) };
+    const env = { ...o.env, [AGENT_ENV.lifelineFd]: String(LIFELINE_FD) };
     const child = spawn(process.execPath, args, { cwd: o.cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe", "pipe"] });
     this.child = child;
     // Local mode's end of the lifeline: never written, closed by the kernel when local mode dies.
@@ -147,7 +146,7 @@ export class Replica extends EventEmitter {
       child.once("error", (err) => {
         // Only a failed spawn (cwd gone, no node) reports here without an exit to follow.
         if (child.pid !== undefined) return;
-        this.remember(err.message);
+        this.keepLastStderr(err.message);
         this.onExit(null, null);
         settle(new LocalError("TCP_ADDON_LOCAL_EXITED_BEFORE_READY", `${this.name} could not start: ${err.message}`));
       });
@@ -238,10 +237,10 @@ export class Replica extends EventEmitter {
 
   private onStderr(line: string): void {
     this.options.log(`${this.name} | ${line}`);
-    this.remember(line);
+    this.keepLastStderr(line);
   }
 
-  private remember(line: string): void {
+  private keepLastStderr(line: string): void {
     const trimmed = line.trim();
     if (trimmed !== "") this.lastStderr = trimmed;
   }
