@@ -29,6 +29,7 @@ export async function synth(
   process.setSourceMapsEnabled(false);
   // A bad config stops here, before cdktf is even loaded and before the output folder is touched.
   const config = loadConfig(file);
+  for (const warning of config.warnings) console.error(`warning: ${warning}`);
   if (config.state === undefined) console.error(LOCAL_STATE_NOTICE);
   // require, not import(): under `require("tsx/cjs")` (bin/tcp-addon.js from a clone) only
   // CommonJS loading understands TypeScript files.

@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --quick] [-- --only=throughput,latency,rate,memory,synth]`
+ * `npm run bench [-- --quick] [-- --only=throughput,latency,rate,plans,memory,synth]`
  *
  * Runs every case in one session on 127.0.0.1 and prints one table: throughput and
  * latency against a direct connection, HAProxy and socat; the agent's rate accuracy
- * against its plans and against the kernel's tbf shaper; memory per idle connection;
- * CPU per GB; synth time and memory. Writes bench/results/latest.json, latest.md and
+ * against its plans and against the kernel's tbf shaper; each built-in plan at its full
+ * rate both ways with the agent's CPU share, and CPU per GB beside HAProxy's; memory per
+ * idle connection; synth time and memory. Writes bench/results/latest.json, latest.md and
  * latest.png (plus a dated JSON copy, not committed).
  */
 import { execFileSync } from "node:child_process";
@@ -14,6 +15,7 @@ import * as path from "node:path";
 import { buildAgent } from "../runtime/agent/build";
 import { latency, latencyRows } from "./cases/latency";
 import { memory, memoryRows } from "./cases/memory";
+import { plans, plansRows } from "./cases/plans";
 import { rateAccuracy, rateRows } from "./cases/rate";
 import { synth, synthRows } from "./cases/synth";
 import { throughput, throughputRows } from "./cases/throughput";
@@ -25,7 +27,7 @@ import { formatMarkdown, formatTable, Row } from "./lib/report";
 import { removeNamespaces } from "./lib/shaper";
 import { removeWorkers } from "./lib/workers";
 
-const CASES = ["throughput", "latency", "rate", "memory", "synth"] as const;
+const CASES = ["throughput", "latency", "rate", "plans", "memory", "synth"] as const;
 type CaseName = (typeof CASES)[number];
 
 /** The built-in plans' rates (packets/s per container, each direction), plus 100 pps. */
@@ -38,6 +40,7 @@ interface Settings {
   readonly throughput: { reps: number; seconds: number; warmupSeconds: number; streams: number[]; iperf3Reps: number };
   readonly latency: { rounds: number; reps: number; size: number };
   readonly rate: { warmupSeconds: number; windows: number; sampleMs: number; connections: number[]; concurrency: number };
+  readonly plans: { connections: number; settleSeconds: number; seconds: number };
   readonly memory: { connections: number; pps: number };
   readonly synth: { appCounts: number[]; reps: number };
 }
@@ -47,6 +50,7 @@ const QUICK: Settings = {
   throughput: { reps: 3, seconds: 0.4, warmupSeconds: 0.15, streams: [1, 8], iperf3Reps: 0 },
   latency: { rounds: 3000, reps: 3, size: 64 },
   rate: { warmupSeconds: 0.5, windows: 2, sampleMs: 100, connections: [1, 50], concurrency: 6 },
+  plans: { connections: 8, settleSeconds: 0.5, seconds: 2 },
   memory: { connections: 2000, pps: 1000 },
   synth: { appCounts: [1, 10, 100, 200], reps: 1 },
 };
@@ -56,18 +60,23 @@ const FULL: Settings = {
   throughput: { reps: 5, seconds: 2, warmupSeconds: 0.5, streams: [1, 8], iperf3Reps: 3 },
   latency: { rounds: 30_000, reps: 5, size: 64 },
   rate: { warmupSeconds: 1, windows: 8, sampleMs: 100, connections: [1, 50], concurrency: 1 },
+  plans: { connections: 8, settleSeconds: 1, seconds: 5 },
   memory: { connections: 10_000, pps: 1000 },
   synth: { appCounts: [1, 10, 100, 200], reps: 3 },
 };
 
-const USAGE = `usage: npm run bench [-- --quick] [-- --only=${CASES.join(",")}]`;
+const USAGE = `usage: npm run bench [-- --quick] [-- --only=${CASES.join(",")}] [-- --agent=FILE]`;
 
-function parseArgs(argv: readonly string[]): { settings: Settings; only: Set<CaseName> } {
+function parseArgs(argv: readonly string[]): { settings: Settings; only: Set<CaseName>; agent?: string } {
   let settings = FULL;
   let only = new Set<CaseName>(CASES);
+  let agent: string | undefined;
   for (const arg of argv) {
     if (arg === "--quick") settings = QUICK;
-    else if (arg.startsWith("--only=")) {
+    else if (arg.startsWith("--agent=")) {
+      agent = path.resolve(arg.slice("--agent=".length));
+      if (!fs.existsSync(agent)) throw new BenchError("BAD_ARGS", `--agent: no file at ${agent}; ${USAGE}`);
+    } else if (arg.startsWith("--only=")) {
       const names = arg.slice("--only=".length).split(",");
       const bad = names.filter((n) => !(CASES as readonly string[]).includes(n));
       if (bad.length > 0) throw new BenchError("BAD_ARGS", `unknown case ${bad.join(", ")}; ${USAGE}`);
@@ -77,7 +86,7 @@ function parseArgs(argv: readonly string[]): { settings: Settings; only: Set<Cas
       process.exit(0);
     } else throw new BenchError("BAD_ARGS", `unknown argument ${arg}; ${USAGE}`);
   }
-  return { settings, only };
+  return { settings, only, agent };
 }
 
 function log(line: string): void {
@@ -93,7 +102,7 @@ function gitCommit(): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const { settings, only } = parseArgs(process.argv.slice(2));
+  const { settings, only, agent } = parseArgs(process.argv.slice(2));
   const started = now();
   const command = `npm run bench${settings.mode === "quick" ? " -- --quick" : ""}`;
   log(`tcp-addon bench (${settings.mode}): ${[...only].join(", ")}`);
@@ -104,8 +113,8 @@ async function main(): Promise<void> {
   let agentBundle: string | undefined;
   let agentProblem: string | undefined;
   try {
-    agentBundle = await buildAgent();
-    log(`agent: built ${path.relative(process.cwd(), agentBundle)}`);
+    agentBundle = agent ?? (await buildAgent());
+    log(agent ? `agent: ${agent} (given, not built)` : `agent: built ${path.relative(process.cwd(), agentBundle)}`);
   } catch (err) {
     agentProblem = (err as Error).message.split("\n")[0];
     log(`agent: build failed, agent cases skipped: ${agentProblem}`);
@@ -124,7 +133,7 @@ async function main(): Promise<void> {
     tools,
     haproxyThreads: 1,
     socatMode: "fork (one process per connection)",
-    agentBuild: agentBundle ? "ok" : agentProblem,
+    agentBuild: agentBundle ? (agent ? `given: ${agent}` : "ok") : agentProblem,
   };
 
   const results: Results = {};
@@ -163,13 +172,13 @@ async function main(): Promise<void> {
     () => rateAccuracy({ ...settings.rate, rates: RATES, directions: ["up", "down"], agentBundle, log }),
     rateRows,
   );
-  if (results.throughput?.agentCpuSecondsPerGB !== undefined) {
-    rows.push({
-      section: "cpu",
-      measure: "agent with no limit, 1 stream",
-      value: `${results.throughput.agentCpuSecondsPerGB.toFixed(2)} CPU-s per GB`,
-    });
+  for (const [name, value] of [
+    ["agent", results.throughput?.agentCpuSecondsPerGB],
+    ["haproxy", results.throughput?.haproxyCpuSecondsPerGB],
+  ] as const) {
+    if (value !== undefined) rows.push({ section: "cpu", measure: `${name} with no limit, 1 stream`, value: `${value.toFixed(2)} CPU-s per GB` });
   }
+  results.plans = await attempt("plans", () => plans({ ...settings.plans, agentBundle, log }), plansRows);
   results.memory = await attempt("memory", () => memory({ ...settings.memory, agentBundle, log }), memoryRows);
   results.synth = await attempt("synth", () => synth({ ...settings.synth, log }), synthRows);
 
@@ -195,7 +204,8 @@ async function main(): Promise<void> {
   };
   const json = JSON.stringify(report, null, 2) + "\n";
   const stamp = environment.date.replace(/[:.]/g, "-");
-  const partial = only.size < CASES.length;
+  // A run of some cases, or of an agent other than this tree's, leaves latest.* alone.
+  const partial = only.size < CASES.length || agent !== undefined;
   // A run of some cases only leaves latest.* alone: they always hold one whole run.
   const base = partial ? `${stamp}-${settings.mode}-partial` : "latest";
   fs.writeFileSync(path.join(RESULTS, `${stamp}-${settings.mode}${partial ? "-partial" : ""}.json`), json);

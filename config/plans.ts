@@ -1,4 +1,5 @@
 import { PACKET_BYTES } from "../runtime/agent/contract";
+import { FARGATE_CPU_VALUES, FARGATE_MEMORY_BY_CPU } from "./fargate";
 import type { Plan } from "./schema";
 
 /**
@@ -25,6 +26,73 @@ export const BUILT_IN_PLANS: Readonly<Record<string, Plan>> = Object.freeze({
 });
 
 export const DEFAULT_PLAN = "tcp-1k";
+
+/** A Fargate task size: cpu in units (1024 = 1 vCPU), memory in MiB. */
+export interface TaskSize {
+  readonly cpu: number;
+  readonly memory: number;
+}
+
+/**
+ * How a plan's task size follows from the agent's measured CPU at the plan's full rate in
+ * both directions: the agent, times `margin`, may use at most `agentShare` of the task's
+ * cpu, so that at least half is left for the app. The margin covers run-to-run noise and a
+ * Fargate vCPU slower than the core the bench ran on.
+ */
+export const SIZING = Object.freeze({ agentShare: 0.5, margin: 1.5 });
+
+/**
+ * The smallest Fargate size at which an agent using `agentCores` cores (CPU-seconds per
+ * second) leaves the app its share, with the smallest memory Fargate pairs with that cpu;
+ * undefined if no Fargate size is large enough.
+ */
+export function taskSizeFor(agentCores: number): TaskSize | undefined {
+  const needed = (agentCores * SIZING.margin) / SIZING.agentShare;
+  const cpu = FARGATE_CPU_VALUES.find((units) => units / 1024 >= needed);
+  if (cpu === undefined) return undefined;
+  const memory = FARGATE_MEMORY_BY_CPU.get(cpu)?.[0];
+  return memory === undefined ? undefined : { cpu, memory };
+}
+
+/**
+ * The agent's CPU (cores: CPU-seconds per second) at each built-in plan's full rate in both
+ * directions with 8 connections: the median of three `npm run bench -- --only=plans` runs
+ * (5 s each after the burst) on 2026-12-01 at commit 965759b, on a shared 2-core Intel Xeon
+ * VM (Node 20.20) whose load average was 5.6-8.4 from other work. Per run: tcp-1k 0.052,
+ * 0.052, 0.054; tcp-5k 0.094, 0.096, 0.094; tcp-20k 0.156, 0.176, 0.180; tcp-100k 0.364,
+ * 0.298, 0.380. The bench's plans case prints each run's figures and sizes beside these.
+ */
+export const PLAN_AGENT_CORES: Readonly<Record<string, number>> = Object.freeze({
+  "tcp-1k": 0.052,
+  "tcp-5k": 0.094,
+  "tcp-20k": 0.176,
+  "tcp-100k": 0.364,
+});
+
+/**
+ * The smallest task size for each built-in plan, `taskSizeFor(PLAN_AGENT_CORES[plan])` (a
+ * test keeps the two in step): what `validate` and synth compare an app's cpu with, and what
+ * `tcp-addon plans` prints. The agent's RSS at full rate stayed under 130 MB, far below the
+ * smallest memory Fargate pairs with each cpu.
+ */
+export const PLAN_SIZES: Readonly<Record<string, TaskSize>> = Object.freeze({
+  "tcp-1k": Object.freeze({ cpu: 256, memory: 512 }),
+  "tcp-5k": Object.freeze({ cpu: 512, memory: 1024 }),
+  "tcp-20k": Object.freeze({ cpu: 1024, memory: 2048 }),
+  "tcp-100k": Object.freeze({ cpu: 2048, memory: 4096 }),
+});
+
+/**
+ * The smallest task size for a plan of `packetsPerSecond`: that of the smallest built-in
+ * plan at or above that rate (a user plan between two built-ins gets the larger one's
+ * size); undefined above the largest built-in plan, which nothing measured.
+ */
+export function planTaskSize(packetsPerSecond: number): TaskSize | undefined {
+  const covering = Object.values(BUILT_IN_PLANS)
+    .filter((plan) => plan.packetsPerSecond >= packetsPerSecond)
+    .sort((a, b) => a.packetsPerSecond - b.packetsPerSecond)[0];
+  return covering === undefined ? undefined : PLAN_SIZES[covering.name];
+}
 
 /** Bandwidth of a packets-per-second budget, in bytes per second (1000 pps = 1,500,000 B/s). */
 export function bytesPerSecond(packetsPerSecond: number): number {
@@ -61,4 +129,18 @@ export function planCatalogue(userPlans: Readonly<Record<string, Omit<Plan, "nam
     };
   }
   return all;
+}
+
+/**
+ * Why `cpu` is too small for the agent to deliver `plan` at full rate both ways with half
+ * the task left for the app, with the fix; undefined when it is large enough or the plan
+ * has no measured size.
+ */
+export function planSizeProblem(plan: Plan, cpu: number): string | undefined {
+  const size = planTaskSize(plan.packetsPerSecond);
+  if (size === undefined || cpu >= size.cpu) return undefined;
+  return (
+    `${cpu} cpu units leave the app less than half the task when the agent carries plan ${plan.name} ` +
+    `at its full rate both ways; set cpu: ${size.cpu} and memory: ${size.memory} or more (the smallest size measured to fit)`
+  );
 }

@@ -5,7 +5,7 @@ import { deployTimings, DeployTimingsError, type DeployTimings } from "./deploy-
 import { ConfigError, ProcfileError } from "./errors";
 import { displayPath, errnoCode } from "./file";
 import { formatIssues, type Issue, type Locate, zodIssue } from "./issues";
-import { planCatalogue } from "./plans";
+import { planCatalogue, planSizeProblem } from "./plans";
 import { placeApps } from "./ports";
 import { parseProcfile } from "./procfile";
 import {
@@ -169,8 +169,17 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
     apps: resolvedApps,
     ...alarmTopic(config.alarms),
     ...(source === undefined ? {} : { source }),
+    warnings: formatIssues(sizeIssues(resolvedApps), label, locate),
     ...(config.state === undefined ? {} : { state: resolveState(config.state, deployment, baseDir) }),
   };
+}
+
+/** Apps whose cpu is below their plan's task size: a warning, since the limit still holds exactly. */
+function sizeIssues(apps: readonly ResolvedApp[]): Issue[] {
+  return apps.flatMap((app) => {
+    const problem = planSizeProblem(app.plan, app.cpu);
+    return problem === undefined ? [] : [{ path: ["apps", app.name, "cpu"], message: problem }];
+  });
 }
 
 /** A fixed count, or a range: `containers` is then its min and `scaling` the range. */

@@ -497,6 +497,11 @@ export interface ResolvedConfig {
   readonly apps: readonly ResolvedApp[];
   /** Absolute path of the file it came from, when it came from one. */
   readonly source?: string;
+  /**
+   * Advice that does not stop a synth, one line each (`file:line: path: problem; fix`): an app's
+   * cpu below its plan's task size. Entry points print them to stderr.
+   */
+  readonly warnings: readonly string[];
   /** Where alarms notify; undefined = they only show in the console. */
   readonly alarmTopic?: AlarmTopicSpec;
   /** The config's `state:`; undefined = a local file next to the config (see TcpAddonStack). */

@@ -96,6 +96,28 @@ describe("the packets-per-second limit on a real clock", () => {
     expect(bytes / packets).toBeGreaterThanOrEqual(1495);
     expect(bytes / packets).toBeLessThanOrEqual(1500);
   });
+
+  it("charges a stream that never waits 1500 bytes per packet: the next read completes a full read's last packet", async () => {
+    // given an agent whose bucket cannot run dry during the test (every read passes at once)
+    const { port } = await resources.server((socket) => socket.resume());
+    const { ready } = await resources.startAgent([
+      ...["--listen", "0", "--host", HOST, "--health-port", "0", "--pps", "10000000"],
+      ...["--upstream", `${HOST}:${port}`],
+    ]);
+
+    // when a client floods it
+    flood(await resources.connect(ready.listen));
+    await delay(500);
+
+    // then the packets counted are the bytes / 1500, not one partial packet per 64 KiB read
+    const { body } = await httpGet(ready.healthPort!, "/metrics");
+    const bytes = metric(body, 'tcp_addon_bytes_total{direction="in"}');
+    const packets = metric(body, 'tcp_addon_packets_total{direction="in"}');
+    expect(bytes).toBeGreaterThan(10 * 65536);
+    // read by read, 65536-byte reads would give 65536 / 44 = 1489.5 bytes per packet
+    expect(bytes / packets).toBeGreaterThanOrEqual(1498);
+    expect(bytes / packets).toBeLessThanOrEqual(1500);
+  });
 });
 
 /**

@@ -107,8 +107,9 @@ describe("pieceLimit", () => {
     expect(pieceLimit(100, 100)).toBe(1);
   });
 
-  it("sizes a piece at 1/500 s of the rate, so the limiter wakes about 500 times a second", () => {
-    expect(pieceLimit(2000, 2000)).toBe(4);
+  it("sizes a piece at 1/100 s of the rate, so a throttled direction wakes about 100 times a second", () => {
+    expect(pieceLimit(2000, 2000)).toBe(20);
+    expect(pieceLimit(1000, 1000)).toBe(10);
   });
 
   it("never lets a piece cost more than the burst", () => {

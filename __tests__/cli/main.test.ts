@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { PLAN_SIZES } from "../../config/plans";
 import { main, type CliIo } from "../../runtime/cli/main";
 
 /** The CLI in-process, with its output captured: the cases that need no separate process. */
@@ -76,17 +77,43 @@ describe("tcp-addon validate", () => {
     writeConfig({ project: "acme", region: "eu-west-1", apps: { a: APP, b: APP } });
     expect((await cli(["validate"])).out).toEqual(["ok: 2 apps (a, b)"]);
   });
+
+  const sizedApp = (cpu: number, memory: number) =>
+    "project: acme\nregion: eu-west-1\napps:\n  game:\n    image: i\n    command: node server.js\n" +
+    `    plan: tcp-100k\n    cpu: ${cpu}\n    memory: ${memory}\n`;
+
+  it("warns in one line with the file's line and the fix when an app's cpu is below its plan's size, exit 0", async () => {
+    fs.writeFileSync(path.join(dir, "tcp-addon.yaml"), sizedApp(256, 512));
+    const result = await cli(["validate"]);
+    const size = PLAN_SIZES["tcp-100k"];
+    expect(result.code).toBe(0);
+    expect(result.out).toEqual(["ok: 1 app (game)"]);
+    expect(result.err.filter((l) => l.startsWith("warning:"))).toEqual([
+      expect.stringMatching(
+        new RegExp(`^warning: \\S*tcp-addon\\.yaml:8: apps\\.game\\.cpu: 256 cpu units .* plan tcp-100k .*; set cpu: ${size.cpu} and memory: ${size.memory} or more`),
+      ),
+    ]);
+  });
+
+  it("does not warn when the app's cpu is its plan's size", async () => {
+    const size = PLAN_SIZES["tcp-100k"];
+    fs.writeFileSync(path.join(dir, "tcp-addon.yaml"), sizedApp(size.cpu, size.memory));
+    const result = await cli(["validate"]);
+    expect(result.code).toBe(0);
+    expect(result.err.filter((l) => l.startsWith("warning:"))).toEqual([]);
+  });
 });
 
 describe("tcp-addon plans", () => {
   it("shows one container by default", async () => {
     const result = await cli(["plans"]);
-    expect(result.out[0]).toMatch(/total \(1 container\)$/);
+    expect(result.out[0]).toMatch(/total \(1 container\)  task size \(cpu\/memory\)$/);
     expect(result.out.find((l) => l.startsWith("tcp-100k"))?.split(/\s{2,}/)).toEqual([
       "tcp-100k",
       "100,000",
       "150 MB/s",
       "150 MB/s",
+      `${PLAN_SIZES["tcp-100k"].cpu}/${PLAN_SIZES["tcp-100k"].memory}`,
     ]);
   });
 
@@ -98,7 +125,15 @@ describe("tcp-addon plans", () => {
       "50,000",
       "75 MB/s",
       "150 MB/s",
+      // Between tcp-20k and tcp-100k: sized as the larger one.
+      `${PLAN_SIZES["tcp-100k"].cpu}/${PLAN_SIZES["tcp-100k"].memory}`,
     ]);
+  });
+
+  it("says a plan above the largest built-in has no measured size", async () => {
+    writeConfig({ project: "acme", region: "eu-west-1", plans: { "tcp-1m": { packetsPerSecond: 1_000_000 } }, apps: { a: APP } });
+    const result = await cli(["plans"]);
+    expect(result.out.find((l) => l.startsWith("tcp-1m"))?.split(/\s{2,}/).at(-1)).toBe("not measured");
   });
 
   it("falls back to the built-ins with a note when the default config is invalid", async () => {

@@ -71,6 +71,7 @@ export function configFixture(apps: readonly ResolvedApp[], overrides: Partial<R
     agentImage: AGENT_IMAGE,
     plans: { "tcp-1k": TCP_1K },
     apps,
+    warnings: [],
     // A fixed backend: the default (a local file next to the config) would depend on the working folder.
     state: { backend: "s3", bucket: "acme-tf-state", region: "eu-west-1", key: "tcp-addon/acme/default.tfstate" },
     ...overrides,

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { PLAN_SIZES } from "../../config/plans";
 import { LOCAL_STATE_NOTICE } from "../../config/state";
 import { readTree } from "./tree";
 
@@ -49,6 +50,10 @@ const CASES: Record<string, Case> = {
     Object.entries(BAD).map(([name, bad]) => [name, { config: { file: "bad.yaml", text: bad.text }, viaEnv: true }]),
   ),
   "default file": { config: { file: "tcp-addon.yaml", text: header + app("mqtt") } },
+  "cpu below the plan's size": {
+    config: { file: "small.yaml", text: header + app("mqtt", "    plan: tcp-100k\n    cpu: 256\n    memory: 512\n") },
+    viaEnv: true,
+  },
   "other JSON file in CDKTF_OUTDIR": {
     config: {
       file: "other.json",
@@ -158,6 +163,18 @@ describe("a valid tcp-addon.yaml in the working folder", () => {
     const file = path.join(outcome("default file").dir, "cdktf.out", "stacks", "acme", "cdk.tf.json");
     const tf = JSON.parse(fs.readFileSync(file, "utf8"));
     expect(tf.output.tcp_url_mqtt.value).toMatch(/^tcp:\/\/\$\{aws_lb\.\w+\.dns_name\}:\d+$/);
+  });
+});
+
+describe("an app whose cpu is below its plan's task size", () => {
+  it("synthesizes, exit 0, with one warning line on stderr that names the line, the path and the fix", () => {
+    const { dir, code, stderr } = outcome("cpu below the plan's size");
+    expect(code).toBe(0);
+    const size = PLAN_SIZES["tcp-100k"];
+    expect(stderr.split("\n").filter((l) => l.startsWith("warning:"))).toEqual([
+      expect.stringMatching(new RegExp(`^warning: small\\.yaml:9: apps\\.mqtt\\.cpu: .*; set cpu: ${size.cpu} and memory: ${size.memory} or more`)),
+    ]);
+    expect(fs.existsSync(path.join(dir, "cdktf.out", "stacks", "acme", "cdk.tf.json"))).toBe(true);
   });
 });
 

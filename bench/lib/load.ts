@@ -118,6 +118,18 @@ export function sourceServer(): Server {
   });
 }
 
+/**
+ * A server that both sinks and pumps: it counts every byte it receives in `meter` and
+ * writes as fast as each connection takes it, from accept until close.
+ */
+export function duplexServer(meter: Meter): Server {
+  return new Server((socket) => {
+    const count = meter.connection();
+    socket.on("data", (chunk: Buffer) => count(chunk.length));
+    pump(socket);
+  });
+}
+
 /** A server that echoes every byte back. */
 export function echoServer(): Server {
   return new Server((socket) => {
@@ -189,6 +201,20 @@ export async function receivers(port: number, streams: number, meter: Meter): Pr
   for (const socket of sockets) {
     const count = meter.connection();
     socket.on("data", (chunk: Buffer) => count(chunk.length));
+  }
+  return { stop: () => sockets.forEach((s) => s.destroy()) };
+}
+
+/**
+ * Connections that each write as fast as they can and count what they receive in
+ * `meter`; `stop` destroys them.
+ */
+export async function duplexClients(port: number, streams: number, meter: Meter): Promise<{ stop(): void }> {
+  const sockets = await connectMany(port, streams);
+  for (const socket of sockets) {
+    const count = meter.connection();
+    socket.on("data", (chunk: Buffer) => count(chunk.length));
+    pump(socket);
   }
   return { stop: () => sockets.forEach((s) => s.destroy()) };
 }

@@ -16,10 +16,12 @@ export interface Waiter {
 
 /**
  * A forwarded piece costs at most this fraction of a second of the rate (at least one
- * packet): small enough that 1-second windows stay accurate at 100 pps, large enough
- * that the limiter wakes at most about 500 times a second (timers tick in milliseconds).
+ * packet): small enough that a 1-second window is off by at most 1 % (1 packet at 100
+ * pps), large enough that a throttled direction wakes at most about 100 times a second.
+ * Each wake is a timer and a socket write, the agent's main cost at low rates: at 1/500 s
+ * a tcp-1k plan both ways cost about twice the CPU (the bench's plans case).
  */
-const PIECE_FRACTION_OF_SECOND = 1 / 500;
+const PIECE_FRACTION_OF_SECOND = 1 / 100;
 /** ...and at most this many packets (66 kB, the size of one socket read). */
 const PIECE_MAX_PACKETS = 44;
 

@@ -8,6 +8,7 @@ import {
   configPath,
   formatRate,
   loadConfig,
+  planTaskSize,
   type Plan,
   type ResolvedConfig,
 } from "../../config";
@@ -106,6 +107,7 @@ function validate(args: string[], io: CliIo): number {
   const { values } = parse(args, { config: { type: "string" } });
   if (values.help === true) return help(io, "validate [--config FILE]");
   const config = loadConfig(configFile(values.config, io));
+  for (const warning of config.warnings) io.err(`warning: ${warning}`);
   for (const warning of staticIpsWarnings(stackName(config), config.staticIps ?? false, io)) io.err(`warning: ${warning}`);
   const names = config.apps.map((a) => a.name).join(", ");
   io.out(`ok: ${config.apps.length} app${config.apps.length === 1 ? "" : "s"} (${names})`);
@@ -156,15 +158,29 @@ function plans(args: string[], io: CliIo): number {
     }
   }
 
-  const header = ["plan", "packets/s", "per container", `total (${containers} container${containers === 1 ? "" : "s"})`];
-  const rows = Object.values(catalogue).map((plan) => [
-    plan.name,
-    plan.packetsPerSecond.toLocaleString("en-US"),
-    formatRate(bytesPerSecond(plan.packetsPerSecond)),
-    formatRate(bytesPerSecond(plan.packetsPerSecond) * containers),
-  ]);
-  for (const line of table([header, ...rows], [false, true, false, false])) io.out(line);
+  const header = [
+    "plan",
+    "packets/s",
+    "per container",
+    `total (${containers} container${containers === 1 ? "" : "s"})`,
+    "task size (cpu/memory)",
+  ];
+  const rows = Object.values(catalogue).map((plan) => {
+    const size = planTaskSize(plan.packetsPerSecond);
+    return [
+      plan.name,
+      plan.packetsPerSecond.toLocaleString("en-US"),
+      formatRate(bytesPerSecond(plan.packetsPerSecond)),
+      formatRate(bytesPerSecond(plan.packetsPerSecond) * containers),
+      size === undefined ? "not measured" : `${size.cpu}/${size.memory}`,
+    ];
+  });
+  for (const line of table([header, ...rows], [false, true, false, false, false])) io.out(line);
   io.out("A packet is up to 1500 bytes; each container gets its plan's budget in each direction.");
+  io.out(
+    "Task size: the smallest Fargate cpu/memory at which the agent carries the plan at full rate both ways " +
+      "and leaves at least half the task's CPU to the app (measured; validate warns below it).",
+  );
   return EXIT_OK;
 }
 
