@@ -111,6 +111,8 @@ export class TcpPlatform extends Construct {
   readonly deployment: Deployment;
   readonly network: TcpNetwork;
   readonly cluster: EcsCluster;
+  /** The cluster's name, known at synth (the dashboard writes it as a literal). */
+  readonly clusterName: string;
   readonly logGroup: CloudwatchLogGroup;
   /** Pulls images and writes logs for every task; reads exactly the apps' secrets, nothing else. */
   readonly executionRole: IamRole;
@@ -161,8 +163,9 @@ export class TcpPlatform extends Construct {
     // What the services and task definitions point at is created before it is destroyed; only a
     // new project name replaces these, and it is in their names, so the two never collide.
     const createFirst = { createBeforeDestroy: true };
+    this.clusterName = platformName(this.deployment, "tcp-addon", MAX_NAME);
     this.cluster = new EcsCluster(this, "Cluster", {
-      name: platformName(this.deployment, "tcp-addon", MAX_NAME),
+      name: this.clusterName,
       setting: [{ name: "containerInsights", value: "enabled" }],
       lifecycle: createFirst,
     });
