@@ -1,6 +1,6 @@
 import type { DeployTimings } from "../config/deploy-timings";
 import { appNetworking, type AppNetworking, type Plan, type ResolvedApp } from "../config/schema";
-import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_NETWORK_ENV, AGENT_PORT, APP_ENV, APP_PORT, EMF_ENV } from "../runtime/agent/contract";
+import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT, EMF_ENV } from "../runtime/agent/contract";
 
 /**
  * The two containers of every app's task, as typed objects. Pure: no cdktf, tokens are plain
@@ -94,9 +94,9 @@ export function containerDefinitions(app: ContainerApp, around: ContainerSurroun
 /** PROXY protocol and connection limits for the agent; empty when all are off (the task definition stays as before). */
 export function agentNetworkEnvironment(n: AppNetworking): Record<string, string> {
   return {
-    ...(n.clientIp === "off" ? {} : { [AGENT_NETWORK_ENV.proxyProtocol]: n.clientIp }),
-    ...(n.maxConnections > 0 ? { [AGENT_NETWORK_ENV.maxConnections]: String(n.maxConnections) } : {}),
-    ...(n.maxConnectionsPerIp !== undefined ? { [AGENT_NETWORK_ENV.maxConnectionsPerIp]: String(n.maxConnectionsPerIp) } : {}),
+    ...(n.clientIp === "off" ? {} : { [AGENT_ENV.proxyProtocol]: n.clientIp }),
+    ...(n.maxConnections > 0 ? { [AGENT_ENV.maxConnections]: String(n.maxConnections) } : {}),
+    ...(n.maxConnectionsPerIp !== undefined ? { [AGENT_ENV.maxConnectionsPerIp]: String(n.maxConnectionsPerIp) } : {}),
   };
 }
 

@@ -44,6 +44,10 @@ export const AGENT_ENV = {
   appPort: "TCP_ADDON_APP_PORT",
   startTimeout: "TCP_ADDON_START_TIMEOUT",
   lifelineFd: "TCP_ADDON_LIFELINE_FD",
+  proxyProtocol: "TCP_ADDON_PROXY_PROTOCOL",
+  proxyHeaderTimeout: "TCP_ADDON_PROXY_HEADER_TIMEOUT",
+  maxConnections: "TCP_ADDON_MAX_CONNECTIONS",
+  maxConnectionsPerIp: "TCP_ADDON_MAX_CONNECTIONS_PER_IP",
 } as const;
 
 /**
@@ -75,14 +79,6 @@ export const PROXY_V2_MAX_HEADER_BYTES = 4096;
 
 /** Seconds a connection has to deliver its whole PROXY v2 header; then it is reset (HAProxy's `timeout client` role). */
 export const DEFAULT_PROXY_HEADER_TIMEOUT_SECONDS = 5;
-
-/** The environment variables of the production-networking settings (appended to AGENT_ENV's list). */
-export const AGENT_NETWORK_ENV = {
-  proxyProtocol: "TCP_ADDON_PROXY_PROTOCOL",
-  proxyHeaderTimeout: "TCP_ADDON_PROXY_HEADER_TIMEOUT",
-  maxConnections: "TCP_ADDON_MAX_CONNECTIONS",
-  maxConnectionsPerIp: "TCP_ADDON_MAX_CONNECTIONS_PER_IP",
-} as const;
 
 /** The largest connection limit the config accepts per container (each connection holds two sockets). */
 export const MAX_CONNECTIONS = 1_000_000;

@@ -1,18 +1,7 @@
 import type { UpstreamAddress } from "./connection";
 import { FlagError } from "./errors";
 import { emfOptions, type EmfOptions } from "./emf";
-import {
-  AGENT_ENV,
-  AGENT_NETWORK_ENV,
-  CLIENT_IP_MODES,
-  type ClientIpMode,
-  DEFAULT_DRAIN_SECONDS,
-  DEFAULT_IDLE_TIMEOUT_SECONDS,
-  DEFAULT_PROXY_HEADER_TIMEOUT_SECONDS,
-  MAX_BURST,
-  MAX_CONNECTIONS,
-  MAX_PPS,
-} from "./contract";
+import { AGENT_ENV, CLIENT_IP_MODES, type ClientIpMode, DEFAULT_DRAIN_SECONDS, DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_PROXY_HEADER_TIMEOUT_SECONDS, MAX_BURST, MAX_CONNECTIONS, MAX_PPS } from "./contract";
 
 /** Everything the agent runs with, after flags and environment are read and checked. */
 export interface AgentOptions {
@@ -121,10 +110,10 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   "--app-port": { env: AGENT_ENV.appPort, key: "appPort" },
   "--start-timeout": { env: AGENT_ENV.startTimeout, key: "startTimeout" },
   "--lifeline-fd": { env: AGENT_ENV.lifelineFd, key: "lifelineFd" },
-  "--proxy-protocol": { env: AGENT_NETWORK_ENV.proxyProtocol, key: "proxyProtocol" },
-  "--proxy-header-timeout": { env: AGENT_NETWORK_ENV.proxyHeaderTimeout, key: "proxyHeaderTimeout" },
-  "--max-connections": { env: AGENT_NETWORK_ENV.maxConnections, key: "maxConnections" },
-  "--max-connections-per-ip": { env: AGENT_NETWORK_ENV.maxConnectionsPerIp, key: "maxConnectionsPerIp" },
+  "--proxy-protocol": { env: AGENT_ENV.proxyProtocol, key: "proxyProtocol" },
+  "--proxy-header-timeout": { env: AGENT_ENV.proxyHeaderTimeout, key: "proxyHeaderTimeout" },
+  "--max-connections": { env: AGENT_ENV.maxConnections, key: "maxConnections" },
+  "--max-connections-per-ip": { env: AGENT_ENV.maxConnectionsPerIp, key: "maxConnectionsPerIp" },
 };
 
 /** Hosts through which an upstream on the agent's own port would reach the agent itself. */

@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { appNetworking, type AppNetworking, type DeployTimings, type ResolvedApp } from "../../config";
-import { AGENT_NETWORK_ENV } from "../agent/contract";
+import { AGENT_ENV } from "../agent/contract";
 import { Balancer } from "./balancer";
 import type { DeployClock, EventLog } from "./deploy-clock";
 import { LocalError } from "./errors";
@@ -40,9 +40,9 @@ export interface AppSupervisorOptions {
 /** The agent's PROXY protocol and connection-limit settings, as its environment, for one app. */
 export function agentNetworkEnv(n: AppNetworking): Record<string, string> {
   return {
-    ...(n.clientIp === "off" ? {} : { [AGENT_NETWORK_ENV.proxyProtocol]: n.clientIp }),
-    ...(n.maxConnections > 0 ? { [AGENT_NETWORK_ENV.maxConnections]: String(n.maxConnections) } : {}),
-    ...(n.maxConnectionsPerIp !== undefined ? { [AGENT_NETWORK_ENV.maxConnectionsPerIp]: String(n.maxConnectionsPerIp) } : {}),
+    ...(n.clientIp === "off" ? {} : { [AGENT_ENV.proxyProtocol]: n.clientIp }),
+    ...(n.maxConnections > 0 ? { [AGENT_ENV.maxConnections]: String(n.maxConnections) } : {}),
+    ...(n.maxConnectionsPerIp !== undefined ? { [AGENT_ENV.maxConnectionsPerIp]: String(n.maxConnectionsPerIp) } : {}),
   };
 }
 
