@@ -69,11 +69,11 @@ describe("tcp-addon (real processes)", () => {
     ]);
   });
 
-  it("plans --containers 4 prints 1.5 MB/s per container and 6 MB/s in total for tcp-1k", async () => {
+  it("plans --containers 4 prints 1.5 MB/s per container, 6 MB/s in total and the task size 256/512 for tcp-1k", async () => {
     const result = await cli(["plans", "--containers", "4"]);
     expect(result.code).toBe(0);
     const row = result.stdout.split("\n").find((line) => line.startsWith("tcp-1k "));
-    expect(row?.split(/\s{2,}/)).toEqual(["tcp-1k", "1,000", "1.5 MB/s", "6 MB/s"]);
+    expect(row?.split(/\s{2,}/)).toEqual(["tcp-1k", "1,000", "1.5 MB/s", "6 MB/s", "256/512"]);
   });
 
   it("urls prints each app's TCP_URL from a cdktf outputs file", async () => {
