@@ -70,6 +70,44 @@ describe("Limiter on a fake clock", () => {
     expect(shares.reduce((a, b) => a + b, 0)).toBe(10 * 1000);
   });
 
+  it("shrinks the pieces when 50 wait, so each waits one short round for its next piece", () => {
+    // given 50 hungry connections at 5000 pps (a full piece is 44 packets: 0.44 s for a round)
+    const time = new FakeTime();
+    const limiter = new Limiter(5000, 5000, time.now, time);
+    const waiters = Array.from({ length: 50 }, () => new HungryWaiter());
+    const turns = new Map<HungryWaiter, number[]>(waiters.map((w) => [w, []]));
+    for (const waiter of waiters) {
+      const release = waiter.release.bind(waiter);
+      waiter.release = (packets) => (turns.get(waiter)!.push(time.t), release(packets));
+      limiter.enqueue(waiter);
+    }
+    time.advance(NS_PER_SECOND); // the burst is spent
+    const before = waiters.map((w) => w.released);
+
+    time.advance(2 * NS_PER_SECOND);
+
+    // then every connection gets its turn at least every 0.1 s, and the shares differ by one piece at most
+    const gaps = waiters.flatMap((w) => turns.get(w)!.filter((t) => t > NS_PER_SECOND).map((t, i, all) => (i === 0 ? 0 : t - all[i - 1])));
+    expect(Math.max(...gaps)).toBeLessThanOrEqual(NS_PER_SECOND / 10);
+    const shares = waiters.map((w, i) => w.released - before[i]);
+    expect(shares.reduce((a, b) => a + b, 0)).toBe(2 * 5000);
+    expect(Math.max(...shares) - Math.min(...shares)).toBeLessThanOrEqual(8);
+  });
+
+  it("does not make a lone waiter's small piece wait for more tokens than it needs", () => {
+    const time = new FakeTime();
+    const limiter = new Limiter(1000, 100, time.now, time);
+    limiter.enqueue(new HungryWaiter()); // spends the burst
+    const small = new HungryWaiter();
+    small.packetsWanted = 1;
+    time.advance(50 * NS_PER_MS);
+    limiter.clear();
+    limiter.bucket.take(limiter.bucket.available());
+    limiter.enqueue(small);
+    time.advance(NS_PER_MS);
+    expect(small.released).toBe(1);
+  });
+
   it("releases one packet at a time at 100 pps", () => {
     const time = new FakeTime();
     const limiter = new Limiter(100, 100, time.now, time);

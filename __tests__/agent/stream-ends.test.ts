@@ -132,6 +132,20 @@ describe("a stream the agent cuts reaches the peer as a reset, never a FIN", () 
     expect(await end).toMatchObject({ how: "reset" });
     expect((await end).bytes).toBeLessThan(100 * MB);
   });
+
+  it("resets an answer cut by the app's crash even when every byte it sent was already passed on", async () => {
+    // given an app that sends 100 kB and dies: the kernel ends its socket with a FIN, before the agent hears of the exit
+    const { agent, ready } = await resources.startAgent(["--listen", "0", "--host", HOST, "--", process.execPath, APP]);
+    const client = await connectHalfOpen(ready.listen);
+    const end = streamEnd(client);
+
+    // when the client asks for it and reads it all
+    client.write("crash 100000\n");
+
+    // then the bytes arrive, and the end is a reset: the agent knew the app was exiting
+    expect(await end).toMatchObject({ how: "reset", bytes: 100000 });
+    await agent.waitForEvent("app-exit");
+  });
 });
 
 describe("an app that replies and closes while the client is still sending", () => {

@@ -72,21 +72,26 @@ describe("wrapper mode", () => {
     expect(JSON.parse(await ask(listen, "env")).PORT).toBeDefined();
   });
 
-  it("exits with the app's code when the app crashes, closing its connections", async () => {
+  it("exits with the app's code when the app crashes, resetting its connections", async () => {
     const { agent, ready } = await wrapper([]);
-    const bystander = await resources.connect(ready.listen);
+    const bystander = closed(await resources.connect(ready.listen));
     const crasher = await resources.connect(ready.listen);
+    const crasherClosed = closed(crasher);
     crasher.write("exit 7\n");
     expect((await agent.exited).code).toBe(7);
-    await closed(bystander);
+    // the app's exit ended the crasher's stream too: a reset, never a clean end
+    expect((await crasherClosed).error?.code).toBe("ECONNRESET");
+    expect((await bystander).error?.code).toBe("ECONNRESET");
     expect(agent.lines.find((line) => line.event === "app-exit")).toMatchObject({ level: "error", code: 7 });
   });
 
   it("exits with 128 + the signal number when a signal kills the app", async () => {
     const { agent, ready } = await wrapper([]);
     const client = await resources.connect(ready.listen);
+    const clientClosed = closed(client);
     client.write("kill\n");
     expect((await agent.exited).code).toBe(128 + 9);
+    expect((await clientClosed).error?.code).toBe("ECONNRESET");
   });
 
   it("exits with the app's code when the app exits before it is ready", async () => {

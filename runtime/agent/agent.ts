@@ -133,7 +133,7 @@ class Agent {
     ]);
     if (ready !== "ready") return this.abortStart(app, ready, appPort);
 
-    const forwarder = await this.start({ host: APP_HOST, port: appPort }, listen, appPort, tcpUrl);
+    const forwarder = await this.start({ host: APP_HOST, port: appPort }, listen, appPort, tcpUrl, app);
     if (forwarder === null) {
       await this.stopApp(app, "SIGTERM", KILL_GRACE_MS);
       return 1;
@@ -167,7 +167,13 @@ class Agent {
   }
 
   /** Binds the listener and the health server, then prints the one `ready` line. */
-  private async start(upstream: UpstreamAddress, listen: number, appPort: number, tcpUrl: string | null): Promise<Forwarder | null> {
+  private async start(
+    upstream: UpstreamAddress,
+    listen: number,
+    appPort: number,
+    tcpUrl: string | null,
+    app: AppProcess | null = null,
+  ): Promise<Forwarder | null> {
     const { options, deps } = this;
     const forwarder = new Forwarder({
       upstream,
@@ -181,6 +187,7 @@ class Agent {
       proxyHeaderTimeoutMs: Math.round((options.proxyHeaderTimeoutSeconds ?? 5) * 1000),
       maxConnections: options.maxConnections ?? 0,
       maxConnectionsPerIp: options.maxConnectionsPerIp ?? 0,
+      upstreamExiting: app === null ? undefined : () => app.isExiting(),
     });
     this.forwarder = forwarder;
     if (options.command !== null) forwarder.health.markUp();

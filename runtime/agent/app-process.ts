@@ -1,6 +1,20 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import { constants as osConstants } from "node:os";
+
+/** The kernel's "this task is exiting" flag (include/linux/sched.h), shown in /proc/<pid>/stat. */
+const PF_EXITING = 0x4;
+
+/** Whether this system has a /proc to ask (a missing /proc/<pid> then means the process is gone). */
+function existsProc(): boolean {
+  try {
+    readFileSync("/proc/self/stat");
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** How a child process ended, as a shell would report it. */
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -47,6 +61,27 @@ export class AppProcess {
   /** Why the app could not be started, if it could not. */
   get startError(): NodeJS.ErrnoException | null {
     return this.spawnError;
+  }
+
+  /**
+   * Whether the app is exiting or gone. Linux closes a dying process's sockets (the app's
+   * connections end with a FIN) before its parent hears of the exit, so at that moment only
+   * /proc tells: the process is a zombie, or already reaped, or its main thread carries
+   * PF_EXITING (set before its files are closed). Where /proc cannot be read, false.
+   */
+  isExiting(): boolean {
+    if (!this.running || this.pid === undefined) return true;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${this.pid}/stat`, "latin1");
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === "ENOENT" && existsProc();
+    }
+    // "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": comm may hold anything but ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const state = fields[0];
+    const flags = Number(fields[6]);
+    return state === "Z" || state === "X" || (flags & PF_EXITING) !== 0;
   }
 
   /** Sends a signal if the app still runs. */

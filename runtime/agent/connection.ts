@@ -27,6 +27,8 @@ export interface ConnectionContext {
   readonly countersOut: DirectionCounters;
   readonly idleTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** Whether the upstream's process is exiting: its end of stream is then a cut (see ForwarderOptions). */
+  upstreamExiting(): boolean;
   /** Called once per connection with the outcome of its upstream connect. */
   upstreamResult(ok: boolean, error?: NodeJS.ErrnoException): void;
   /** Called once, when both sockets are closed. */
@@ -61,10 +63,12 @@ function resetBehindEnd(socket: net.Socket): boolean {
   return handle.getpeername({}) !== 0;
 }
 
-/** What a pump tells its connection. */
+/** What a pump tells its connection, and asks it. */
 interface PumpOwner {
   /** Bytes arrived in a direction the agent itself has ended, or the source was reset: cut. */
   broken(): void;
+  /** Whether an end of stream from the source is a cut all the same (its process is exiting). */
+  sourceExiting(): boolean;
 }
 
 /**
@@ -233,10 +237,13 @@ class Pump implements Waiter {
     else if (!this.sourceEnded) this.source.resume();
   };
 
-  /** End of stream from the source: passed on as a FIN only if it was one (see `resetBehindEnd`). */
+  /**
+   * End of stream from the source: passed on as a FIN only if it was one (see `resetBehindEnd`)
+   * and not the kernel closing the sockets of an app that died (its bytes stop short).
+   */
   private readonly onEnd = (): void => {
     if (this.stopped) return;
-    if (resetBehindEnd(this.source)) {
+    if (resetBehindEnd(this.source) || this.owner.sourceExiting()) {
       this.owner.broken();
       return;
     }
@@ -332,9 +339,11 @@ export class Connection {
     this.upstream.setTimeout(this.drainQuietMs ?? this.ctx.idleTimeoutMs);
     this.client.setNoDelay(true);
     if (this.headerToApp !== undefined) this.upstream.write(this.headerToApp);
-    const owner: PumpOwner = { broken: () => this.cut() };
-    this.inbound = new Pump(this.client, this.upstream, this.ctx.limiterIn, this.ctx.countersIn, owner);
-    this.outbound = new Pump(this.upstream, this.client, this.ctx.limiterOut, this.ctx.countersOut, owner);
+    const broken = (): void => this.cut();
+    const fromClient: PumpOwner = { broken, sourceExiting: () => false };
+    const fromApp: PumpOwner = { broken, sourceExiting: () => this.ctx.upstreamExiting() };
+    this.inbound = new Pump(this.client, this.upstream, this.ctx.limiterIn, this.ctx.countersIn, fromClient);
+    this.outbound = new Pump(this.upstream, this.client, this.ctx.limiterOut, this.ctx.countersOut, fromApp);
     this.inbound.start();
     this.outbound.start();
   };

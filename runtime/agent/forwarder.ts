@@ -35,6 +35,12 @@ export interface ForwarderOptions {
   readonly maxConnections?: number;
   /** Open connections per client address at most (the PROXY header's source, else the socket's peer); 0 = no limit. @default 0 */
   readonly maxConnectionsPerIp?: number;
+  /**
+   * Wrapper mode: whether the app is on its way out. An end of stream from the app then is
+   * the kernel closing a dead process's sockets, not the app's answer, and is passed on as a
+   * reset. @default never
+   */
+  readonly upstreamExiting?: () => boolean;
 }
 
 /**
@@ -97,6 +103,7 @@ export class Forwarder {
       countersOut: this.countersOut,
       idleTimeoutMs: options.idleTimeoutMs,
       connectTimeoutMs: Math.min(options.connectTimeoutMs ?? 5000, options.idleTimeoutMs),
+      upstreamExiting: options.upstreamExiting ?? (() => false),
       upstreamResult: (ok, error) => this.upstreamResult(ok, error),
       closed: (connection) => {
         this.connections.delete(connection);
