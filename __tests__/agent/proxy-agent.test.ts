@@ -33,9 +33,9 @@ async function agentWith(appPort: number, flags: string[]) {
 /** Opens a raw connection to the agent, writes `bytes`, ends, and reads what comes back. */
 async function exchange(port: number, bytes: Buffer, localAddress = "127.0.0.1"): Promise<{ echoed: Buffer; error: string | null }> {
   const socket = net.connect({ host: HOST, port, localAddress });
-  await once(socket, "connect");
   const chunks: Buffer[] = [];
   socket.on("data", (c: Buffer) => chunks.push(c));
+  // Written once connected; a reset that beats the connect event is reported like any other.
   socket.end(bytes);
   const { error } = await closed(socket);
   return { echoed: Buffer.concat(chunks), error: error?.code ?? null };
