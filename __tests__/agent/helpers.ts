@@ -146,6 +146,12 @@ export class Resources {
   private readonly agents: AgentProcess[] = [];
   private readonly servers: net.Server[] = [];
   private readonly sockets: net.Socket[] = [];
+  private readonly cleanups: Array<() => Promise<void>> = [];
+
+  /** Runs `cleanup` in closeAll (for what a test starts that is none of the kinds below). */
+  onClose(cleanup: () => Promise<void>): void {
+    this.cleanups.push(cleanup);
+  }
 
   /** Spawns `node dist/tcp-addon-agent.js ARGS` (not yet waiting for anything). */
   spawnAgent(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; bundle?: string } = {}): AgentProcess {
@@ -205,6 +211,7 @@ export class Resources {
   /** Closes every socket and server, kills every agent still running and waits for it. */
   async closeAll(): Promise<void> {
     for (const socket of this.sockets.splice(0)) socket.destroy();
+    await Promise.all(this.cleanups.splice(0).map((cleanup) => cleanup()));
     await Promise.all(this.servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     await Promise.all(
       this.agents.splice(0).map(async (agent) => {
