@@ -94,6 +94,16 @@ describe("Limiter on a fake clock", () => {
     expect(Math.max(...shares) - Math.min(...shares)).toBeLessThanOrEqual(8);
   });
 
+  it("keeps whole pieces for a few connections at a high rate (the writes stay few)", () => {
+    const time = new FakeTime();
+    const limiter = new Limiter(100_000, 100_000, time.now, time);
+    const waiters = Array.from({ length: 8 }, () => new HungryWaiter());
+    for (const waiter of waiters) limiter.enqueue(waiter);
+    time.advance(2 * NS_PER_SECOND);
+    const late = waiters.flatMap((w) => w.pieces.slice(-10));
+    expect(new Set(late)).toEqual(new Set([limiter.pieceLimit]));
+  });
+
   it("does not make a lone waiter's small piece wait for more tokens than it needs", () => {
     const time = new FakeTime();
     const limiter = new Limiter(1000, 100, time.now, time);

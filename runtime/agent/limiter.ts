@@ -25,11 +25,13 @@ const PIECE_FRACTION_OF_SECOND = 1 / 100;
 /** ...and at most this many packets (66 kB, the size of one socket read). */
 const PIECE_MAX_PACKETS = 44;
 /**
- * With many connections waiting, a turn's piece shrinks so that a round of the queue costs
- * about one piece limit (1/100 s of the rate), but not below this (12 kB): a connection
- * waits one round for its next piece, not 50 × 66 kB (0.44 s at 5000 pps), while the
- * writes stay large enough to cost little.
+ * With many connections waiting, a turn's piece shrinks so that a round of the queue takes
+ * about this long: a connection waits that long for its next piece, not 50 × 44 packets
+ * (0.44 s at 5000 pps). A few connections at a high rate keep whole pieces (8 at 100000
+ * pps: 3.5 ms a round), so the writes stay few where they cost the most.
  */
+const ROUND_FRACTION_OF_SECOND = 1 / 50;
+/** ...but a piece never shrinks below this (12 kB), so writes stay large enough to cost little. */
 const SHARE_MIN_PACKETS = 8;
 
 /** The most packets one forwarded piece may cost at `rate` packets/s with `burst`. */
@@ -41,8 +43,8 @@ export function pieceLimit(rate: number, burst: number): number {
 /**
  * One direction's share of the container's budget: a token bucket and a FIFO of the
  * connections waiting for it, served round robin, one piece of equal size per turn
- * (`pieceLimit` packets shared among the waiters, see `SHARE_MIN_PACKETS`; less if the
- * connection holds less), so every waiting connection gets the same share of packets.
+ * (`pieceLimit` packets, smaller when many wait, see `ROUND_FRACTION_OF_SECOND`; less if
+ * the connection holds less), so every waiting connection gets the same share of packets.
  *
  * A chunk passes straight through when nobody is waiting, it fits in one piece and the
  * bucket covers it; otherwise its connection joins the back of the queue. When the head
@@ -52,6 +54,8 @@ export class Limiter {
   readonly bucket: TokenBucket;
   /** Packets one forwarded piece may cost at most. */
   readonly pieceLimit: number;
+  /** Packets a round of the queue should cost at most (see ROUND_FRACTION_OF_SECOND). */
+  private readonly roundPackets: number;
   private queue: Waiter[] = [];
   private head = 0;
   private timer: unknown = null;
@@ -62,6 +66,7 @@ export class Limiter {
   constructor(rate: number, burst: number, private readonly now: Clock, private readonly timers: Timers = realTimers) {
     this.bucket = new TokenBucket(rate, burst, now);
     this.pieceLimit = pieceLimit(rate, burst);
+    this.roundPackets = rate * ROUND_FRACTION_OF_SECOND;
   }
 
   /** Connections waiting for tokens. */
@@ -137,7 +142,7 @@ export class Limiter {
   /** The packets one turn may release while `waiting` connections wait. */
   private share(): number {
     const floor = Math.min(SHARE_MIN_PACKETS, this.pieceLimit);
-    return Math.max(floor, Math.ceil(this.pieceLimit / this.waiting));
+    return Math.max(floor, Math.min(this.pieceLimit, Math.floor(this.roundPackets / this.waiting)));
   }
 
   private dequeue(): Waiter {
