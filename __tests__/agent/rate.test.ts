@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import type * as net from "node:net";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import { HOST, Resources, delay, httpGet, metric } from "./helpers";
@@ -10,16 +9,40 @@ afterEach(() => resources.closeAll());
 
 const PACKET = 1500;
 
-/** Writes full packets as fast as backpressure allows, until the socket closes. */
-function flood(socket: net.Socket): void {
-  const chunk = Buffer.alloc(64 * PACKET, 7);
-  const pump = (): void => {
-    while (!socket.destroyed && socket.write(chunk));
-    if (!socket.destroyed) socket.once("drain", pump);
+/**
+ * A fixture script in a process of its own, so that a busy test process neither starves the
+ * writers nor skews what the app counts. It exits when its stdin closes (at cleanup).
+ */
+async function fixture(script: string, args: string[]): Promise<(request?: string) => Promise<unknown>> {
+  const child = spawn(process.execPath, [path.join(__dirname, "fixtures", script), ...args], { stdio: ["pipe", "pipe", "inherit"] });
+  resources.onClose(async () => {
+    child.stdin.end();
+    if (child.exitCode === null && child.signalCode === null) await once(child, "exit");
+  });
+  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<unknown> => {
+    const { value } = await lines.next();
+    if (typeof value !== "string") throw new Error(`${script} ended early (exit ${child.exitCode})`);
+    return JSON.parse(value);
   };
-  socket.on("error", () => {});
-  pump();
+  return async (request?: string) => {
+    if (request !== undefined) child.stdin.write(`${request}\n`);
+    return next();
+  };
 }
+
+/**
+ * Clients (fixtures/writers.js) that keep `queued` bytes waiting in writes of `write` bytes
+ * each; resolves once every one of them has bytes waiting (its kernel buffers are full).
+ */
+async function writers(port: number, spec: Array<{ write: number; queued: number }>): Promise<void> {
+  const next = await fixture("writers.js", [String(port), JSON.stringify(spec)]);
+  await next(); // connected
+  await next(); // full
+}
+
+/** A client that writes full packets as fast as backpressure allows. */
+const FLOOD = { write: 64 * PACKET, queued: 64 * PACKET };
 
 describe("the packets-per-second limit on a real clock", () => {
   it("holds a flooding client to 1000 pps (within 10%) over 3 s once the burst is spent", async () => {
@@ -28,7 +51,7 @@ describe("the packets-per-second limit on a real clock", () => {
     const { ready } = await resources.startAgent(["--listen", "0", "--host", HOST, "--pps", "1000", "--upstream", `${HOST}:${app.port}`]);
 
     // when a client floods it (and the first second's burst is spent)
-    flood(await resources.connect(ready.listen));
+    await writers(ready.listen, [FLOOD]);
     await delay(1500);
     const before = await app.counts();
     await delay(3000);
@@ -49,8 +72,7 @@ describe("the packets-per-second limit on a real clock", () => {
     ]);
 
     // when 50 clients flood it at once (and the first second's burst is spent)
-    const clients = await Promise.all(Array.from({ length: 50 }, () => resources.connect(ready.listen)));
-    clients.forEach(flood);
+    await writers(ready.listen, Array.from({ length: 50 }, () => FLOOD));
     await delay(1500);
     const before = await app.counts();
     await delay(2000);
@@ -73,7 +95,7 @@ describe("the packets-per-second limit on a real clock", () => {
       ...["--listen", "0", "--host", HOST, "--health-port", "0", "--pps", "5000", "--burst", "100"],
       ...["--upstream", `${HOST}:${port}`],
     ]);
-    flood(await resources.connect(ready.listen));
+    await writers(ready.listen, [FLOOD]);
     await delay(1500);
 
     const { body } = await httpGet(ready.healthPort!, "/metrics");
@@ -85,19 +107,30 @@ describe("the packets-per-second limit on a real clock", () => {
   });
 
   it("charges a stream that never waits 1500 bytes per packet: the next read completes a full read's last packet", async () => {
-    // given an agent whose bucket cannot run dry during the test (every read passes at once)
-    const { port } = await resources.server((socket) => socket.resume());
+    // given an agent whose bucket cannot run dry during the test (every read passes at once), in
+    // front of an app that reads in spells (so bytes pile up and the agent's reads fill its buffer)
+    const { port } = await resources.server((socket) => {
+      const spell = setInterval(() => {
+        socket.resume();
+        setTimeout(() => socket.pause(), 5);
+      }, 20);
+      socket.once("close", () => clearInterval(spell));
+    });
     const { ready } = await resources.startAgent([
       ...["--listen", "0", "--host", HOST, "--health-port", "0", "--pps", "10000000"],
       ...["--upstream", `${HOST}:${port}`],
     ]);
 
-    // when a client floods it
-    flood(await resources.connect(ready.listen));
-    await delay(500);
+    // when a client floods it, until 10 full reads' worth went through
+    await writers(ready.listen, [FLOOD]);
+    let body = "";
+    for (let i = 0; i < 100; i++) {
+      body = (await httpGet(ready.healthPort!, "/metrics")).body;
+      if (metric(body, 'tcp_addon_bytes_total{direction="in"}') > 10 * 65536) break;
+      await delay(50);
+    }
 
     // then the packets counted are the bytes / 1500, not one partial packet per 64 KiB read
-    const { body } = await httpGet(ready.healthPort!, "/metrics");
     const bytes = metric(body, 'tcp_addon_bytes_total{direction="in"}');
     const packets = metric(body, 'tcp_addon_packets_total{direction="in"}');
     expect(bytes).toBeGreaterThan(10 * 65536);
@@ -113,26 +146,11 @@ interface Counts {
   counts: number[];
 }
 
-/**
- * The counting app (fixtures/counting-app.js), in its own process so that a busy test process
- * does not skew what it counts; `counts()` asks it for the bytes per connection so far.
- */
+/** The app (fixtures/counting-app.js); `counts()` asks it for the bytes per connection so far. */
 async function countingApp(): Promise<{ port: number; counts: () => Promise<Counts> }> {
-  const child = spawn(process.execPath, [path.join(__dirname, "fixtures", "counting-app.js")], { stdio: ["pipe", "pipe", "inherit"] });
-  resources.onClose(async () => {
-    child.stdin.end();
-    if (child.exitCode === null) await once(child, "exit");
-  });
-  const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const next = async (): Promise<unknown> => JSON.parse(((await lines.next()).value as string | undefined) ?? "null");
+  const next = await fixture("counting-app.js", []);
   const { port } = (await next()) as { port: number };
-  return {
-    port,
-    counts: async () => {
-      child.stdin.write("counts\n");
-      return (await next()) as Counts;
-    },
-  };
+  return { port, counts: async () => (await next("counts")) as Counts };
 }
 
 /** Bytes per connection between two counts, and the seconds between them. */
@@ -144,28 +162,14 @@ function between(before: Counts, after: Counts): { bytes: number[]; seconds: num
  * Clients that each keep about `queued` bytes waiting in writes of `write` bytes, through an
  * agent at `pps`; after a warm-up, the bytes per connection the app receives in 2 s.
  */
-async function sharesOf(pps: number, writers: Array<{ write: number; queued: number }>): Promise<number[]> {
+async function sharesOf(pps: number, spec: Array<{ write: number; queued: number }>): Promise<number[]> {
   const app = await countingApp();
   const { ready } = await resources.startAgent(["--listen", "0", "--host", HOST, "--pps", String(pps), "--upstream", `${HOST}:${app.port}`]);
-  const clients: net.Socket[] = [];
-  for (let i = 0; i < writers.length; i++) clients.push(await resources.connect(ready.listen));
-  const top = (): void => {
-    clients.forEach((client, i) => {
-      const { write, queued } = writers[i];
-      const chunk = Buffer.alloc(write, 5);
-      while (!client.destroyed && client.writableLength < queued) client.write(chunk);
-    });
-  };
-  const timer = setInterval(top, 2);
-  try {
-    top();
-    await delay(1500);
-    const before = await app.counts();
-    await delay(2000);
-    return between(before, await app.counts()).bytes;
-  } finally {
-    clearInterval(timer);
-  }
+  await writers(ready.listen, spec);
+  await delay(1500);
+  const before = await app.counts();
+  await delay(2000);
+  return between(before, await app.counts()).bytes;
 }
 
 function jain(shares: number[]): number {
