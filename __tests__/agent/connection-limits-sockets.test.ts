@@ -74,12 +74,15 @@ async function attempts(port: number, addresses: readonly string[], count: numbe
 describe("connection limits on loopback", () => {
   it("1000 attempts from one address: exactly maxConnectionsPerIp are served, the rest reset at once, one log line", async () => {
     const { port, limits, lines, served } = await limitedServer(0, 20);
+    const start = Date.now();
     const outcomes = await attempts(port, ["127.0.0.1"], 1000);
+    const seconds = (Date.now() - start) / 1000;
     expect(outcomes).toEqual({ ok: 20, reset: 980 });
     expect(served()).toBe(20);
     expect(limits.rejectedTotal("max_connections_per_ip")).toBe(980);
     expect(lines.length).toBeGreaterThanOrEqual(1);
-    expect(lines.length).toBeLessThanOrEqual(3); // one per second per address, however long the run
+    // one line per second per address at most, however long the run took
+    expect(lines.length).toBeLessThanOrEqual(1 + Math.ceil(seconds));
   });
 
   it("1000 attempts from 10 addresses (127.0.0.x): each address gets its own allowance", async () => {

@@ -281,7 +281,7 @@ describe("sidecar mode on SIGTERM", () => {
 
   it("keeps the listener open for the whole window, then exits 0", async () => {
     const app = await upstream();
-    const { agent, ready } = await sidecar(app.port, ["--drain-seconds", "1"]);
+    const { agent, ready } = await sidecar(app.port, ["--drain-seconds", "3"]);
     const client = await resources.connect(ready.listen);
     const server = await app.next();
 
@@ -289,9 +289,12 @@ describe("sidecar mode on SIGTERM", () => {
     await agent.waitForEvent("drain-start");
     server.end();
     client.end();
-    // a flow that arrives during the window is accepted; still open at its end, it is reset
+    // a flow that arrives during the window is accepted (it reaches the app); still busy at its
+    // end (a byte every 200 ms, never quiet for the 1 s that earns a FIN), it is reset
     const late = await resources.connect(ready.listen);
-    const lateClosed = closed(late);
+    const ticker = setInterval(() => late.write("."), 200);
+    const lateClosed = closed(late).finally(() => clearInterval(ticker));
+    await app.next();
 
     const exit = await agent.exited;
     expect(exit.code).toBe(0);

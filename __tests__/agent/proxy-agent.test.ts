@@ -65,8 +65,8 @@ describe("the agent with PROXY protocol v2", () => {
   it("resets a connection whose header is too slow, and the app never sees it", async () => {
     const app = await recordingApp();
     const ready = await agentWith(app.port, ["--proxy-protocol", "proxy-v2", "--proxy-header-timeout", "0.3"]);
-    const socket = net.connect({ host: HOST, port: ready.listen });
-    await once(socket, "connect");
+    // written as soon as it connects: the reset may come before the test sees the connect
+    const socket = resources.dial(ready.listen);
     socket.write(header().subarray(0, 10));
     const { error } = await closed(socket);
     expect(error?.code).toBe("ECONNRESET");

@@ -67,9 +67,9 @@ async function connectHalfOpen(port: number): Promise<net.Socket> {
 
 describe("a stream the agent cuts reaches the peer as a reset, never a FIN", () => {
   it("resets a 100 MB download still running at the drain deadline", async () => {
-    // given a download of 100 MB held to 5000 pps (13 s), and a 1-second drain
+    // given a download of 100 MB held to 5000 pps (13 s), and a half-second drain (shorter than the 1 s a connection must be quiet to get a FIN)
     const { port } = await resources.server((socket) => sendBytes(socket, 100 * MB));
-    const { agent, ready } = await sidecar(port, ["--pps", "5000", "--drain-seconds", "1"]);
+    const { agent, ready } = await sidecar(port, ["--pps", "5000", "--drain-seconds", "0.5"]);
     const client = await connectHalfOpen(ready.listen);
     const end = streamEnd(client);
     client.write("go");
@@ -87,7 +87,7 @@ describe("a stream the agent cuts reaches the peer as a reset, never a FIN", () 
     let appSocket: (side: { end: Promise<StreamEnd> }) => void = () => {};
     const appSide = new Promise<{ end: Promise<StreamEnd> }>((resolve) => (appSocket = resolve));
     const { port } = await resources.server((socket) => appSocket({ end: streamEnd(socket) }), { allowHalfOpen: true });
-    const { agent, ready } = await sidecar(port, ["--pps", "5000", "--drain-seconds", "1"]);
+    const { agent, ready } = await sidecar(port, ["--pps", "5000", "--drain-seconds", "0.5"]);
     sendBytes(await connectHalfOpen(ready.listen), 100 * MB);
     const { end } = await appSide;
 

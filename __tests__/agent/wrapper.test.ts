@@ -63,7 +63,7 @@ describe("wrapper mode", () => {
   it("does not listen until the app accepts on its port", async () => {
     const listen = await unusedPort();
     const agent = resources.spawnAgent(
-      ["--listen", String(listen), "--host", HOST, "--", process.execPath, APP, "--listen-after", "1500"],
+      ["--listen", String(listen), "--host", HOST, "--", process.execPath, APP, "--listen-after", "3000"],
       { env: agentEnv() },
     );
     await agent.waitForEvent("app-start");
@@ -122,16 +122,17 @@ describe("wrapper mode", () => {
 describe("wrapper mode on SIGTERM", () => {
   it("lets a connection finish within the drain time, closes a quiet one with a FIN, then stops the app and exits with its code", async () => {
     // given an app that exits 42 on SIGTERM, and two connections open through the agent
-    const { agent, ready } = await wrapper(["--drain-seconds", "2"], [], agentEnv({ APP_SIGTERM_CODE: "42" }));
+    const { agent, ready } = await wrapper(["--drain-seconds", "4"], [], agentEnv({ APP_SIGTERM_CODE: "42" }));
     const quick = await established(ready.listen);
     const quiet = await established(ready.listen);
     const quietClosed = closed(quiet);
 
-    // when the agent gets SIGTERM, and during the drain one connection asks for an answer in 300 ms
+    // when the agent gets SIGTERM, and as the drain begins one connection asks for an answer in
+    // 300 ms (asked at once: a test slower than the 1 s quiet time would otherwise see a FIN)
     agent.signal("SIGTERM");
-    await agent.waitForEvent("drain-start");
     const quickAnswer = readAll(quick);
     quick.write("wait 300\n");
+    await agent.waitForEvent("drain-start");
 
     // then the quick connection completes, the quiet one ends cleanly (the app closes on the
     // FIN the agent sends it), the app gets SIGTERM only after the drain, and its code is passed on
