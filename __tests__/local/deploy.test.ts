@@ -2,11 +2,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { ConnectionLoop, ECHO_APP, SteadyClient, transfer } from "./deploy-load";
-import { freePort, LocalRun, readEvents, statesByTask, within, writeConfig } from "./helpers";
+import { freePort, LocalRun, PATIENT_HEALTH_CHECKS, readEvents, statesByTask, within, writeConfig } from "./helpers";
 
 /**
  * Deploys (SIGHUP) as ECS and the NLB run them, at --time-scale 0.1 with the default timings
- * and the default propagation lag (40 AWS seconds), with real processes and sockets.
+ * (but for the longer health check timeout of PATIENT_HEALTH_CHECKS) and the default
+ * propagation lag (120 AWS seconds), with real processes and sockets.
  */
 
 jest.setTimeout(120_000);
@@ -47,7 +48,7 @@ describe.each([2, 4])("a deploy of %i containers under load", (containers) => {
     // given: the app behind local mode, 10 long-lived clients and 50 new connections a second
     const port = await freePort();
     const events = tempFile("events.jsonl");
-    run = new LocalRun(["--config", writeConfig({ port, containers, command: `node ${ECHO_APP}` }), "--events", events]);
+    run = new LocalRun(["--config", writeConfig({ port, containers, command: `node ${ECHO_APP}`, deploy: PATIENT_HEALTH_CHECKS }), "--events", events]);
     await run.ready(containers, 30_000);
     for (let i = 0; i < 10; i += 1) steady.push(new SteadyClient(port));
     await within(Promise.all(steady.map((c) => c.whenConnected())), 10_000, "10 steady clients");
@@ -87,7 +88,7 @@ describe("health checks and failed deploys", () => {
   it("keeps the clients of a target whose /healthz stalls past two checks", async () => {
     const port = await freePort();
     const events = tempFile("events.jsonl");
-    run = new LocalRun(["--config", writeConfig({ port, containers: 2, command: `node ${ECHO_APP}` }), "--events", events]);
+    run = new LocalRun(["--config", writeConfig({ port, containers: 2, command: `node ${ECHO_APP}`, deploy: PATIENT_HEALTH_CHECKS }), "--events", events]);
     await run.ready(2, 30_000);
     const clients = Array.from({ length: 6 }, () => new SteadyClient(port));
     steady.push(...clients);
@@ -119,9 +120,11 @@ describe("health checks and failed deploys", () => {
     const port = await freePort();
     const events = tempFile("events.jsonl");
     const marker = tempFile("broken-release");
+    // The default grace period (60 AWS s, 6 s here) gives the first tasks' agents room to start on
+    // a loaded machine; each new task, which never listens, fails when its own grace period ends.
     run = new LocalRun([
       "--config",
-      writeConfig({ port, containers: 2, command: `node ${ECHO_APP} --hang-if ${marker}`, deploy: { healthCheckGracePeriodSeconds: 20 } }),
+      writeConfig({ port, containers: 2, command: `node ${ECHO_APP} --hang-if ${marker}`, deploy: { ...PATIENT_HEALTH_CHECKS, healthCheckGracePeriodSeconds: 60 } }),
       "--events",
       events,
     ]);

@@ -27,6 +27,14 @@ export function freePort(): Promise<number> {
   return freePortOn("127.0.0.1");
 }
 
+/**
+ * `deploy:` overrides for tests that are not about health check timing: the longest health
+ * check timeout below the 10 s interval, so that a /healthz answer slowed by a loaded machine
+ * has 900 ms at --time-scale 0.1 rather than 500 before it counts as a failed check (two in a
+ * row take a target out of the rotation). An agent that stops answering still fails them.
+ */
+export const PATIENT_HEALTH_CHECKS = Object.freeze({ healthCheckTimeoutSeconds: 9 });
+
 /** A temp folder with a config for the example broker (or another command). */
 export function writeConfig(options: {
   port: number;
@@ -96,7 +104,7 @@ export class LocalRun {
    * Waits for the app's ready line on stdout and for each of its `containers` replicas'
    * "ready on" lines on stderr (the two pipes are read independently), then returns TCP_URL.
    */
-  async ready(containers = 1, ms = 20_000): Promise<string> {
+  async ready(containers = 1, ms = 45_000): Promise<string> {
     for (let i = 1; i <= containers; i += 1) await this.waitForLine(new RegExp(`\\.${i} \\| ready on`), ms);
     const line = await within(
       Promise.race([

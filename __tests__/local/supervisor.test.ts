@@ -1,4 +1,6 @@
+import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 import { deployTimings, type ResolvedApp } from "../../config";
 import { AppSupervisor } from "../../runtime/local/app-supervisor";
 import { AGENT_BUNDLE } from "../../runtime/local/cli";
@@ -9,9 +11,22 @@ import { within } from "./helpers";
 
 jest.setTimeout(60_000);
 
-/** Accepts connections on $PORT for `seconds`, then closes its listener but keeps running. */
-function listenFor(seconds: number): string {
-  const script = `const s = require('net').createServer((c) => c.end()).listen(process.env.PORT, '127.0.0.1'); setTimeout(() => s.close(), ${seconds * 1000}); setInterval(() => {}, 1000)`;
+/**
+ * The health check grace period, in AWS seconds: 6 s at the test's time scale, room for an
+ * agent and its app to start on a loaded machine (a task whose agent is not up by then is
+ * abandoned and its slot gets another).
+ */
+const GRACE_SECONDS = 60;
+
+/**
+ * Accepts connections on $PORT until the file `marker` appears; then it removes the file
+ * (the task that replaces it keeps listening) and closes its listener but keeps running.
+ */
+function listenUntil(marker: string): string {
+  const script =
+    `const fs = require('fs'); const s = require('net').createServer((c) => c.end()).listen(process.env.PORT, '127.0.0.1'); ` +
+    `const poll = setInterval(() => { if (fs.existsSync('${marker}')) { fs.rmSync('${marker}', { force: true }); s.close(); clearInterval(poll); } }, 50); ` +
+    `setInterval(() => {}, 1000)`;
   return `node -e "${script}"`;
 }
 
@@ -30,7 +45,9 @@ function app(command: string): ResolvedApp {
     secrets: {},
     allowedCidrs: ["0.0.0.0/0"],
     loadBalancer: 0,
-    deploy: deployTimings({ healthCheckGracePeriodSeconds: 10 }),
+    // the longest health check timeout below the 10 s interval, 900 ms here rather than 500, for
+    // /healthz answers slowed by a loaded machine; an app that stops accepting fails checks at once
+    deploy: deployTimings({ healthCheckGracePeriodSeconds: GRACE_SECONDS, healthCheckTimeoutSeconds: 9 }),
   };
 }
 
@@ -60,6 +77,15 @@ class LogTap {
   }
 }
 
+/** Resolves once the slot's task is healthy (a slow check may have marked it unhealthy meanwhile). */
+async function untilHealthy(s: AppSupervisor, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!s.replicas[0].ready) {
+    if (Date.now() > deadline) throw new Error(`the task was not healthy within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 let supervisor: AppSupervisor | undefined;
 
 afterEach(async () => {
@@ -71,11 +97,20 @@ describe("AppSupervisor", () => {
   it("takes a task whose app stops accepting out of the rotation once unhealthy and replaces it", async () => {
     const tap = new LogTap();
     const clock = new DeployClock(0.1);
-    supervisor = new AppSupervisor(app(listenFor(4)), { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
+    const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-flaky-")), "stop-accepting");
+    supervisor = new AppSupervisor(app(listenUntil(marker)), { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
     await supervisor.start();
     const first = supervisor.replicas[0].pid;
 
-    await tap.waitFor(/flaky\.1#1 \| unhealthy: out of the rotation/);
+    // The grace period started when the task was launched, before start() resolved: once it is
+    // over (ECS ignores an unhealthy target before), and with the target healthy, the app stops accepting.
+    await new Promise((resolve) => setTimeout(resolve, clock.ms(GRACE_SECONDS)));
+    await untilHealthy(supervisor);
+    const unhealthy = /flaky\.1#1 \| unhealthy: out of the rotation/;
+    const seenBefore = tap.lines.filter((line) => unhealthy.test(line)).length;
+    fs.writeFileSync(marker, "");
+
+    await tap.waitFor(unhealthy, seenBefore + 1);
     const inRotationWhileUnhealthy = supervisor.balancer.backends.length;
     await tap.waitFor(/flaky\.1#1 \| unhealthy after its grace period: ECS starts a replacement/);
     await tap.waitFor(/flaky\.1 \| ready on/, 2);
