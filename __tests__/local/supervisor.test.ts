@@ -30,7 +30,7 @@ function listenUntil(marker: string): string {
   return `node -e "${script}"`;
 }
 
-function app(command: string): ResolvedApp {
+function app(command: string, graceSeconds = GRACE_SECONDS): ResolvedApp {
   return {
     name: "flaky",
     image: "local/flaky:dev",
@@ -47,7 +47,7 @@ function app(command: string): ResolvedApp {
     loadBalancer: 0,
     // the longest health check timeout below the 10 s interval, 900 ms here rather than 500, for
     // /healthz answers slowed by a loaded machine; an app that stops accepting fails checks at once
-    deploy: deployTimings({ healthCheckGracePeriodSeconds: GRACE_SECONDS, healthCheckTimeoutSeconds: 9 }),
+    deploy: deployTimings({ healthCheckGracePeriodSeconds: graceSeconds, healthCheckTimeoutSeconds: 9 }),
   };
 }
 
@@ -116,6 +116,30 @@ describe("AppSupervisor", () => {
     await tap.waitFor(/flaky\.1 \| ready on/, 2);
 
     expect(inRotationWhileUnhealthy).toBe(0);
+    expect(supervisor.replicas[0].pid).not.toBe(first);
+  });
+
+  it("replaces a task that turned unhealthy within its grace period once the period ends", async () => {
+    const tap = new LogTap();
+    const clock = new DeployClock(0.1);
+    const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-flaky-")), "stop-accepting");
+    // (a grace period of 12 s here: the task must start, turn healthy and fail two checks within it)
+    const grace = 120;
+    supervisor = new AppSupervisor(app(listenUntil(marker), grace), { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
+    const started = Date.now();
+    await supervisor.start();
+    const first = supervisor.replicas[0].pid;
+
+    // given a task that was healthy and stops accepting while its grace period still runs
+    await untilHealthy(supervisor);
+    fs.writeFileSync(marker, "");
+    await tap.waitFor(/flaky\.1#1 \| unhealthy: out of the rotation/);
+    const graceLeft = clock.ms(grace) - (Date.now() - started);
+    expect(graceLeft).toBeGreaterThan(0); // (else the test proves nothing: start was too slow)
+
+    // then it is replaced once the grace period is over (ECS judges it then), not left unhealthy
+    await tap.waitFor(/flaky\.1#1 \| unhealthy after its grace period: ECS starts a replacement/);
+    await tap.waitFor(/flaky\.1 \| ready on/, 2);
     expect(supervisor.replicas[0].pid).not.toBe(first);
   });
 });

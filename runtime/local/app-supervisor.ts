@@ -348,8 +348,13 @@ export class AppSupervisor extends EventEmitter {
     const task = this.createTask(slot);
     task.graceTimer = setTimeout(() => {
       task.graceOver = true;
-      if (task.everHealthy || task.leaving) return;
+      if (task.leaving) return;
       const state = this.targets.stateOf(task.id);
+      // A task that was healthy, then turned unhealthy within its grace period, is judged now.
+      if (task.everHealthy) {
+        if (state === "unhealthy") this.onTargetState(task.id, state);
+        return;
+      }
       if (state === undefined) void this.abandon(task, `its agent was not up within the ${this.timings.healthCheckGracePeriodSeconds} s grace period`);
       else if (state === "unhealthy") void this.abandon(task, `unhealthy at the end of the ${this.timings.healthCheckGracePeriodSeconds} s grace period`);
     }, this.options.clock.ms(this.timings.healthCheckGracePeriodSeconds));
