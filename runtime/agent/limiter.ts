@@ -27,10 +27,11 @@ const PIECE_MAX_PACKETS = 44;
 /**
  * With many connections waiting, a turn's piece shrinks so that a round of the queue takes
  * about this long: a connection waits that long for its next piece, not 50 × 44 packets
- * (0.44 s at 5000 pps). A few connections at a high rate keep whole pieces (8 at 100000
- * pps: 3.5 ms a round), so the writes stay few where they cost the most.
+ * (0.44 s at 5000 pps). A few connections keep larger pieces (8 at 5000 pps: 31 packets;
+ * at 100000 pps whole ones), so the writes stay few: at 1/50 s, 8 connections at 5000 pps
+ * cost the agent 0.150 cores instead of 0.115 (the bench's plans case, tcp-5k).
  */
-const ROUND_FRACTION_OF_SECOND = 1 / 50;
+const ROUND_FRACTION_OF_SECOND = 1 / 20;
 /** ...but a piece never shrinks below this (12 kB), so writes stay large enough to cost little. */
 const SHARE_MIN_PACKETS = 8;
 
