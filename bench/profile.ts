@@ -12,7 +12,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { buildAgent } from "../runtime/agent/build";
 import { duplexClients, duplexServer, Meter, sinkServer, sources } from "./lib/load";
-import { BenchError, cpuSeconds, delay, HOST, jsonEvents, now, Peer } from "./lib/proc";
+import { agentSidecarArgs } from "./lib/peers";
+import { BenchError, cpuSeconds, delay, jsonEvents, now, Peer } from "./lib/proc";
 
 interface ProfileNode {
   id: number;
@@ -90,24 +91,7 @@ async function main(): Promise<void> {
   const down = new Meter();
   const upstream = options.duplex ? duplexServer(up) : sinkServer(up);
   const upstreamPort = await upstream.listen();
-  const agent = new Peer("agent", process.execPath, [
-    "--cpu-prof",
-    "--cpu-prof-dir",
-    dir,
-    bundle,
-    "--host",
-    HOST,
-    "--listen",
-    "0",
-    "--health-port",
-    "0",
-    "--drain-seconds",
-    "1",
-    "--pps",
-    String(options.pps),
-    "--upstream",
-    `${HOST}:${upstreamPort}`,
-  ]);
+  const agent = new Peer("agent", process.execPath, ["--cpu-prof", "--cpu-prof-dir", dir, ...agentSidecarArgs(bundle, options.pps, upstreamPort)]);
   try {
     const ready = await jsonEvents(agent)("ready", 10_000);
     const port = ready.listen as number;

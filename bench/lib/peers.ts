@@ -158,26 +158,17 @@ export interface AgentOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * The agent's arguments in sidecar mode on the bench's loopback host, with ports the kernel picks.
+ * Connections are closed before the agent is stopped, so nothing needs a long drain.
+ */
+export function agentSidecarArgs(bundle: string, pps: number, upstreamPort: number): string[] {
+  return [bundle, "--host", HOST, "--listen", "0", "--health-port", "0", "--drain-seconds", "1", "--pps", String(pps), "--upstream", `${HOST}:${upstreamPort}`];
+}
+
 /** Starts the bundled agent in sidecar mode and waits for its `ready` line. */
 export async function startAgent(options: AgentOptions): Promise<AgentProcess> {
-  const args = [
-    ...RAISE_NOFILE,
-    process.execPath,
-    options.bundle,
-    "--host",
-    HOST,
-    "--listen",
-    "0",
-    "--health-port",
-    "0",
-    // Connections are closed before the agent is stopped; nothing needs a long drain.
-    "--drain-seconds",
-    "1",
-    "--pps",
-    String(options.pps),
-    "--upstream",
-    `${HOST}:${options.upstreamPort}`,
-  ];
+  const args = [...RAISE_NOFILE, process.execPath, ...agentSidecarArgs(options.bundle, options.pps, options.upstreamPort)];
   if (options.burst !== undefined) args.push("--burst", String(options.burst));
   const peer = new Peer(options.name ?? "agent", "sh", args, options.env === undefined ? {} : { env: { ...process.env, ...options.env } });
   const next = jsonEvents(peer);
