@@ -1,6 +1,6 @@
 import type { DeployTimings } from "../config/deploy-timings";
 import { appNetworking, type AppNetworking, type Plan, type ResolvedApp } from "../config/schema";
-import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT, EMF_ENV } from "../runtime/agent/contract";
+import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT } from "../runtime/agent/contract";
 
 /**
  * The two containers of every app's task, as typed objects. Pure: no cdktf, tokens are plain
@@ -109,7 +109,7 @@ export function agentEnvironment(plan: Plan, timings: DeployTimings, metrics?: {
     ...(plan.burst !== undefined ? { [AGENT_ENV.burst]: String(plan.burst) } : {}),
     [AGENT_ENV.upstream]: `127.0.0.1:${APP_PORT}`,
     [AGENT_ENV.drainSeconds]: String(timings.agentDrainSeconds),
-    ...(metrics === undefined ? {} : { [EMF_ENV.enabled]: "1", [EMF_ENV.project]: metrics.project, [EMF_ENV.app]: metrics.app }),
+    ...(metrics === undefined ? {} : { [AGENT_ENV.emf]: "1", [AGENT_ENV.project]: metrics.project, [AGENT_ENV.app]: metrics.app }),
   };
 }
 

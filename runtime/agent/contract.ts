@@ -31,7 +31,7 @@ export const DEFAULT_DRAIN_SECONDS = 25;
 /** Seconds an idle connection is kept: above the NLB's 350 s TCP idle timeout, so the NLB closes first. */
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 360;
 
-/** The environment variables the agent reads, one per flag; the declaration writes them. */
+/** The environment variables the agent reads (one per flag, then the EMF emitter's); the declaration writes them. */
 export const AGENT_ENV = {
   listen: "TCP_ADDON_LISTEN",
   host: "TCP_ADDON_HOST",
@@ -48,6 +48,16 @@ export const AGENT_ENV = {
   proxyHeaderTimeout: "TCP_ADDON_PROXY_HEADER_TIMEOUT",
   maxConnections: "TCP_ADDON_MAX_CONNECTIONS",
   maxConnectionsPerIp: "TCP_ADDON_MAX_CONNECTIONS_PER_IP",
+  /** The EMF emitter (emf.ts): "1"/"on"/"true" writes the metrics; "0"/"off"/"false" or unset does not. */
+  emf: "TCP_ADDON_EMF",
+  /** Seconds between two EMF lines. */
+  emfInterval: "TCP_ADDON_EMF_INTERVAL",
+  /** The Project dimension of the metrics. */
+  project: "TCP_ADDON_PROJECT",
+  /** The App dimension of the metrics. */
+  app: "TCP_ADDON_APP",
+  /** Optional Task dimension (a task id or replica name); unset = project and app only. */
+  task: "TCP_ADDON_TASK",
 } as const;
 
 /**
@@ -124,16 +134,3 @@ export const AGENT_METRICS = {
 /** Seconds between two EMF lines unless TCP_ADDON_EMF_INTERVAL says otherwise (CloudWatch's standard resolution). */
 export const DEFAULT_EMF_INTERVAL_SECONDS = 60;
 
-/** The environment variables of the EMF emitter (read by emf.ts; the declaration writes them). */
-export const EMF_ENV = {
-  /** "1"/"on"/"true" writes the metrics; "0"/"off"/"false" or unset does not. */
-  enabled: "TCP_ADDON_EMF",
-  /** Seconds between lines. */
-  interval: "TCP_ADDON_EMF_INTERVAL",
-  /** The Project dimension. */
-  project: "TCP_ADDON_PROJECT",
-  /** The App dimension. */
-  app: "TCP_ADDON_APP",
-  /** Optional Task dimension (a task id or replica name); unset = project and app only. */
-  task: "TCP_ADDON_TASK",
-} as const;

@@ -1,5 +1,5 @@
 import { type Clock, NS_PER_MS, NS_PER_SECOND } from "./clock";
-import { AGENT_METRICS, DEFAULT_EMF_INTERVAL_SECONDS, EMF_ENV, METRIC_DIMENSIONS, METRICS_NAMESPACE } from "./contract";
+import { AGENT_ENV, AGENT_METRICS, DEFAULT_EMF_INTERVAL_SECONDS, METRIC_DIMENSIONS, METRICS_NAMESPACE } from "./contract";
 import { FlagError } from "./errors";
 import type { MetricsSnapshot } from "./metrics";
 import { realTimers, type Timers } from "./timers";
@@ -201,14 +201,14 @@ const OFF = new Set(["", "0", "off", "false", "no"]);
 const MAX_DIMENSION_VALUE = 1024;
 
 /**
- * The emitter's settings from the environment (EMF_ENV); null when TCP_ADDON_EMF is off or unset.
+ * The emitter's settings from the environment (AGENT_ENV.emf and the dimensions); null when TCP_ADDON_EMF is off or unset.
  * @throws FlagError (exit 2) on a value it cannot read, or when the project or app is missing.
  */
 export function emfOptions(env: NodeJS.ProcessEnv): EmfOptions | null {
-  const switchValue = (env[EMF_ENV.enabled] ?? "").trim().toLowerCase();
+  const switchValue = (env[AGENT_ENV.emf] ?? "").trim().toLowerCase();
   if (OFF.has(switchValue)) return null;
   if (!ON.has(switchValue)) {
-    throw new FlagError(`${EMF_ENV.enabled} must be on or off (1/0, true/false), got "${env[EMF_ENV.enabled]}"`);
+    throw new FlagError(`${AGENT_ENV.emf} must be on or off (1/0, true/false), got "${env[AGENT_ENV.emf]}"`);
   }
   const optional = (name: string): string | undefined => {
     const value = env[name];
@@ -220,18 +220,18 @@ export function emfOptions(env: NodeJS.ProcessEnv): EmfOptions | null {
   };
   const required = (name: string): string => {
     const value = optional(name);
-    if (value === undefined) throw new FlagError(`${EMF_ENV.enabled} is on: set ${name} (a metric dimension)`);
+    if (value === undefined) throw new FlagError(`${AGENT_ENV.emf} is on: set ${name} (a metric dimension)`);
     return value;
   };
-  const project = required(EMF_ENV.project);
-  const app = required(EMF_ENV.app);
-  const task = optional(EMF_ENV.task);
-  const rawInterval = env[EMF_ENV.interval];
+  const project = required(AGENT_ENV.project);
+  const app = required(AGENT_ENV.app);
+  const task = optional(AGENT_ENV.task);
+  const rawInterval = env[AGENT_ENV.emfInterval];
   let intervalSeconds = DEFAULT_EMF_INTERVAL_SECONDS;
   if (rawInterval !== undefined && rawInterval !== "") {
     intervalSeconds = /^\d+(\.\d+)?$/.test(rawInterval) ? Number(rawInterval) : NaN;
     if (!(intervalSeconds >= 0.1 && intervalSeconds <= 3600)) {
-      throw new FlagError(`${EMF_ENV.interval} must be a number of seconds from 0.1 to 3600, got "${rawInterval}"`);
+      throw new FlagError(`${AGENT_ENV.emfInterval} must be a number of seconds from 0.1 to 3600, got "${rawInterval}"`);
     }
   }
   return { dimensions: { project, app, ...(task === undefined ? {} : { task }) }, intervalSeconds };
