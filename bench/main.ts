@@ -205,9 +205,9 @@ async function main(): Promise<void> {
   };
   const json = JSON.stringify(report, null, 2) + "\n";
   const stamp = environment.date.replace(/[:.]/g, "-");
-  // A run of some cases, or of an agent other than this tree's, leaves latest.* alone.
+  // A run of some cases, or of an agent other than this tree's, leaves latest.* alone: they
+  // always hold one whole run of this tree's agent.
   const partial = only.size < CASES.length || agent !== undefined;
-  // A run of some cases only leaves latest.* alone: they always hold one whole run.
   const base = partial ? `${stamp}-${settings.mode}-partial` : "latest";
   fs.writeFileSync(path.join(RESULTS, `${stamp}-${settings.mode}${partial ? "-partial" : ""}.json`), json);
   if (!partial) fs.writeFileSync(path.join(RESULTS, "latest.json"), json);
