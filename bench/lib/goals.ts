@@ -108,7 +108,7 @@ export function goalRows(r: Results): Row[] {
     section,
     measure: "npm run synth, 100 apps",
     value: synth100
-      ? `${synth100.medianWallSeconds.toFixed(2)} s, ${fmt.mb(synth100.medianPeakTreePssBytes)} (PSS of npm, tsx and the synth)`
+      ? `${synth100.medianWallSeconds.toFixed(2)} s, ${fmt.mb(synth100.medianPeakTreePssBytes)} (PSS of npm, its shell and the synth)`
       : "not measured",
     goal: "< 2 s and < 250 MB",
     met: synth100 ? synthGoalMet(synth100) : undefined,
