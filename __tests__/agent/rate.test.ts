@@ -177,6 +177,13 @@ function jain(shares: number[]): number {
   return (sum * sum) / (shares.length * shares.reduce((a, b) => a + b * b, 0));
 }
 
+/**
+ * 50 clients first fill their kernel buffers (100-byte writes take a while on a loaded machine:
+ * over 30 s with a busy loop beside the test run), then are measured for 2 s: the time to fill
+ * is not what these tests are about, so they get room for it.
+ */
+const FILL_ROOM_MS = 120_000;
+
 describe("fairness whatever the write sizes", () => {
   it.each([1000, 5000])("gives 50 clients writing 100 bytes at a time equal shares at %i pps", async (pps) => {
     const shares = await sharesOf(pps, Array.from({ length: 50 }, () => ({ write: 100, queued: 8192 })));
@@ -184,7 +191,7 @@ describe("fairness whatever the write sizes", () => {
     expect(shares).toHaveLength(50);
     expect(jain(shares)).toBeGreaterThanOrEqual(0.98);
     expect(Math.min(...shares)).toBeGreaterThanOrEqual(fair * 0.7);
-  });
+  }, FILL_ROOM_MS);
 
   it("gives a 1 MB writer no more than 49 writers of 1 kB each at 2000 pps", async () => {
     const shares = await sharesOf(2000, [{ write: 1 << 20, queued: 1 << 20 }, ...Array.from({ length: 49 }, () => ({ write: 1000, queued: 8192 }))]);
@@ -192,5 +199,5 @@ describe("fairness whatever the write sizes", () => {
     expect(jain(shares)).toBeGreaterThanOrEqual(0.98);
     expect(Math.min(...shares)).toBeGreaterThanOrEqual(fair * 0.7);
     expect(shares[0]).toBeLessThanOrEqual(fair * 1.3);
-  });
+  }, FILL_ROOM_MS);
 });
