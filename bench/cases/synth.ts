@@ -155,17 +155,12 @@ async function runSynth(
       resolve(code);
     }),
   );
-  const deadline = Date.now() + 300_000;
-  if (!poll) {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
-    await exit;
-    clearTimeout(timer);
-  }
-  while (!exited) {
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new BenchError("TIMEOUT", "npm run synth ran over 300 s");
-    }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, 300_000);
+  while (poll && !exited) {
     let sum = 0;
     let pss = 0;
     for (const pid of processTree(child.pid!)) {
@@ -179,8 +174,10 @@ async function runSynth(
     peakPss = Math.max(peakPss, pss);
     await Promise.race([delay(10), exit]);
   }
-  const wallSeconds = now() - started;
   const code = await exit;
+  clearTimeout(timer);
+  if (timedOut) throw new BenchError("TIMEOUT", "npm run synth ran over 300 s");
+  const wallSeconds = now() - started;
   if (code !== 0) {
     const last = stderr.trim().split("\n").filter((l) => !l.includes("npm warn")).slice(-2).join(" | ");
     throw new BenchError("PEER_FAILED", `npm run synth exited ${code}: ${last}`);
