@@ -30,7 +30,7 @@ export function defaultLocalState(deployment: Deployment, dir: string): StateSpe
 
 /** Printed once at synth when the config has no `state:`. */
 export const LOCAL_STATE_NOTICE =
-  "tcp-addon: Terraform state is a local file next to the config (fine for a first try, not for a team); set `state: { s3: { bucket, region } }` to share it (README: Working as a team)";
+  "tcp-addon: Terraform state is a local file next to the config (fine for a first try, not for a team); set `state: { s3: { bucket, region } }` to share it (docs/team.md)";
 
 /** The parsed `state:` block as a StateSpec: the S3 key defaulted, a local path made absolute against `baseDir`. */
 export function resolveState(state: z.infer<typeof StateSchema>, deployment: Deployment, baseDir: string): StateSpec {

@@ -5,7 +5,7 @@ import { AGENT_METRICS, METRICS_NAMESPACE } from "../runtime/agent/contract";
 import { agentDimensions, type AppMetrics, serviceDimensions, targetGroupDimensions } from "./app-metrics";
 
 /**
- * The thresholds of every alarm, in one place (the README's table is written from them).
+ * The thresholds of every alarm, in one place (the table in docs/operations.md is written from them).
  * Periods are 60 s: the agent writes its metrics once a minute, the NLB and Container Insights
  * report per minute.
  */

@@ -206,13 +206,10 @@ describe("a project made by cdktf init --template=typescript", () => {
   }, STEP_TIMEOUT_MS);
 });
 
-describe("README", () => {
+describe("docs/constructs.md", () => {
   it('shows the consumer project line for line in "Use the constructs in your own CDKTF project"', () => {
-    const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
-    const start = readme.indexOf("### Use the constructs in your own CDKTF project");
-    expect(start).toBeGreaterThan(-1);
-    const end = readme.indexOf("\n## ", start);
-    const section = readme.slice(start, end < 0 ? undefined : end);
+    const section = fs.readFileSync(path.join(REPO, "docs", "constructs.md"), "utf8");
+    expect(section.startsWith("# Use the constructs in your own CDKTF project\n")).toBe(true);
     const shown = new Map<string, string>();
     for (const m of section.matchAll(/\*\*`([^`]+)`\*\*[^\n]*\n+```[a-z]*\n([\s\S]*?)```/g)) shown.set(m[1]!, m[2]!);
     expect([...shown.keys()].sort()).toEqual(["__tests__/stack-test.ts", "main.ts", "stack.ts", "tcp-addon.yaml"]);

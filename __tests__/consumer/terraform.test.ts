@@ -7,7 +7,7 @@ import { type RunResult, runProcess } from "../helpers/run";
 /**
  * The way out of CDKTF: the synthesized cdk.tf.json is plain Terraform JSON. Terraform alone
  * (no cdktf, no Node) initializes and validates it with `terraform -chdir=<stack folder>`, the
- * commands the README gives. Runs where `terraform` is on the PATH and a filesystem mirror of
+ * commands docs/deploys.md gives. Runs where `terraform` is on the PATH and a filesystem mirror of
  * hashicorp/aws exists (TCP_ADDON_TF_MIRROR, else /opt/tf-plugins): nothing is downloaded.
  */
 

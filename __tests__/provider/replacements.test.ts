@@ -6,8 +6,8 @@ import { type Change, dependentsOf, SecondApply, synthConfig, terraformAvailabil
 /**
  * What each config change replaces, by the real hashicorp/aws provider: the base config is
  * planned, "applied" into a state (second-apply.ts), then each change is planned against it.
- * The table these results make is the README's "What a change replaces"; this test fails when
- * the README's copy differs (UPDATE_README=1 rewrites it).
+ * The table these results make is "What a change replaces" in docs/verify.md; this test fails
+ * when that copy differs (UPDATE_README=1 rewrites it).
  */
 
 type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -176,10 +176,10 @@ maybe("a second apply with the real AWS provider", () => {
     });
   });
 
-  it("matches the README's table of what a change replaces", () => {
+  it("matches the table of what a change replaces in docs/verify.md", () => {
     const table = replacementTable(SCENARIOS.map((scenario) => ({ scenario, changes: planned.get(scenario)?.changes ?? [] })));
     fs.writeFileSync(path.join(work, "replacements.md"), table);
-    const readmePath = path.resolve(__dirname, "../../README.md");
+    const readmePath = path.resolve(__dirname, "../../docs/verify.md");
     const readme = fs.readFileSync(readmePath, "utf8");
     const [start, end] = ["<!-- replacements:start -->\n", "<!-- replacements:end -->"];
     const from = readme.indexOf(start);

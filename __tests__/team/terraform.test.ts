@@ -120,7 +120,7 @@ describeWithTerraform("the real Terraform", () => {
       expect(JSON.parse(s3.objects.get("/acme-tf-state/tcp-addon/acme/prod.tfstate")?.toString() ?? "{}")).toMatchObject({ version: 4 });
     });
 
-    it("takes over a local state with `terraform init -migrate-state` in the stack's folder (README steps)", async () => {
+    it("takes over a local state with `terraform init -migrate-state` in the stack's folder (docs/team.md steps)", async () => {
       // given a stack that was deployed with the default local state (one terraform_data resource stands in)
       const local = synth(configText(""));
       const before = backendOnly(local.stackDir);
