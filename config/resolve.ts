@@ -15,6 +15,7 @@ import {
   type AlarmSwitchesSpec,
   type AlarmTopicSpec,
   APP_NAME,
+  appCapacity,
   AppSchema,
   DEFAULT_RULES_PER_SECURITY_GROUP,
   type Plan,
@@ -151,6 +152,9 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
         ...(spec.maxConnectionsPerIp === undefined ? {} : { maxConnectionsPerIp: spec.maxConnectionsPerIp }),
       },
       waitForSteadyState: spec.waitForSteadyState,
+      // Omitted when on-demand and x86_64, so the apps of existing configs resolve as they did.
+      ...(spec.capacity === "on-demand" ? {} : { capacity: appCapacity(spec.capacity) }),
+      ...(spec.architecture === "x86_64" ? {} : { architecture: spec.architecture }),
     };
   });
 
