@@ -226,14 +226,14 @@ export type AlarmTopicSpec = { readonly email: string } | { readonly topicArn: s
  */
 export const CAPACITY_KINDS = ["on-demand", "spot"] as const;
 const percent = z
-  .union([
-    z.number().int().min(0).max(100),
-    z.string().regex(/^(100|[1-9]?[0-9])%$/, 'expected a percentage like "70%"').transform((p) => Number(p.slice(0, -1))),
-  ])
+  .preprocess(
+    (value) => (typeof value === "string" && /^\d+(\.\d+)?%$/.test(value) ? Number(value.slice(0, -1)) : value),
+    z.number({ error: 'expected a percentage like "70%"' }).int('expected a whole percentage like "70%"').min(0, "expected 0% to 100%").max(100, "expected 0% to 100%"),
+  )
   .describe("Share of the tasks above `base` that run on Fargate Spot, 0-100 (\"70%\" or 70)");
 export const CapacitySchema = z
   .union([
-    z.enum(CAPACITY_KINDS),
+    z.enum(CAPACITY_KINDS, { error: 'expected on-demand, spot, or { spot: "70%", base: 1 }' }),
     z.strictObject({
       spot: percent,
       base: z.number().int().min(0).max(100).default(0).describe("Tasks that always run on Fargate (on-demand) before any is put on Spot"),
