@@ -1,4 +1,5 @@
-import { ConfigError, resolveConfig } from "../../config";
+import { resolveConfig } from "../../config";
+import { issuesOf } from "./helpers";
 import { AppSchema, CapacitySchema } from "../../config/schema";
 
 /** `capacity:` (Fargate, Fargate Spot or a mix) and `architecture:` (x86_64 or arm64) per app. */
@@ -7,15 +8,6 @@ function config(app: Record<string, unknown> = {}): Record<string, unknown> {
   return { project: "acme", region: "eu-west-1", apps: { mqtt: { image: "img:1", command: "node server.js", ...app } } };
 }
 
-function issuesOf(raw: unknown): readonly string[] {
-  try {
-    resolveConfig(raw, "/srv");
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 const app = (overrides: Record<string, unknown>) => resolveConfig(config(overrides), "/srv").apps[0];
 
