@@ -42,6 +42,7 @@ export const PRICE_KEYS = [
   "natGb",
   "publicIpv4Hour",
   "dataTransferOutGb",
+  "interZoneGb",
   "alarmMetricMonth",
   "dashboardMonth",
   "customMetricMonth",
@@ -244,6 +245,10 @@ function appLines(app: ResolvedApp, a: CostAssumptions, line: AddLine): void {
   // dimension at a plan's rates: NLCU-hours = GB processed.
   line(app.name, "NLB capacity units (bytes processed, both ways)", 2 * oneWayGb, "NLCU-hours", "nlcuHour");
   line(app.name, "Data transfer out to the internet", oneWayGb, "GB", "dataTransferOutGb");
+  // Cross-zone load balancing is on (TcpLoadBalancer): with flows and tasks spread evenly, the
+  // share (zones - 1) / zones of the bytes crosses a zone, billed leaving one and entering the other.
+  const crossing = (2 * oneWayGb * (a.zones - 1)) / a.zones;
+  line(app.name, "Cross-zone traffic, NLB to tasks (billed out and in)", 2 * crossing, "GB", "interZoneGb");
   line(app.name, "NAT data processed", a.natGateways > 0 ? tasks * a.natGbPerTask : 0, "GB", "natGb");
 
   const switches = app.alarms ?? ALARMS_ON;

@@ -19,6 +19,8 @@ const SECONDS = HOURS * 3600; // 2,628,000
 const GIB = 2 ** 30;
 /** One direction of one tcp-1k container at 25 %: 1,500,000 B/s x 0.25 x 2,628,000 s / 2^30 = 917.818 GB. */
 const TCP_1K_GB = (1_500_000 * 0.25 * SECONDS) / GIB;
+/** The one-app total, as docs/cost.md shows it. */
+const TOTAL_ONE_APP = "201.64";
 const image = (name: string) => `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${name}:1.0`;
 
 /** One app, every default: tcp-1k, 1 container of 256/512, the VPC created (1 NAT), the agent image built. */
@@ -72,6 +74,7 @@ describe("the cost estimate of one default app (eu-west-1)", () => {
     ["mqtt", /^Fargate memory/, 0.5 * 730 * 0.004445], // fargateGbHour
     ["mqtt", /^NLB capacity units/, 2 * TCP_1K_GB * 0.006], // nlcuHour: 1,835.6 GB both ways
     ["mqtt", /^Data transfer out/, TCP_1K_GB * 0.09], // dataTransferOutGb
+    ["mqtt", /^Cross-zone traffic/, 2 * (2 * TCP_1K_GB / 2) * 0.01], // interZoneGb: half the bytes of both ways cross a zone, billed out and in
     ["mqtt", /^NAT data/, 1 * 0.048], // natGb: 1 GB per task
     ["mqtt", /^CloudWatch alarms/, 5 * 0.1], // alarmMetricMonth: 4 alarms, tasks-below-desired reads 2 metrics
     ["mqtt", /^Container Insights, service/, 21 * 0.3], // customMetricMonth
@@ -85,10 +88,10 @@ describe("the cost estimate of one default app (eu-west-1)", () => {
     expect(lineOf(estimate, scope, item)).toBeCloseTo(usd, 6);
   });
 
-  it("prices nothing else, and the total is the sum: $183.28", () => {
+  it("prices nothing else, and the total is the sum", () => {
     expect(estimate.lines).toHaveLength(expected.length);
     expect(estimate.total).toBeCloseTo(expected.reduce((s, [, , usd]) => s + usd, 0), 6);
-    expect(estimate.total.toFixed(2)).toBe("183.28");
+    expect(estimate.total.toFixed(2)).toBe(TOTAL_ONE_APP);
   });
 });
 
@@ -107,6 +110,7 @@ describe("the cost estimate of three apps with static IPs, a NAT per zone, alarm
     ["batch", /^Fargate Spot memory/, 2 * 0.5 * 730 * 0.00146489], // fargateSpotGbHour
     ["batch", /^NLB capacity units/, 2 * 2 * TCP_1K_GB * 0.006], // nlcuHour
     ["batch", /^Data transfer out/, 2 * TCP_1K_GB * 0.09], // dataTransferOutGb
+    ["batch", /^Cross-zone traffic/, 2 * (2 * 2 * TCP_1K_GB / 2) * 0.01], // interZoneGb: half the bytes of both ways cross a zone, billed out and in
     ["batch", /^NAT data/, 2 * 0.048], // natGb
     ["batch", /^CloudWatch alarms/, 5 * 0.1], // alarmMetricMonth
     ["batch", /^Container Insights, service/, 21 * 0.3], // customMetricMonth
@@ -121,6 +125,7 @@ describe("the cost estimate of three apps with static IPs, a NAT per zone, alarm
     ["mqtt", /^Fargate Spot memory/, 1 * 0.5 * 730 * 0.00146489], // fargateSpotGbHour
     ["mqtt", /^NLB capacity units/, 3 * 2 * TCP_1K_GB * 0.006], // nlcuHour
     ["mqtt", /^Data transfer out/, 3 * TCP_1K_GB * 0.09], // dataTransferOutGb
+    ["mqtt", /^Cross-zone traffic/, 2 * (2 * 3 * TCP_1K_GB / 2) * 0.01], // interZoneGb: half the bytes of both ways cross a zone, billed out and in
     ["mqtt", /^NAT data/, 3 * 0.048], // natGb
     ["mqtt", /^CloudWatch alarms/, 5 * 0.1], // alarmMetricMonth
     ["mqtt", /^Container Insights, service/, 21 * 0.3], // customMetricMonth
@@ -133,6 +138,7 @@ describe("the cost estimate of three apps with static IPs, a NAT per zone, alarm
     ["arm", /^Fargate Arm memory/, 2 * 1 * 730 * 0.00356], // fargateArmGbHour
     ["arm", /^NLB capacity units/, 2 * 2 * 5 * TCP_1K_GB * 0.006], // nlcuHour: tcp-5k is 5 x tcp-1k
     ["arm", /^Data transfer out/, 2 * 5 * TCP_1K_GB * 0.09], // dataTransferOutGb
+    ["arm", /^Cross-zone traffic/, 2 * (2 * 2 * 5 * TCP_1K_GB / 2) * 0.01], // interZoneGb: half the bytes of both ways cross a zone, billed out and in
     ["arm", /^NAT data/, 2 * 0.048], // natGb
     ["arm", /^CloudWatch alarms/, 3 * 0.1], // alarmMetricMonth: three one-metric alarms
     ["arm", /^Container Insights, service/, 21 * 0.3], // customMetricMonth
@@ -184,6 +190,8 @@ describe("what the estimate counts is what the stack declares", () => {
 
   it("NLBs, NAT gateways and public IPv4 addresses (NAT and static IPs) as declared", () => {
     expect(quantity("project", /^Network Load Balancer hours/)).toBe(resources("aws_lb").length * HOURS);
+    // the cross-zone traffic lines hold because every NLB balances across zones
+    expect(resources("aws_lb").map((lb) => lb.enable_cross_zone_load_balancing)).toEqual([true]);
     expect(quantity("project", /^NAT gateway hours/)).toBe(resources("aws_nat_gateway").length * HOURS);
     expect(quantity("project", /public IPv4/)).toBe(resources("aws_eip").length * HOURS);
   });
