@@ -65,7 +65,8 @@ export function costReport(estimate: CostEstimate): string[] {
     `Monthly estimate in ${estimate.region}, USD list prices from ${PRICES_FILE} (no free tier, no Savings Plans, no tax)`,
     `Assumptions: ${a.hoursPerMonth} hours a month; traffic ${round(a.trafficShare * 100)} % of each plan's full rate each way, all month;`,
     `  ${a.natGateways} NAT gateway(s), ${a.zones} zones; per task ${a.natGbPerTask} GB through NAT and ${a.logGbPerTask} GB of logs a month;`,
-    `  ECR keeps ${a.ecrImages} agent images of ${a.ecrImageGb} GB per architecture; GB = 2^30 bytes; scaled apps at their minimum.`,
+    `  ECR keeps ${a.ecrImages} agent images of ${a.ecrImageGb} GB per architecture; GB = 2^30 bytes; scaled apps at their minimum;`,
+    "  data out at the first-10-TB rate (cheaper tiers above it not applied); tasks spread evenly over the zones.",
     "",
   ];
   const rows = estimate.lines.map((l) => [l.scope, l.item, `${round(l.quantity)} ${l.unit}`, `x ${l.unitPrice}`, formatUsd(l.monthly)]);
