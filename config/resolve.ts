@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isRecord } from "../runtime/agent/errors";
-import { deployTimings, DeployTimingsError, type DeployTimings } from "./deploy-timings";
+import { DEFAULT_DEPLOY_TIMINGS, deployTimings, DeployTimingsError, type DeployOverrides, type DeployTimings } from "./deploy-timings";
 import { ConfigError, ProcfileError } from "./errors";
 import { displayPath, errnoCode } from "./file";
 import { formatIssues, type Issue, type Locate, zodIssue } from "./issues";
@@ -15,7 +15,9 @@ import {
   type AlarmSwitchesSpec,
   type AlarmTopicSpec,
   APP_NAME,
+  appCapacity,
   AppSchema,
+  spotPercent,
   DEFAULT_RULES_PER_SECURITY_GROUP,
   type Plan,
   type ResolvedApp,
@@ -79,8 +81,9 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
       });
     }
     const deploy = fields.deploy.safeParse(value.deploy);
+    const capacity = fields.capacity.safeParse(value.capacity);
     if (deploy.success) {
-      const timings = appTimings(deploy.data);
+      const timings = appTimings(capacity.success && spotPercent(capacity.data) > 0 ? withSpotDrain(deploy.data) : deploy.data);
       if ("problems" in timings) issues.push(...timings.problems.map((p) => ({ path: [...at, "deploy", ...p.path], message: p.message })));
       else resolvedTimings.set(name, timings.timings);
     }
@@ -151,6 +154,9 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
         ...(spec.maxConnectionsPerIp === undefined ? {} : { maxConnectionsPerIp: spec.maxConnectionsPerIp }),
       },
       waitForSteadyState: spec.waitForSteadyState,
+      // Omitted when on-demand and x86_64, so the apps of existing configs resolve as they did.
+      ...(spec.capacity === "on-demand" ? {} : { capacity: appCapacity(spec.capacity) }),
+      ...(spec.architecture === "x86_64" ? {} : { architecture: spec.architecture }),
     };
   });
 
@@ -169,7 +175,7 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
     apps: resolvedApps,
     ...alarmTopic(config.alarms),
     ...(source === undefined ? {} : { source }),
-    warnings: formatIssues(sizeIssues(resolvedApps), label, locate),
+    warnings: formatIssues([...sizeIssues(resolvedApps), ...spotDrainIssues(resolvedApps)], label, locate),
     ...(config.state === undefined ? {} : { state: resolveState(config.state, deployment, baseDir) }),
   };
 }
@@ -180,6 +186,40 @@ function sizeIssues(apps: readonly ResolvedApp[]): Issue[] {
     const problem = planSizeProblem(app.plan, app.cpu);
     return problem === undefined ? [] : [{ path: ["apps", app.name, "cpu"], message: problem }];
   });
+}
+
+/**
+ * Spot apps whose agent stops listening before the NLB's health checks can take the task out of
+ * the rotation: a Fargate Spot task gets SIGTERM at once and "might not be deregistered from the
+ * load balancer's target group until [it transitions] to a STOPPED state" (AWS re:Post, "How do I
+ * handle Spot termination notices in AWS Fargate Spot tasks?"), so only the failing checks stop
+ * new flows, after unhealthyThreshold x interval seconds.
+ */
+function spotDrainIssues(apps: readonly ResolvedApp[]): Issue[] {
+  return apps.flatMap((app) => {
+    const t = app.deploy;
+    const detection = spotDetectionSeconds(t);
+    if ((app.capacity?.spotPercent ?? 0) === 0 || t.agentDrainSeconds >= detection) return [];
+    return [{
+      path: ["apps", app.name, "deploy", "agentDrainSeconds"],
+      message: `${t.agentDrainSeconds} s of drain end before the NLB's health checks take an interrupted Spot task out of the rotation (${detection} s), so new flows may be refused; set deploy.agentDrainSeconds: ${detection} or more`,
+    }];
+  });
+}
+
+/** Seconds until the NLB's checks find a draining task unhealthy: the failed checks, the last one timing out. */
+function spotDetectionSeconds(t: Pick<DeployTimings, "unhealthyThreshold" | "healthCheckIntervalSeconds" | "healthCheckTimeoutSeconds">): number {
+  return t.unhealthyThreshold * t.healthCheckIntervalSeconds + t.healthCheckTimeoutSeconds;
+}
+
+/**
+ * A Spot app's drain, unless set: long enough for the health checks to take an interrupted task
+ * out of the rotation (see spotDrainIssues), and never shorter than the default.
+ */
+function withSpotDrain(overrides: DeployOverrides): DeployOverrides {
+  if (overrides.agentDrainSeconds !== undefined) return overrides;
+  const merged = { ...DEFAULT_DEPLOY_TIMINGS, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) };
+  return { ...overrides, agentDrainSeconds: Math.max(merged.agentDrainSeconds, spotDetectionSeconds(merged)) };
 }
 
 /** A fixed count, or a range: `containers` is then its min and `scaling` the range. */

@@ -219,6 +219,33 @@ export const ProjectAlarmsSchema = AlarmSwitchesSchema.extend({
 /** Where alarms notify: a topic the stack creates with this email subscribed, or an existing topic. */
 export type AlarmTopicSpec = { readonly email: string } | { readonly topicArn: string };
 
+/**
+ * Where an app's tasks run: Fargate, Fargate Spot (a discounted rate, interrupted with a
+ * two-minute warning), or a mix: `{ spot: 70%, base: 1 }` keeps `base` tasks on Fargate and
+ * puts `spot` percent of the rest on Fargate Spot (an ECS capacity provider strategy).
+ */
+export const CAPACITY_KINDS = ["on-demand", "spot"] as const;
+const percent = z
+  .preprocess(
+    (value) => (typeof value === "string" && /^\d+(\.\d+)?%$/.test(value) ? Number(value.slice(0, -1)) : value),
+    z.number({ error: 'expected a percentage like "70%"' }).int('expected a whole percentage like "70%"').min(0, "expected 0% to 100%").max(100, "expected 0% to 100%"),
+  )
+  .describe("Share of the tasks above `base` that run on Fargate Spot, 0-100 (\"70%\" or 70)");
+export const CapacitySchema = z
+  .union([
+    z.enum(CAPACITY_KINDS, { error: 'expected on-demand, spot, or { spot: "70%", base: 1 }' }),
+    z.strictObject({
+      spot: percent,
+      base: z.number().int().min(0).max(100).default(0).describe("Tasks that always run on Fargate (on-demand) before any is put on Spot"),
+    }),
+  ])
+  .describe("Fargate capacity: on-demand (default), spot, or { spot: N%, base: M } for a mix with M on-demand tasks first");
+export type CapacitySpec = z.infer<typeof CapacitySchema>;
+
+/** CPU architectures of Fargate Linux tasks. */
+export const ARCHITECTURES = ["x86_64", "arm64"] as const;
+export type Architecture = (typeof ARCHITECTURES)[number];
+
 const envName = z.string().regex(ENV_NAME, "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
 
 export const AppSchema = z.strictObject({
@@ -261,6 +288,11 @@ export const AppSchema = z.strictObject({
   waitForSteadyState: z.boolean().default(APP_DEFAULTS.waitForSteadyState),
   /** Switches for this app's alarms; omitted keys follow the project's `alarms:`, then on. */
   alarms: AlarmSwitchesSchema.optional(),
+  capacity: CapacitySchema.default("on-demand"),
+  architecture: z
+    .enum(ARCHITECTURES)
+    .default("x86_64")
+    .describe("CPU architecture of the app's tasks (runtime_platform); arm64 is Graviton, the agent image is built for both"),
 }).superRefine(
   (app, ctx) => {
     // Runs even when some fields failed, so one typo does not hide the other problems; each
@@ -331,6 +363,15 @@ export const AppSchema = z.strictObject({
         message: `the certificate for ${app.tls.domain} does not cover ${app.domain.name}, the name clients connect to; use ${app.domain.name} (or a wildcard over it)`,
       });
     }
+    if (ok("capacity", "architecture") && app.architecture === "arm64" && spotPercent(app.capacity) > 0) {
+      // ECS docs, "AWS Fargate capacity providers": "Linux tasks with the ARM64 architecture don't
+      // support the Fargate Spot capacity provider."
+      ctx.addIssue({
+        code: "custom",
+        path: ["capacity"],
+        message: "Fargate Spot runs x86_64 tasks only; set `architecture: x86_64` or `capacity: on-demand`",
+      });
+    }
     if (ok("env", "secrets")) {
       for (const name of Object.keys(app.secrets)) {
         if (Object.prototype.hasOwnProperty.call(app.env, name)) {
@@ -346,6 +387,24 @@ export const AppSchema = z.strictObject({
   { when: (payload) => isObject(payload.value) },
 );
 export type AppSpec = z.infer<typeof AppSchema>;
+
+/** The share (0-100) of an app's tasks above its base that run on Fargate Spot. */
+export function spotPercent(capacity: CapacitySpec): number {
+  if (capacity === "on-demand") return 0;
+  if (capacity === "spot") return 100;
+  return capacity.spot;
+}
+
+/** An app's capacity, resolved: `spotPercent` of the tasks above `base` run on Fargate Spot. */
+export interface AppCapacity {
+  readonly spotPercent: number;
+  readonly base: number;
+}
+
+/** The capacity spec as numbers: on-demand is { 0, 0 }, spot { 100, 0 }. */
+export function appCapacity(capacity: CapacitySpec): AppCapacity {
+  return { spotPercent: spotPercent(capacity), base: typeof capacity === "object" ? capacity.base : 0 };
+}
 
 /** Whether a certificate for `certificateName` (maybe `*.zone`) is valid for `host`. */
 export function certificateCovers(certificateName: string, host: string): boolean {
@@ -462,6 +521,10 @@ export interface ResolvedApp {
   readonly networking?: AppNetworking;
   /** `terraform apply` waits for the service's rollout; omitted = true. */
   readonly waitForSteadyState?: boolean;
+  /** Fargate or Fargate Spot, or a mix; omitted = on-demand (the service's launch type is FARGATE). */
+  readonly capacity?: AppCapacity;
+  /** CPU architecture of the tasks; omitted = x86_64. */
+  readonly architecture?: Architecture;
 }
 
 /**

@@ -20,6 +20,8 @@ const MAX_ECR_NAME = 256;
 export { PACKAGE_ROOT };
 /** The agent's Dockerfile, relative to the build context. */
 export const DOCKERFILE = "runtime/Dockerfile";
+/** Both Fargate Linux architectures in one image index (a multi-arch manifest). */
+export const MULTI_ARCH = "linux/amd64,linux/arm64";
 
 export interface TcpAgentImageProps {
   /** Resource-name prefix: the repository is `<project>-tcp-agent`. */
@@ -40,10 +42,11 @@ export interface TcpAgentImageProps {
    */
   readonly sourcePaths?: readonly string[];
   /**
-   * CPU architecture the image is built for; the task definitions run on the matching one.
-   * @default "linux/amd64"
+   * CPU architectures the image is built for, one manifest list for both by default (apps pick
+   * theirs with `architecture`); a single one builds faster where only it is used.
+   * @default "linux/amd64,linux/arm64"
    */
-  readonly platform?: "linux/amd64" | "linux/arm64";
+  readonly platform?: "linux/amd64" | "linux/arm64" | typeof MULTI_ARCH;
   /**
    * Let `terraform destroy` delete the repository while it still holds images.
    * @default true: `cdktf destroy` removes the repository with its images (they are rebuilt
@@ -80,12 +83,15 @@ export class TcpAgentImage extends Construct {
   readonly tag: string;
   /** `<repository url>:<tag>`, for container definitions. */
   readonly imageUri: string;
+  /** The `docker buildx --platform` value: the architectures the image runs on. */
+  readonly platform: string;
 
   constructor(scope: Construct, id: string, props: TcpAgentImageProps) {
     super(scope, id);
     const contextDir = props.contextDir ?? PACKAGE_ROOT;
     const sourcePaths = props.sourcePaths ?? [DOCKERFILE, `${DOCKERFILE}.dockerignore`, "runtime/agent"];
-    const platform = props.platform ?? "linux/amd64";
+    const platform = props.platform ?? MULTI_ARCH;
+    this.platform = platform;
     const forceDelete = props.forceDelete ?? true;
     const keepImages = props.keepImages ?? 10;
     if (!Number.isInteger(keepImages) || keepImages < 1 || keepImages > 1000) {
@@ -144,8 +150,9 @@ export class TcpAgentImage extends Construct {
             "set -e",
             'if aws ecr describe-images --region "$AWS_REGION" --repository-name "$REPOSITORY_NAME" --image-ids imageTag="$IMAGE_TAG" >/dev/null 2>&1; then echo "agent image $IMAGE_TAG already pushed"; exit 0; fi',
             'aws ecr get-login-password --region "$AWS_REGION" | docker login --username AWS --password-stdin "$(echo "$REPOSITORY_URL" | cut -d/ -f1)"',
-            `docker build --platform "$IMAGE_PLATFORM" -f ${DOCKERFILE} -t "$REPOSITORY_URL:$IMAGE_TAG" .`,
-            'docker push "$REPOSITORY_URL:$IMAGE_TAG"',
+            // buildx pushes one manifest list with an image per platform (Docker docs, "Multi-platform
+            // builds"); the Dockerfile bundles on the build machine's own platform, so no emulation.
+            `docker buildx build --platform "$IMAGE_PLATFORM" --provenance=false -f ${DOCKERFILE} -t "$REPOSITORY_URL:$IMAGE_TAG" --push .`,
           ].join("\n"),
         },
       ],

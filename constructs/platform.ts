@@ -5,6 +5,7 @@ import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-i
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 import { EcsCluster } from "@cdktf/provider-aws/lib/ecs-cluster";
+import { EcsClusterCapacityProviders } from "@cdktf/provider-aws/lib/ecs-cluster-capacity-providers";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
@@ -129,6 +130,8 @@ export class TcpPlatform extends Construct {
   readonly cpuArchitecture: string;
   /** The SNS topic every app's alarms notify; undefined without `alarms`. */
   readonly alarmTopic?: TcpAlarmTopic;
+  /** FARGATE and FARGATE_SPOT attached to the cluster; declared when the first app asks for them. */
+  private capacityProviders?: EcsClusterCapacityProviders;
   private readonly lbs: TcpLoadBalancer[] = [];
   private readonly secretArns = new Set<string>();
   private secretsPolicy?: IamRolePolicy;
@@ -214,6 +217,21 @@ export class TcpPlatform extends Construct {
       });
       this.agentImageUri = this.agentImage.imageUri;
     }
+  }
+
+  /**
+   * Attaches the FARGATE and FARGATE_SPOT capacity providers to the cluster (once), for services
+   * with a capacity provider strategy: ECS refuses a strategy that names a provider the cluster
+   * does not have ("You must associate a capacity provider with a cluster before you associate it
+   * with the capacity provider strategy", ECS best practices guide, "Amazon ECS clusters for
+   * Fargate"). No default strategy: services with a launch type are unaffected.
+   */
+  fargateCapacityProviders(): EcsClusterCapacityProviders {
+    this.capacityProviders ??= new EcsClusterCapacityProviders(this, "CapacityProviders", {
+      clusterName: this.cluster.name,
+      capacityProviders: ["FARGATE", "FARGATE_SPOT"],
+    });
+    return this.capacityProviders;
   }
 
   /** The load balancers created so far, by index. */

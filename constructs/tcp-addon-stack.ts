@@ -114,6 +114,8 @@ export class TcpAddonStack extends TerraformStack {
           waitForSteadyState: app.waitForSteadyState,
           scaling: app.scaling,
           alarms: app.alarms,
+          capacity: app.capacity,
+          architecture: app.architecture,
         }),
     );
     this.dashboard = new TcpDashboard(this, "Dashboard", {

@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { TerraformOutput } from "cdktf";
 import { createHash } from "node:crypto";
-import { EcsService } from "@cdktf/provider-aws/lib/ecs-service";
+import { EcsService, type EcsServiceCapacityProviderStrategy } from "@cdktf/provider-aws/lib/ecs-service";
 import { EcsTaskDefinition } from "@cdktf/provider-aws/lib/ecs-task-definition";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
@@ -19,7 +19,10 @@ import {
   type AlarmSwitches,
   APP_DEFAULTS,
   APP_NAME,
+  ARCHITECTURES,
   appNetworking,
+  type AppCapacity,
+  type Architecture,
   certificateCovers,
   RESERVED_ENV,
   tcpUrlScheme,
@@ -156,6 +159,19 @@ export interface TcpAppProps {
    * @default all four
    */
   readonly alarms?: AlarmSwitches | false;
+  /**
+   * Fargate Spot for some or all tasks: `spotPercent` of the tasks above `base` run on
+   * FARGATE_SPOT (discounted, interrupted with a two-minute warning), the rest on FARGATE,
+   * through a capacity provider strategy (the service then has no launch type).
+   * @default every task on Fargate (launch type FARGATE)
+   */
+  readonly capacity?: AppCapacity;
+  /**
+   * CPU architecture of the tasks (`runtime_platform.cpu_architecture`); the app's image and the
+   * agent image must run on it (the built agent image holds both).
+   * @default the platform's (X86_64 unless the agent image is built for linux/arm64 only)
+   */
+  readonly architecture?: Architecture;
   /**
    * Whether the agent writes its metrics to CloudWatch (EMF lines in its log, once a minute).
    * Without them there is no plan-utilisation alarm or scaling policy.
@@ -421,7 +437,7 @@ export class TcpApp extends Construct {
       networkMode: "awsvpc",
       cpu: String(app.cpu),
       memory: String(app.memory),
-      runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: platform.cpuArchitecture },
+      runtimePlatform: { operatingSystemFamily: "LINUX", cpuArchitecture: this.cpuArchitecture(app) },
       executionRoleArn: platform.executionRole.arn,
       taskRoleArn: this.taskRole.arn,
       containerDefinitions: JSON.stringify(containers),
@@ -430,14 +446,29 @@ export class TcpApp extends Construct {
     });
   }
 
+  /** ECS's name of the app's architecture; the built agent image must include it. */
+  private cpuArchitecture(app: AppSettings): string {
+    if (app.architecture === undefined) return this.platform.cpuArchitecture;
+    const built = this.platform.agentImage?.platform;
+    const docker = app.architecture === "arm64" ? "linux/arm64" : "linux/amd64";
+    if (built !== undefined && !built.split(",").includes(docker)) {
+      throw new ConstructError("TCP_ADDON_INVALID_PROPS", `${app.name}.architecture: ${app.architecture} tasks need an agent image built for ${docker}; the platform builds ${built}`);
+    }
+    return app.architecture === "arm64" ? "ARM64" : "X86_64";
+  }
+
   /** Rolling deploys at 100/200 % with the circuit breaker rolling back, in the private subnets. */
   private ecsService(app: AppSettings): EcsService {
     const network = this.platform.network;
+    // A service with a capacity provider strategy has no launch type (ECS CreateService: "If a
+    // capacityProviderStrategy is specified, the launchType parameter must be omitted").
+    const strategy = app.capacity === undefined ? undefined : capacityProviderStrategy(app.capacity);
+    const providers = strategy === undefined ? [] : [this.platform.fargateCapacityProviders()];
     return new EcsService(this, "Service", {
       name: app.name,
       cluster: this.platform.cluster.arn,
       taskDefinition: this.taskDefinition.arn,
-      launchType: "FARGATE",
+      ...(strategy === undefined ? { launchType: "FARGATE" } : { capacityProviderStrategy: strategy }),
       desiredCount: app.containers,
       // With scaling, Application Auto Scaling owns the count: an apply must not undo it.
       lifecycle: app.scaling === undefined ? undefined : { ignoreChanges: ["desired_count"] },
@@ -455,7 +486,7 @@ export class TcpApp extends Construct {
       propagateTags: "SERVICE",
       enableEcsManagedTags: true,
       // ECS refuses a target group that no load balancer uses yet; tasks need NAT to pull images.
-      dependsOn: [this.listener, ...network.egressReady],
+      dependsOn: [this.listener, ...network.egressReady, ...providers],
       tags: this.tags,
     });
   }
@@ -536,6 +567,8 @@ function settings(id: string, props: TcpAppProps): AppSettings {
     allowedCidrs: props.allowedCidrs ?? APP_DEFAULTS.allowedCidrs,
     loadBalancer: props.loadBalancer ?? APP_DEFAULTS.loadBalancer,
     waitForSteadyState: props.waitForSteadyState ?? APP_DEFAULTS.waitForSteadyState,
+    capacity: props.capacity,
+    architecture: props.architecture,
   };
   validate(app);
   const plan = app.plan;
@@ -587,6 +620,17 @@ function validate(app: Omit<AppSettings, "deploy">): void {
     if (key in app.env || key in app.secrets) fail(`${name}.env.${key}: set by the platform; remove it`);
   }
   if (app.allowedCidrs.length === 0) fail(`${name}.allowedCidrs: expected at least one CIDR block`);
+  const capacity = app.capacity;
+  if (capacity !== undefined) {
+    const { spotPercent, base } = capacity;
+    if (!Number.isInteger(spotPercent) || spotPercent < 0 || spotPercent > 100 || !Number.isInteger(base) || base < 0 || base > 100) {
+      fail(`${name}.capacity: expected spotPercent 0-100 and base 0-100, whole numbers; got ${spotPercent} and ${base}`);
+    }
+    if (spotPercent > 0 && app.architecture === "arm64") fail(`${name}.capacity: Fargate Spot runs x86_64 tasks only; use on-demand capacity for arm64`);
+  }
+  if (app.architecture !== undefined && !(ARCHITECTURES as readonly string[]).includes(app.architecture)) {
+    fail(`${name}.architecture: expected one of ${ARCHITECTURES.join(", ")}, got ${app.architecture}`);
+  }
   const range = app.scaling;
   if (range !== undefined) {
     if (!Number.isInteger(range.min) || !Number.isInteger(range.max) || range.min < 1 || range.max < range.min) {
@@ -596,6 +640,19 @@ function validate(app: Omit<AppSettings, "deploy">): void {
       fail(`${name}.containers: ${app.containers} is outside scaling's ${range.min}-${range.max}; drop containers (scaling starts at min)`);
     }
   }
+}
+
+/**
+ * The ECS capacity provider strategy of a capacity: `base` tasks on FARGATE first, then the rest
+ * split by weight, FARGATE_SPOT's weight being the Spot percentage (ECS docs, "Capacity provider
+ * strategies": the base is "the minimum number of tasks to run on the specified capacity
+ * provider", the weight "the relative percentage of the total number of launched tasks"). A
+ * provider with no weight and no base is left out.
+ */
+export function capacityProviderStrategy(capacity: AppCapacity): EcsServiceCapacityProviderStrategy[] {
+  const onDemand: EcsServiceCapacityProviderStrategy = { capacityProvider: "FARGATE", weight: 100 - capacity.spotPercent, ...(capacity.base > 0 ? { base: capacity.base } : {}) };
+  const spot: EcsServiceCapacityProviderStrategy = { capacityProvider: "FARGATE_SPOT", weight: capacity.spotPercent };
+  return [onDemand, spot].filter((p) => (p.weight ?? 0) > 0 || (p.base ?? 0) > 0);
 }
 
 function timingsOf(name: string, overrides: DeployOverrides | undefined): DeployTimings {

@@ -107,13 +107,14 @@ describe("tcp-addon validate", () => {
 describe("tcp-addon plans", () => {
   it("shows one container by default", async () => {
     const result = await cli(["plans"]);
-    expect(result.out[0]).toMatch(/total \(1 container\)  task size \(cpu\/memory\)$/);
+    expect(result.out[0]).toMatch(/total \(1 container\)  task size \(cpu\/memory\)  per container a month \(us-east-1\)$/);
     expect(result.out.find((l) => l.startsWith("tcp-100k"))?.split(/\s{2,}/)).toEqual([
       "tcp-100k",
       "100,000",
       "150 MB/s",
       "150 MB/s",
       `${PLAN_SIZES["tcp-100k"].cpu}/${PLAN_SIZES["tcp-100k"].memory}`,
+      "$72.08", // 2 vCPU x 730 h x $0.04048 + 4 GB x 730 h x $0.004445 (us-east-1, prices/aws-prices.json)
     ]);
   });
 
@@ -127,13 +128,14 @@ describe("tcp-addon plans", () => {
       "150 MB/s",
       // Between tcp-20k and tcp-100k: sized as the larger one.
       `${PLAN_SIZES["tcp-100k"].cpu}/${PLAN_SIZES["tcp-100k"].memory}`,
+      "$72.08", // the same size at eu-west-1's Fargate rates, equal to us-east-1's
     ]);
   });
 
   it("says a plan above the largest built-in has no measured size", async () => {
     writeConfig({ project: "acme", region: "eu-west-1", plans: { "tcp-1m": { packetsPerSecond: 1_000_000 } }, apps: { a: APP } });
     const result = await cli(["plans"]);
-    expect(result.out.find((l) => l.startsWith("tcp-1m"))?.split(/\s{2,}/).at(-1)).toBe("not measured");
+    expect(result.out.find((l) => l.startsWith("tcp-1m"))?.split(/\s{2,}/).slice(-2)).toEqual(["not measured", "-"]);
   });
 
   it("falls back to the built-ins with a note when the default config is invalid", async () => {

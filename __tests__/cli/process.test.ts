@@ -73,7 +73,8 @@ describe("tcp-addon (real processes)", () => {
     const result = await cli(["plans", "--containers", "4"]);
     expect(result.code).toBe(0);
     const row = result.stdout.split("\n").find((line) => line.startsWith("tcp-1k "));
-    expect(row?.split(/\s{2,}/)).toEqual(["tcp-1k", "1,000", "1.5 MB/s", "6 MB/s", "256/512"]);
+    // $9.01: 0.25 vCPU x 730 h x $0.04048 + 0.5 GB x 730 h x $0.004445 (eu-west-1, the example's region)
+    expect(row?.split(/\s{2,}/)).toEqual(["tcp-1k", "1,000", "1.5 MB/s", "6 MB/s", "256/512", "$9.01"]);
   });
 
   it("urls prints each app's TCP_URL from a cdktf outputs file", async () => {

@@ -1,4 +1,5 @@
-import { ConfigError, resolveConfig } from "../../config";
+import { resolveConfig } from "../../config";
+import { issuesOf } from "./helpers";
 
 /** The config keys of issue 16: `containers: { min, max }` and `alarms:`. */
 
@@ -6,15 +7,6 @@ function config(app: Record<string, unknown> = {}, root: Record<string, unknown>
   return { project: "acme", region: "eu-west-1", ...root, apps: { mqtt: { image: "img:1", command: "node server.js", ...app } } };
 }
 
-function issuesOf(raw: unknown): readonly string[] {
-  try {
-    resolveConfig(raw, "/srv");
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("containers", () => {
   it("a plain number keeps the service fixed at that count", () => {

@@ -288,14 +288,15 @@ describe("the agent image built by the stack", () => {
     // written relative to the stack's output folder (no absolute path in the JSON), and that is the context folder
     expect(path.isAbsolute(exec.working_dir)).toBe(false);
     expect(path.resolve(stackOutputDir(stackOf), exec.working_dir)).toBe(dir);
-    const steps = exec.command.split("\n").flatMap((line) => /\bdocker (login|build|push)\b/.exec(line)?.[0] ?? []);
-    expect(steps).toEqual(["docker login", "docker build", "docker push"]);
-    expect(exec.command).toContain('docker build --platform "$IMAGE_PLATFORM" -f runtime/Dockerfile -t');
+    const steps = exec.command.split("\n").flatMap((line) => /\bdocker (login|buildx build)\b/.exec(line)?.[0] ?? []);
+    expect(steps).toEqual(["docker login", "docker buildx build"]);
+    expect(exec.command).toContain('docker buildx build --platform "$IMAGE_PLATFORM" --provenance=false -f runtime/Dockerfile -t');
   });
 
-  it("pushes to the stack's repository under the sources' tag", () => {
+  it("pushes one multi-arch manifest (amd64 and arm64) to the stack's repository under the sources' tag", () => {
     const exec = localExec(tf);
-    expect(exec.command).toContain('docker push "$REPOSITORY_URL:$IMAGE_TAG"');
+    expect(exec.command).toContain('-t "$REPOSITORY_URL:$IMAGE_TAG" --push .');
+    expect(exec.environment).toMatchObject({ IMAGE_PLATFORM: "linux/amd64,linux/arm64" });
     expect(exec.environment).toMatchObject({
       REPOSITORY_URL: ref(tf, "aws_ecr_repository", "Platform_AgentImage_Repository", "repository_url"),
       IMAGE_TAG: tag,

@@ -85,6 +85,10 @@ const SCENARIOS: readonly Scenario[] = [
     mayDestroy: /^mqtt\/TaskDefinition$/,
   },
   { change: "`staticIps` false → true (planned in place; see Production networking)", edit: (c) => (c.staticIps = true), mayDestroy: NOTHING },
+  // Launch type FARGATE -> a capacity provider strategy: what the provider does with the service
+  // (updated in place or replaced) is what this row records; the cluster gains FARGATE_SPOT.
+  { change: "`capacity` on-demand → { spot: 70%, base: 1 }", edit: (c) => (mqtt(c).capacity = { spot: "70%", base: 1 }), mayDestroy: /^mqtt\/(Service|TaskDefinition)$/ },
+  { change: "`architecture` x86_64 → arm64", edit: (c) => (mqtt(c).architecture = "arm64"), mayDestroy: /^mqtt\/TaskDefinition$/ },
   { change: "`project` renamed", edit: (c) => (c.project = "acme2"), movesTcpUrl: true, mayDestroy: /.*/ },
 ];
 

@@ -43,6 +43,7 @@ Commands:
   timeline EVENTS -o FILE.png              draw a deploy from \`local --events EVENTS\` as a PNG
   verify [--config FILE] [--keep]          synth, then terraform validate and an offline plan with the real
                                            AWS provider (exit 2 when terraform or the provider is missing)
+  cost [--config FILE] [--traffic PERCENT] monthly AWS estimate per app and in total, offline (cost --help)
   help                                     show this text
 
 The config file is --config, else $TCP_ADDON_CONFIG, else tcp-addon.yaml in the current folder.
@@ -73,6 +74,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   local,
   timeline,
   verify,
+  cost: (args, io) => (require("./cost") as typeof import("./cost")).cost(args, io),
   help: (_args, io) => {
     io.out(USAGE);
     return EXIT_OK;
@@ -146,9 +148,12 @@ function plans(args: string[], io: CliIo): number {
   const containers = positiveInteger(values.containers ?? "1", "--containers");
 
   let catalogue: Record<string, Plan> = { ...BUILT_IN_PLANS };
+  let region = "us-east-1";
   const file = configFile(values.config, io);
   try {
-    catalogue = { ...loadConfig(file).plans };
+    const config = loadConfig(file);
+    catalogue = { ...config.plans };
+    region = config.region;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // An explicit --config must be right; the default file is optional here.
@@ -164,7 +169,9 @@ function plans(args: string[], io: CliIo): number {
     "per container",
     `total (${containers} container${containers === 1 ? "" : "s"})`,
     "task size (cpu/memory)",
+    `per container a month (${region})`,
   ];
+  const { planMonthlyCell } = require("./cost") as typeof import("./cost");
   const rows = Object.values(catalogue).map((plan) => {
     const size = planTaskSize(plan.packetsPerSecond);
     return [
@@ -173,14 +180,16 @@ function plans(args: string[], io: CliIo): number {
       formatRate(bytesPerSecond(plan.packetsPerSecond)),
       formatRate(bytesPerSecond(plan.packetsPerSecond) * containers),
       size === undefined ? "not measured" : `${size.cpu}/${size.memory}`,
+      planMonthlyCell(size, region),
     ];
   });
-  for (const line of table([header, ...rows], [false, true, false, false, false])) io.out(line);
+  for (const line of table([header, ...rows], [false, true, false, false, false, true])) io.out(line);
   io.out("A packet is up to 1500 bytes; each container gets its plan's budget in each direction.");
   io.out(
     "Task size: the smallest Fargate cpu/memory at which the agent carries the plan at full rate both ways " +
       "and leaves at least half the task's CPU to the app (measured; validate warns below it).",
   );
+  io.out("Per container a month: one task of that size (app + agent) on Fargate x86, on-demand, 730 hours; tcp-addon cost prices a whole config.");
   return EXIT_OK;
 }
 
@@ -270,7 +279,7 @@ function positiveInteger(text: string, flag: string): number {
 }
 
 /** Left-aligned columns (right-aligned where asked), two spaces apart, no trailing blanks. */
-function table(rows: readonly (readonly string[])[], alignRight: readonly boolean[]): string[] {
+export function table(rows: readonly (readonly string[])[], alignRight: readonly boolean[]): string[] {
   const widths = alignRight.map((_, col) => Math.max(0, ...rows.map((row) => (row[col] ?? "").length)));
   return rows.map((row) =>
     row

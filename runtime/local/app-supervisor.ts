@@ -262,6 +262,29 @@ export class AppSupervisor extends EventEmitter {
     await Promise.all([...this.tasks.values()].map((task) => this.stopTask(task)));
   }
 
+  /**
+   * A Fargate Spot interruption of one serving task, as AWS does it: the task gets SIGTERM at
+   * once (the two-minute warning; AWS re:Post, "How do I handle Spot termination notices in AWS
+   * Fargate Spot tasks?": "The warning is sent as a task state change event to Amazon
+   * EventBridge and as a SIGTERM signal to the running task"), SIGKILL after its stopTimeout
+   * (at most 120 s); its target stays registered until the task is gone ("Tasks that run as
+   * FARGATE_SPOT might not be deregistered from the load balancer's target group until they
+   * transition to a STOPPED state"), so only the failing health checks take it out of the
+   * rotation while its agent drains; ECS starts a replacement at once. Returns the task's id,
+   * or undefined when no task is serving.
+   */
+  interruptSpot(): string | undefined {
+    const slot = this.slots.find((s) => s.current !== undefined && !s.current.leaving && !s.filling);
+    const task = slot?.current;
+    if (slot === undefined || task === undefined || this.stopping) return undefined;
+    task.leaving = true;
+    slot.current = undefined;
+    this.options.log(`${task.id} | Spot interruption: SIGTERM now (pid ${task.replica.pid}), killed after ${this.timings.stopTimeoutSeconds} s at most; a replacement starts`);
+    void this.stopTask(task);
+    void this.fill(slot);
+    return task.id;
+  }
+
   /** SIGKILL to every task's process group, for a second Ctrl-C. */
   kill(): void {
     this.stopping = true;

@@ -33,7 +33,9 @@ Prints one line per app with its TCP_URL once its tasks are healthy.
   -h, --help          this text
 
 Signals: SIGHUP deploys every app (ECS rolling deployment, minimum 100 %, maximum 200 %);
-SIGINT (Ctrl-C) and SIGTERM stop everything and exit 0 (twice: kill at once).`;
+SIGUSR2 interrupts one task as Fargate Spot does (SIGTERM now, a replacement starts; the first
+app with Spot capacity, else the first app); SIGINT (Ctrl-C) and SIGTERM stop everything and
+exit 0 (twice: kill at once).`;
 
 /** Real seconds per AWS second unless --time-scale says otherwise. */
 export const DEFAULT_TIME_SCALE = 0.1;
@@ -318,6 +320,12 @@ function statusPageOf(platform: LocalPlatform, port: number): StatusPage {
   );
 }
 
+/** SIGUSR2: one task gets a Fargate Spot interruption; what happened, in one line. */
+function spotInterruption(platform: LocalPlatform): string {
+  const task = platform.interruptSpot();
+  return task === undefined ? "no task is serving yet; nothing interrupted" : `Spot interruption of ${task}`;
+}
+
 /**
  * Starts the platform and serves until SIGINT or SIGTERM (a second one kills at once), the npm
  * shell that started it goes away, its output is closed, or an app cannot run. SIGHUP deploys.
@@ -335,6 +343,7 @@ function runUntilStopped(platform: LocalPlatform, statusPage: StatusPage, events
         process.off("SIGINT", onStop);
         process.off("SIGTERM", onStop);
         process.off("SIGHUP", onRestart);
+        process.off("SIGUSR2", onSpotInterruption);
         clearInterval(launcher);
         process.stdout.off("error", onOutputGone);
         process.stderr.off("error", onOutputGone);
@@ -358,6 +367,8 @@ function runUntilStopped(platform: LocalPlatform, statusPage: StatusPage, events
     process.on("SIGINT", onStop);
     process.on("SIGTERM", onStop);
     process.on("SIGHUP", onRestart);
+    const onSpotInterruption = () => log(`local | SIGUSR2: ${spotInterruption(platform)}`);
+    process.on("SIGUSR2", onSpotInterruption);
     const launcher = watchNpmShell(() => {
       log("local | the npm process that started local mode is gone: stopping every replica");
       finish(0);

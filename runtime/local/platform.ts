@@ -55,6 +55,15 @@ export class LocalPlatform extends EventEmitter {
     await Promise.all(this.supervisors.map((supervisor) => supervisor.deploy()));
   }
 
+  /**
+   * A Fargate Spot interruption of one task (AppSupervisor.interruptSpot): of the first app with
+   * Spot capacity, else of the first app. Returns the task's id, undefined when none serves.
+   */
+  interruptSpot(): string | undefined {
+    const spot = this.supervisors.find((s) => (s.app.capacity?.spotPercent ?? 0) > 0);
+    return (spot ?? this.supervisors[0])?.interruptSpot();
+  }
+
   /** Stops every app and waits for every replica to exit. Safe to call twice. */
   stop(): Promise<void> {
     this.stopped ??= Promise.all(this.supervisors.map((supervisor) => supervisor.stop())).then(() => undefined);
