@@ -81,8 +81,16 @@ export const S3StateSchema = z.strictObject({
     .max(1024)
     .regex(S3_KEY, 'expected an object key like "tcp-addon/acme/prod.tfstate" (no leading or trailing "/")')
     .optional(),
-  /** A DynamoDB table for locking, for teams still on Terraform < 1.10; the S3 lock file is always on. */
-  dynamodbTable: z.string().regex(DYNAMODB_TABLE, "expected a DynamoDB table name (3-255 letters, digits, _ . -)").optional(),
+  /**
+   * A DynamoDB lock taken as well as the S3 lock file (Terraform acquires both), while a state moves
+   * off DynamoDB locking: runs of an older configuration of the same state that lock only in the
+   * table still exclude this one. It does not help Terraform < 1.10, which cannot `init` this backend.
+   */
+  dynamodbTable: z
+    .string()
+    .regex(DYNAMODB_TABLE, "expected a DynamoDB table name (3-255 letters, digits, _ . -)")
+    .optional()
+    .describe("a DynamoDB lock taken as well as the S3 lock file, while moving a state off DynamoDB locking (every run needs Terraform 1.10 or later)"),
 });
 
 /** Terraform state in a local file, at a path relative to the config file's folder. */

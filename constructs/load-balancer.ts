@@ -72,6 +72,7 @@ export class TcpLoadBalancer extends Construct {
   /** "ipv4", or "dualstack" once an app on it allows IPv6 clients. */
   ipAddressType: "ipv4" | "dualstack" = "ipv4";
   private readonly ports = new Map<number, string>();
+  private readonly dualstackListeners: (() => void)[] = [];
   private readonly rules = { ipv4: RESERVED_INBOUND_RULES, ipv6: RESERVED_INBOUND_RULES };
   private readonly rulesPerSecurityGroup: number;
   private readonly ipv6Capable: boolean;
@@ -189,6 +190,7 @@ export class TcpLoadBalancer extends Construct {
     }
     this.ipAddressType = "dualstack";
     this.loadBalancer.ipAddressType = "dualstack";
+    this.dualstackListeners.splice(0).forEach((listener) => listener());
     new VpcSecurityGroupIngressRule(this, "PathMtuDiscoveryIpv6", {
       securityGroupId: this.securityGroup.id,
       cidrIpv6: "::/0",
@@ -197,6 +199,15 @@ export class TcpLoadBalancer extends Construct {
       toPort: 0,
       description: "path MTU discovery: ICMPv6 packet too big (type 2)",
     });
+  }
+
+  /**
+   * Runs `listener` once the load balancer is dualstack: now if it is, else when an app placed on
+   * it later allows IPv6 clients (an app's AAAA record waits for that).
+   */
+  whenDualstack(listener: () => void): void {
+    if (this.ipAddressType === "dualstack") listener();
+    else this.dualstackListeners.push(listener);
   }
 
   /** Number of listeners reserved so far. */

@@ -2,6 +2,7 @@ import { Construct } from "constructs";
 import { Fn, ITerraformDependable } from "cdktf";
 import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
 import { DataAwsRouteTable } from "@cdktf/provider-aws/lib/data-aws-route-table";
+import { DataAwsRouteTables } from "@cdktf/provider-aws/lib/data-aws-route-tables";
 import { DataAwsSubnet } from "@cdktf/provider-aws/lib/data-aws-subnet";
 import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc";
 import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
@@ -215,9 +216,14 @@ export class TcpNetwork extends Construct {
    * Plan-time checks of an adopted network, as data sources with Terraform conditions, so a
    * wrong id fails `terraform plan` with the fix instead of failing halfway through an apply:
    * every subnet in `vpcId`, the public ones in at least two zones with a default route to an
-   * internet gateway (and an IPv6 block when `ipv6`). Each public subnet needs its own route
-   * table association (the main table is not read). These data sources call AWS: an offline
-   * plan (`tcp-addon verify`) leaves them out.
+   * internet gateway (and an IPv6 block when `ipv6`). A subnet's routes are those of the table
+   * explicitly associated with it, else the VPC's main table (EC2 API reference,
+   * DescribeRouteTables: "If a subnet is not explicitly associated with any route table, it is
+   * implicitly associated with the main route table. This command does not return the subnet ID
+   * for implicit associations."): a lookup by subnet matches explicit associations only, so the
+   * explicit ones are listed (`aws_route_tables`, empty when there is none) and the main table
+   * (`association.main = true`) is the fallback. These data sources call AWS: an offline plan
+   * (`tcp-addon verify`) leaves them out.
    */
   private checkExisting(existing: NetworkSpec): void {
     const inVpc = (key: string, id: string) => ({
@@ -243,20 +249,29 @@ export class TcpNetwork extends Construct {
           },
         }),
     );
-    existing.publicSubnetIds.forEach(
-      (id, i) =>
-        new DataAwsRouteTable(this, `Public${i + 1}RouteTable`, {
-          subnetId: id,
-          lifecycle: {
-            postcondition: [
-              {
-                condition: '\${anytrue([for r in self.routes : r.cidr_block == "0.0.0.0/0" && startswith(coalesce(r.gateway_id, "-"), "igw-")])}',
-                errorMessage: `network.publicSubnetIds: ${id} has no route 0.0.0.0/0 to an internet gateway (its route table is \${self.id}), so an internet-facing load balancer there is unreachable; add the route or list public subnets`,
-              },
-            ],
-          },
-        }),
-    );
+    const mainTable = new DataAwsRouteTable(this, "MainRouteTable", {
+      vpcId: existing.vpcId,
+      filter: [{ name: "association.main", values: ["true"] }],
+    });
+    existing.publicSubnetIds.forEach((id, i) => {
+      const explicit = new DataAwsRouteTables(this, `Public${i + 1}ExplicitRouteTables`, {
+        vpcId: existing.vpcId,
+        filter: [{ name: "association.subnet-id", values: [id] }],
+      });
+      const explicitIds = `data.${explicit.terraformResourceType}.${explicit.friendlyUniqueId}.ids`;
+      const mainId = `data.${mainTable.terraformResourceType}.${mainTable.friendlyUniqueId}.id`;
+      new DataAwsRouteTable(this, `Public${i + 1}RouteTable`, {
+        routeTableId: `\${length(${explicitIds}) > 0 ? tolist(${explicitIds})[0] : ${mainId}}`,
+        lifecycle: {
+          postcondition: [
+            {
+              condition: '\${anytrue([for r in self.routes : r.cidr_block == "0.0.0.0/0" && startswith(coalesce(r.gateway_id, "-"), "igw-")])}',
+              errorMessage: `network.publicSubnetIds: ${id} has no route 0.0.0.0/0 to an internet gateway (its route table is \${self.id}), so an internet-facing load balancer there is unreachable; add the route or list public subnets`,
+            },
+          ],
+        },
+      });
+    });
     existing.privateSubnetIds.forEach((id, i) => new DataAwsSubnet(this, `Private${i + 1}`, { id, lifecycle: { postcondition: [inVpc("privateSubnetIds", id)] } }));
     // Written as plain references: the condition is one Terraform expression.
     const zones = publicSubnets.map((s) => `data.${s.terraformResourceType}.${s.friendlyUniqueId}.availability_zone`);

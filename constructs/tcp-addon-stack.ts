@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { isIpv6Cidr } from "../config/ports";
 import { appNetworking, type ResolvedApp, type ResolvedConfig, type StateSpec } from "../config/schema";
 import { defaultLocalState } from "../config/state";
+import { requiredTerraformVersion } from "../config/terraform-version";
 import { relativeToStack } from "./stack-dir";
 import { TcpDashboard } from "./dashboard";
 import { MAX_NAME, platformName } from "./names";
@@ -38,8 +39,9 @@ export interface TcpAddonStackProps {
   readonly policy?: TcpAddonPolicyOptions | false;
   /**
    * Where Terraform keeps the stack's state; overrides the config's `state:`. S3 state is
-   * encrypted and locked with an S3 lock file (`use_lockfile`, Terraform 1.10 or later), plus a
-   * DynamoDB table when one is named. A local path is written relative to the stack's folder.
+   * encrypted and locked with an S3 lock file (`use_lockfile`), plus a DynamoDB lock when a table
+   * is named; the stack then requires Terraform 1.10 or later (1.4 or later otherwise, see
+   * config/terraform-version.ts). A local path is written relative to the stack's folder.
    * @default the config's `state:`, else `terraform.<stack id>.tfstate` in the config file's folder
    *   (the working folder for a config without a file)
    */
@@ -80,6 +82,7 @@ export class TcpAddonStack extends TerraformStack {
       ],
     });
     this.addOverride("terraform.required_providers.aws", { source: "hashicorp/aws", version: AWS_PROVIDER_VERSIONS });
+    this.addOverride("terraform.required_version", requiredTerraformVersion(this.state));
     this.platform = new TcpPlatform(this, "Platform", {
       ...props.platform,
       project: config.project,
