@@ -40,6 +40,11 @@ export interface TcpPlatformProps {
    */
   readonly natGateways?: number;
   /**
+   * VPC endpoints in the created VPC (see TcpNetworkProps.vpcEndpoints); ignored when `network` is given.
+   * @default false
+   */
+  readonly vpcEndpoints?: boolean;
+  /**
    * A prebuilt agent image for every task.
    * @default built from this repository and pushed to a stack-owned ECR repository
    */
@@ -158,6 +163,8 @@ export class TcpPlatform extends Construct {
       project: label,
       existing: props.network,
       natGateways: props.natGateways,
+      vpcEndpoints: props.vpcEndpoints,
+      region: props.region,
       ipv6: props.ipv6,
     });
     // What the services and task definitions point at is created before it is destroyed; only a

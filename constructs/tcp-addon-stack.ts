@@ -9,6 +9,7 @@ import { requiredTerraformVersion } from "../config/terraform-version";
 import { relativeToStack } from "./stack-dir";
 import { TcpDashboard } from "./dashboard";
 import { MAX_NAME, platformName } from "./names";
+import { NETWORK_AZS } from "./network";
 import { TcpApp } from "./tcp-app";
 import { TcpPlatform, TcpPlatformProps } from "./platform";
 import { applyPolicy, TcpAddonPolicyOptions } from "./policy";
@@ -89,6 +90,7 @@ export class TcpAddonStack extends TerraformStack {
       environment: config.environment,
       region: config.region,
       network: config.network,
+      ...createdNetworkProps(config),
       agentImage: config.agentImage,
       staticIps: config.staticIps ?? false,
       ipv6: config.apps.some((app) => app.allowedCidrs.some(isIpv6Cidr)),
@@ -143,6 +145,15 @@ export class TcpAddonStack extends TerraformStack {
     backend.addOverride("use_lockfile", true);
     return backend;
   }
+}
+
+/** The config's `network:` without `vpcId` as platform props; empty when it sets nothing (the platform props then decide). */
+function createdNetworkProps(config: ResolvedConfig): Pick<TcpPlatformProps, "natGateways" | "vpcEndpoints"> {
+  const created = config.createdNetwork;
+  return {
+    ...(created?.natGateways === undefined ? {} : { natGateways: created.natGateways === "perAz" ? NETWORK_AZS : 1 }),
+    ...(created?.vpcEndpoints === undefined ? {} : { vpcEndpoints: created.vpcEndpoints }),
+  };
 }
 
 /** An app's resolved networking settings as TcpApp props. */
