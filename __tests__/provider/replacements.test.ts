@@ -84,7 +84,13 @@ const SCENARIOS: readonly Scenario[] = [
     movesTcpUrl: true,
     mayDestroy: /^mqtt\/TaskDefinition$/,
   },
-  { change: "`staticIps` false → true (planned in place; see Production networking)", edit: (c) => (c.staticIps = true), mayDestroy: NOTHING },
+  {
+    // An NLB takes Elastic IPs only when its subnets are attached: the plan replaces it (a new DNS name).
+    change: "`staticIps` false → true (a new NLB; see Production networking)",
+    edit: (c) => (c.staticIps = true),
+    movesTcpUrl: true,
+    mayDestroy: /^(Platform\/LoadBalancer\/Nlb|[a-z]+\/Listener)$/,
+  },
   { change: "`project` renamed", edit: (c) => (c.project = "acme2"), movesTcpUrl: true, mayDestroy: /.*/ },
 ];
 
