@@ -85,11 +85,12 @@ const SCENARIOS: readonly Scenario[] = [
     mayDestroy: /^mqtt\/TaskDefinition$/,
   },
   {
-    // An NLB takes Elastic IPs only when its subnets are attached: the plan replaces it (a new DNS name).
+    // An NLB takes Elastic IPs only when its subnets are attached: the plan replaces it, its listeners,
+    // and the task definitions that carry its DNS name in TCP_URL.
     change: "`staticIps` false → true (a new NLB; see Production networking)",
     edit: (c) => (c.staticIps = true),
     movesTcpUrl: true,
-    mayDestroy: /^(Platform\/LoadBalancer\/Nlb|[a-z]+\/Listener)$/,
+    mayDestroy: /^(Platform\/LoadBalancer\/Nlb|[a-z]+\/(Listener|TaskDefinition))$/,
   },
   { change: "`project` renamed", edit: (c) => (c.project = "acme2"), movesTcpUrl: true, mayDestroy: /.*/ },
 ];
