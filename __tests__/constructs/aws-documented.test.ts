@@ -5,6 +5,7 @@ import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
 import { secretResource, secretsPolicyDocument } from "../../constructs/platform";
 import { INTERFACE_ENDPOINTS } from "../../constructs/network";
+import { DEFAULT_IDLE_TIMEOUT_SECONDS } from "../../runtime/agent/contract";
 import { appFixture, configFixture, containersOf, ref, resourceIn, resourcesOf, synthStack, unresolvedReferences, type TfJson } from "./fixtures";
 
 /**
@@ -60,6 +61,15 @@ describe("dualstack DNS", () => {
   it("an IPv4-only NLB with a domain gets the A alias only", () => {
     const { tf } = synthStack(configFixture([withDomain("mqtt", 20003, ["0.0.0.0/0"])]));
     expect(Object.values(resourcesOf(tf, "aws_route53_record")).map((r) => r.type)).toEqual(["A"]);
+  });
+});
+
+describe("the NLB's TCP idle timeout", () => {
+  // NLB docs, "Update the TCP idle timeout": "The default idle timeout value for TCP flows is 350 seconds."
+  it("leaves the listener at the NLB's 350 s, and the agent keeps idle connections longer, so the NLB closes first", () => {
+    const { tf } = synthStack(configFixture([appFixture("mqtt")]));
+    expect(resourceIn(tf, "aws_lb_listener", "mqtt_").tcp_idle_timeout_seconds).toBeUndefined();
+    expect(DEFAULT_IDLE_TIMEOUT_SECONDS).toBeGreaterThan(350);
   });
 });
 
