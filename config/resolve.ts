@@ -9,6 +9,7 @@ import { planCatalogue, planSizeProblem } from "./plans";
 import { placeApps } from "./ports";
 import { parseProcfile } from "./procfile";
 import {
+  type AddonConfig,
   AddonConfigSchema,
   ALARMS_ON,
   type AlarmSwitches,
@@ -164,7 +165,7 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
   return {
     ...deployment,
     region: config.region,
-    ...(config.network === undefined ? {} : { network: config.network }),
+    ...networkOf(config.network),
     ...(config.agent.image === undefined ? {} : { agentImage: config.agent.image }),
     staticIps: config.staticIps,
     plans: catalogue,
@@ -284,4 +285,15 @@ function appTimings(overrides: Parameters<typeof deployTimings>[0]): { timings: 
       }),
     };
   }
+}
+
+/** `network:` as the stack takes it: an existing VPC (`network`), or how to build the created one (`createdNetwork`). */
+function networkOf(network: AddonConfig["network"]): Pick<ResolvedConfig, "network" | "createdNetwork"> {
+  if (network === undefined) return {};
+  const { vpcId, publicSubnetIds, privateSubnetIds, natGateways, vpcEndpoints } = network;
+  if (vpcId !== undefined && publicSubnetIds !== undefined && privateSubnetIds !== undefined) {
+    return { network: { vpcId, publicSubnetIds, privateSubnetIds } };
+  }
+  const created = { ...(natGateways === undefined ? {} : { natGateways }), ...(vpcEndpoints === undefined ? {} : { vpcEndpoints }) };
+  return Object.keys(created).length === 0 ? {} : { createdNetwork: created };
 }

@@ -53,12 +53,67 @@ export const PlanSchema = z.strictObject({
 });
 export type PlanSpec = z.infer<typeof PlanSchema>;
 
-export const NetworkSchema = z.strictObject({
-  vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'expected a VPC id like "vpc-0abc"'),
-  publicSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet id like "subnet-0abc"')).min(1),
-  privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet id like "subnet-0abc"')).min(1),
-});
-export type NetworkSpec = z.infer<typeof NetworkSchema>;
+const subnetIds = z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet id like "subnet-0abc"')).min(1);
+
+/** NAT gateways of the created VPC: one shared (cheaper), or one per zone (a zone's loss cuts off only that zone). */
+export const NAT_GATEWAY_MODES = ["one", "perAz"] as const;
+
+/**
+ * `network:` either adopts an existing VPC (`vpcId` with its public and private subnets) or, without
+ * `vpcId`, configures the VPC the stack creates (`natGateways`, `vpcEndpoints`).
+ */
+export const NetworkSchema = z
+  .strictObject({
+    vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'expected a VPC id like "vpc-0abc"').optional(),
+    publicSubnetIds: subnetIds.optional(),
+    privateSubnetIds: subnetIds.optional(),
+    natGateways: z
+      .enum(NAT_GATEWAY_MODES)
+      .optional()
+      .describe("NAT gateways of the created VPC: one (default, shared by both zones) or perAz (one per zone, so a zone's loss cuts off only that zone)"),
+    vpcEndpoints: z
+      .boolean()
+      .optional()
+      .describe("private endpoints in the created VPC for ECR (api, dkr), CloudWatch Logs, Secrets Manager, SSM (interface) and S3 (gateway), so tasks start without NAT"),
+  })
+  .superRefine(
+    (network, ctx) => {
+      if (network.vpcId !== undefined) {
+        for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
+          if (network[key] === undefined) {
+            ctx.addIssue({ code: "custom", path: [key], message: `required with vpcId; list the ${key === "publicSubnetIds" ? "public (load balancer)" : "private (task)"} subnets of ${network.vpcId}` });
+          }
+        }
+        for (const key of ["natGateways", "vpcEndpoints"] as const) {
+          if (network[key] !== undefined) {
+            ctx.addIssue({ code: "custom", path: [key], message: "configures the VPC the stack creates, not an existing one; remove it, or remove vpcId to create the VPC" });
+          }
+        }
+      } else {
+        for (const key of ["publicSubnetIds", "privateSubnetIds"] as const) {
+          if (network[key] !== undefined) {
+            ctx.addIssue({ code: "custom", path: [key], message: "needs vpcId, the VPC these subnets are in; add vpcId, or remove the subnets to let the stack create the VPC" });
+          }
+        }
+      }
+    },
+    { when: (payload) => isObject(payload.value) },
+  );
+
+/** An existing VPC the stack adopts: the NLB in its public subnets, the tasks in its private ones. */
+export interface NetworkSpec {
+  readonly vpcId: string;
+  readonly publicSubnetIds: readonly string[];
+  readonly privateSubnetIds: readonly string[];
+}
+
+/** How the stack builds the VPC it creates (`network:` without `vpcId`). */
+export interface CreatedNetworkSpec {
+  /** @default "one" */
+  readonly natGateways?: (typeof NAT_GATEWAY_MODES)[number];
+  /** @default false */
+  readonly vpcEndpoints?: boolean;
+}
 
 export const AgentSchema = z.strictObject({
   /** A prebuilt agent image. Omitted: built from runtime/ and pushed to a stack-owned ECR repo. */
@@ -81,8 +136,16 @@ export const S3StateSchema = z.strictObject({
     .max(1024)
     .regex(S3_KEY, 'expected an object key like "tcp-addon/acme/prod.tfstate" (no leading or trailing "/")')
     .optional(),
-  /** A DynamoDB table for locking, for teams still on Terraform < 1.10; the S3 lock file is always on. */
-  dynamodbTable: z.string().regex(DYNAMODB_TABLE, "expected a DynamoDB table name (3-255 letters, digits, _ . -)").optional(),
+  /**
+   * A DynamoDB lock taken as well as the S3 lock file (Terraform acquires both), while a state moves
+   * off DynamoDB locking: runs of an older configuration of the same state that lock only in the
+   * table still exclude this one. It does not help Terraform < 1.10, which cannot `init` this backend.
+   */
+  dynamodbTable: z
+    .string()
+    .regex(DYNAMODB_TABLE, "expected a DynamoDB table name (3-255 letters, digits, _ . -)")
+    .optional()
+    .describe("a DynamoDB lock taken as well as the S3 lock file, while moving a state off DynamoDB locking (every run needs Terraform 1.10 or later)"),
 });
 
 /** Terraform state in a local file, at a path relative to the config file's folder. */
@@ -547,7 +610,10 @@ export interface ResolvedConfig {
   /** The deployment this config describes (staging, prod); part of the stack, state and resource names. */
   readonly environment?: string;
   readonly region: string;
+  /** An existing VPC to adopt; undefined = the stack creates one. */
   readonly network?: NetworkSpec;
+  /** How the created VPC is built (only without `network`); undefined = one NAT gateway, no endpoints. */
+  readonly createdNetwork?: CreatedNetworkSpec;
   readonly agentImage?: string;
   /** One Elastic IP per AZ on every NLB. @default false */
   readonly staticIps?: boolean;

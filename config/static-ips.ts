@@ -1,12 +1,11 @@
 import { isRecord } from "../runtime/agent/errors";
 
 /**
- * Turning `staticIps` on or off on a load balancer that exists is not a safe in-place change:
- * the AWS provider (5.100) plans it as an update of the NLB's `subnet_mapping`, but an NLB takes
- * an Elastic IP for an availability zone only when that zone's subnet is attached, so the
- * apply is expected to fail; the way through is a new NLB (a new DNS name: every TCP_URL on it
- * without a `domain:` changes). Turning it off releases the addresses partners allow-listed.
- * This compares the config with the last synthesized stack and says so.
+ * Turning `staticIps` on or off on a load balancer that exists is not an in-place change: an NLB
+ * takes an Elastic IP for an availability zone only when that zone's subnet is attached, so the
+ * stack plans a new NLB (constructs/load-balancer.ts, `AddressMode`), with a new DNS name: every
+ * TCP_URL on it without a `domain:` changes. Turning it off releases the addresses partners
+ * allow-listed. This compares the config with the last synthesized stack and says so.
  */
 
 /** What the previous synth declared: for each `aws_lb`, whether it used subnet_mapping. */
@@ -29,7 +28,7 @@ export function staticIpsChangeWarnings(staticIps: boolean, previous: Map<string
     if (had === staticIps) continue;
     warnings.push(
       staticIps
-        ? `staticIps: true on load balancer ${name}, which exists without Elastic IPs: an NLB takes them only when its subnets are attached, so expect the apply to fail; set it before an NLB's first deploy, or replace the NLB on purpose (new DNS name: the TCP_URL of every app on it without a domain changes)`
+        ? `staticIps: true on load balancer ${name}, which exists without Elastic IPs: an NLB takes them only when its subnets are attached, so the plan replaces the NLB (new DNS name: the TCP_URL of every app on it without a domain changes); set it before an NLB's first deploy, or accept the replacement`
         : `staticIps: false on load balancer ${name} releases its Elastic IPs, which partners may have allow-listed; keep staticIps: true unless that is intended`,
     );
   }

@@ -30,9 +30,23 @@ export interface ContainerDefinition {
   readonly stopTimeout: number;
   readonly logConfiguration: {
     readonly logDriver: "awslogs";
-    readonly options: Readonly<Record<"awslogs-group" | "awslogs-region" | "awslogs-stream-prefix", string>>;
+    readonly options: Readonly<Record<"awslogs-group" | "awslogs-region" | "awslogs-stream-prefix" | "mode" | "max-buffer-size", string>>;
   };
 }
+
+/**
+ * How the awslogs driver delivers each container's stdout and stderr: `non-blocking`, through a
+ * buffer of `max-buffer-size`, written out rather than left to the account setting. In blocking
+ * mode a CloudWatch Logs stall blocks the container's writes; Node writes to a pipe
+ * synchronously, so the agent's event loop, and every connection it forwards, would stop. A full
+ * buffer drops log lines instead. ECS API reference, LogConfiguration, `mode`: "If you don't
+ * specify the mode option or configure the account setting, Amazon ECS will default to the
+ * non-blocking mode" (since June 25, 2025; blocking before), and `max-buffer-size`: "Default
+ * value: 10m ... When the buffer fills up, further logs cannot be stored. Logs that cannot be
+ * stored are lost." 10 MiB per container, the documented default, stated so that neither an
+ * account setting nor an older default (1m) changes it.
+ */
+export const LOG_DELIVERY = Object.freeze({ mode: "non-blocking", maxBufferSize: "10m" });
 
 /** What an app's containers are made of: the app as resolved (name, image, command, env, secrets, plan, deploy timings). */
 export type ContainerApp = Pick<ResolvedApp, "name" | "image" | "command" | "env" | "secrets" | "plan" | "deploy" | "networking">;
@@ -55,7 +69,13 @@ export interface ContainerSurroundings {
 export function containerDefinitions(app: ContainerApp, around: ContainerSurroundings): ContainerDefinition[] {
   const logConfiguration = {
     logDriver: "awslogs",
-    options: { "awslogs-group": around.logGroup, "awslogs-region": around.region, "awslogs-stream-prefix": app.name },
+    options: {
+      "awslogs-group": around.logGroup,
+      "awslogs-region": around.region,
+      "awslogs-stream-prefix": app.name,
+      mode: LOG_DELIVERY.mode,
+      "max-buffer-size": LOG_DELIVERY.maxBufferSize,
+    },
   } as const;
   const stopTimeout = app.deploy.stopTimeoutSeconds;
   const secrets = Object.entries(app.secrets).map(([name, valueFrom]) => ({ name, valueFrom }));

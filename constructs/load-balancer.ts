@@ -7,6 +7,7 @@ import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-securit
 import { inboundRules, RESERVED_INBOUND_RULES, RULES_QUOTA_FIX } from "../config/ports";
 import { DEFAULT_RULES_PER_SECURITY_GROUP } from "../config/schema";
 import { ConstructError } from "./errors";
+import { TerraformData } from "./terraform-data";
 import { loadBalancerName, staticIpsOutputId } from "./names";
 
 /** AWS limit: listeners per network load balancer (not adjustable). */
@@ -69,9 +70,15 @@ export class TcpLoadBalancer extends Construct {
   readonly elasticIps: readonly Eip[];
   /** The output listing the Elastic IPs' public addresses, when `staticIps` is on. */
   readonly staticIpsOutput?: TerraformOutput;
+  /**
+   * Records how the load balancer gets its addresses ("elastic-ips" or "aws-assigned"); a change of
+   * it replaces the load balancer (`replace_triggered_by`), see the constructor.
+   */
+  readonly addressMode: TerraformData;
   /** "ipv4", or "dualstack" once an app on it allows IPv6 clients. */
   ipAddressType: "ipv4" | "dualstack" = "ipv4";
   private readonly ports = new Map<number, string>();
+  private readonly dualstackListeners: (() => void)[] = [];
   private readonly rules = { ipv4: RESERVED_INBOUND_RULES, ipv6: RESERVED_INBOUND_RULES };
   private readonly rulesPerSecurityGroup: number;
   private readonly ipv6Capable: boolean;
@@ -105,6 +112,13 @@ export class TcpLoadBalancer extends Construct {
       description: "path MTU discovery: ICMP fragmentation needed (type 3, code 4)",
     });
     this.elasticIps = staticIps ? this.elasticIpsFor(name, props.publicSubnetIds) : [];
+    // An NLB takes its Elastic IPs (subnet_mapping) only when a subnet is attached, so turning
+    // `staticIps` on or off for an NLB that exists needs a new NLB; the provider would plan it as an
+    // in-place update that fails at apply. A change of this value plans the replacement instead
+    // (Terraform's terraform_data docs: "You can use terraform_data's behavior of planning an action
+    // each time input changes to indirectly use a plain value to trigger replacement"). The first
+    // plan that adds this resource creates it, which triggers nothing.
+    this.addressMode = new TerraformData(this, "AddressMode", { input: { addresses: staticIps ? "elastic-ips" : "aws-assigned" } });
     this.loadBalancer = new Lb(this, "Nlb", {
       name,
       loadBalancerType: "network",
@@ -117,6 +131,8 @@ export class TcpLoadBalancer extends Construct {
       enableDeletionProtection: deletionProtection,
       dependsOn: props.dependsOn,
     });
+    // A bare address: Terraform's JSON syntax refuses the "${...}" form cdktf writes for replaceTriggeredBy.
+    this.loadBalancer.addOverride("lifecycle.replace_triggered_by", [`${this.addressMode.terraformResourceType}.${this.addressMode.friendlyUniqueId}`]);
     if (staticIps) {
       this.staticIpsOutput = new TerraformOutput(this, "StaticIps", {
         value: this.elasticIps.map((eip) => eip.publicIp),
@@ -189,6 +205,7 @@ export class TcpLoadBalancer extends Construct {
     }
     this.ipAddressType = "dualstack";
     this.loadBalancer.ipAddressType = "dualstack";
+    this.dualstackListeners.splice(0).forEach((listener) => listener());
     new VpcSecurityGroupIngressRule(this, "PathMtuDiscoveryIpv6", {
       securityGroupId: this.securityGroup.id,
       cidrIpv6: "::/0",
@@ -197,6 +214,15 @@ export class TcpLoadBalancer extends Construct {
       toPort: 0,
       description: "path MTU discovery: ICMPv6 packet too big (type 2)",
     });
+  }
+
+  /**
+   * Runs `listener` once the load balancer is dualstack: now if it is, else when an app placed on
+   * it later allows IPv6 clients (an app's AAAA record waits for that).
+   */
+  whenDualstack(listener: () => void): void {
+    if (this.ipAddressType === "dualstack") listener();
+    else this.dualstackListeners.push(listener);
   }
 
   /** Number of listeners reserved so far. */

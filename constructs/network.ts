@@ -2,6 +2,7 @@ import { Construct } from "constructs";
 import { Fn, ITerraformDependable } from "cdktf";
 import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
 import { DataAwsRouteTable } from "@cdktf/provider-aws/lib/data-aws-route-table";
+import { DataAwsRouteTables } from "@cdktf/provider-aws/lib/data-aws-route-tables";
 import { DataAwsSubnet } from "@cdktf/provider-aws/lib/data-aws-subnet";
 import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc";
 import { DefaultSecurityGroup } from "@cdktf/provider-aws/lib/default-security-group";
@@ -13,11 +14,23 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import { VpcEndpoint } from "@cdktf/provider-aws/lib/vpc-endpoint";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { fargateZoneIds } from "../config/fargate-zones";
 import type { NetworkSpec } from "../config/schema";
 import { ConstructError } from "./errors";
 
 /** Number of availability zones the created VPC spans. */
 export const NETWORK_AZS = 2;
+
+/**
+ * The interface endpoints `vpcEndpoints` adds, by service: what a task needs before its app runs
+ * (ECS task execution IAM role docs list them for private subnets without NAT: ECR's API and
+ * Docker registry, CloudWatch Logs, Secrets Manager and SSM for secrets); S3, where ECR keeps
+ * image layers, is a gateway endpoint on the private route tables.
+ */
+export const INTERFACE_ENDPOINTS = ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm"] as const;
 
 export interface TcpNetworkProps {
   /** Resource-name prefix, used in the `Name` tags. */
@@ -45,6 +58,19 @@ export interface TcpNetworkProps {
    * @default false
    */
   readonly ipv6?: boolean;
+  /**
+   * Region of the created VPC, when known at synth: in regions where Fargate runs only in some
+   * zones (config/fargate-zones.ts), the subnets go in those zones only.
+   * @default any zone of the region
+   */
+  readonly region?: string;
+  /**
+   * Private endpoints in the created VPC, so image pulls, logs and secrets do not go through NAT:
+   * interface endpoints for ECR (api, dkr), CloudWatch Logs, Secrets Manager and SSM in the
+   * private subnets, and an S3 gateway endpoint on the private route tables.
+   * @default false: all of it through the NAT gateway(s)
+   */
+  readonly vpcEndpoints?: boolean;
 }
 
 /**
@@ -62,6 +88,8 @@ export class TcpNetwork extends Construct {
   readonly vpc?: Vpc;
   readonly internetGateway?: InternetGateway;
   readonly natGateways: NatGateway[] = [];
+  /** The created VPC's endpoints (`vpcEndpoints`), by service name suffix; empty otherwise. */
+  readonly endpoints: VpcEndpoint[] = [];
   /** What must exist before an internet-facing load balancer can be created in the public subnets. */
   readonly internetReady: ITerraformDependable[] = [];
   /** What must exist before tasks in the private subnets can pull images and ship logs. */
@@ -97,7 +125,11 @@ export class TcpNetwork extends Construct {
     }
     const tag = (name: string) => ({ Name: `${props.project}-${name}` });
 
-    const zones = new DataAwsAvailabilityZones(this, "Zones", { state: "available" });
+    const fargateZones = props.region === undefined ? undefined : fargateZoneIds(props.region);
+    const zones = new DataAwsAvailabilityZones(this, "Zones", {
+      state: "available",
+      ...(fargateZones === undefined ? {} : { filter: [{ name: "zone-id", values: [...fargateZones] }] }),
+    });
     const vpc = new Vpc(this, "Vpc", {
       cidrBlock,
       enableDnsSupport: true,
@@ -125,7 +157,13 @@ export class TcpNetwork extends Construct {
     }
 
     const { publicSubnets, privateSubnets } = this.subnets(vpc, zones, parseCidr(cidrBlock), publicTable, tag);
-    const privateRoutes = this.natEgress(natCount, vpc, igw, internetRoute, publicSubnets, privateSubnets, tag);
+    const { privateRoutes, privateTables } = this.natEgress(natCount, vpc, igw, internetRoute, publicSubnets, privateSubnets, tag);
+    if (props.vpcEndpoints === true) {
+      if (props.region === undefined) {
+        throw new ConstructError("TCP_ADDON_INVALID_PROPS", "vpcEndpoints: needs the region (TcpNetworkProps.region) to name the endpoint services");
+      }
+      this.privateEndpoints(props.region, cidrBlock, vpc, privateSubnets, privateTables, tag);
+    }
 
     this.vpc = vpc;
     this.internetGateway = igw;
@@ -133,10 +171,62 @@ export class TcpNetwork extends Construct {
     this.publicSubnetIds = publicSubnets.map((s) => s.id);
     this.privateSubnetIds = privateSubnets.map((s) => s.id);
     this.internetReady.push(igw, internetRoute);
-    this.egressReady.push(...privateRoutes);
+    this.egressReady.push(...privateRoutes, ...this.endpoints);
   }
 
-  /** A public and a private subnet in each of the first two zones: 16 equal blocks of the VPC range, 0-1 public, 8-9 private; the rest is left for growth. */
+  /**
+   * Interface endpoints in the private subnets (private DNS on, so the usual service names resolve
+   * to them), reachable on 443 from inside the VPC only, and the S3 gateway endpoint on the
+   * private route tables.
+   */
+  private privateEndpoints(
+    region: string,
+    cidrBlock: string,
+    vpc: Vpc,
+    privateSubnets: readonly Subnet[],
+    privateTables: readonly RouteTable[],
+    tag: (name: string) => Record<string, string>,
+  ): void {
+    const group = new SecurityGroup(this, "EndpointsSecurityGroup", {
+      namePrefix: `${tag("endpoints").Name}-`,
+      description: "tcp-addon VPC endpoints: HTTPS from inside the VPC",
+      vpcId: vpc.id,
+      tags: tag("endpoints"),
+      lifecycle: { createBeforeDestroy: true },
+    });
+    new VpcSecurityGroupIngressRule(this, "EndpointsFromVpc", {
+      securityGroupId: group.id,
+      cidrIpv4: cidrBlock,
+      ipProtocol: "tcp",
+      fromPort: 443,
+      toPort: 443,
+      description: "HTTPS to the VPC endpoints from the VPC's own range",
+    });
+    for (const service of INTERFACE_ENDPOINTS) {
+      this.endpoints.push(
+        new VpcEndpoint(this, `Endpoint-${service.replace(".", "-")}`, {
+          vpcId: vpc.id,
+          serviceName: `com.amazonaws.${region}.${service}`,
+          vpcEndpointType: "Interface",
+          privateDnsEnabled: true,
+          subnetIds: privateSubnets.map((s) => s.id),
+          securityGroupIds: [group.id],
+          tags: tag(`endpoint-${service}`),
+        }),
+      );
+    }
+    this.endpoints.push(
+      new VpcEndpoint(this, "Endpoint-s3", {
+        vpcId: vpc.id,
+        serviceName: `com.amazonaws.${region}.s3`,
+        vpcEndpointType: "Gateway",
+        routeTableIds: privateTables.map((t) => t.id),
+        tags: tag("endpoint-s3"),
+      }),
+    );
+  }
+
+  /** A public and a private subnet in each of the first two zones (by zone ID, Fargate's zones only): 16 equal blocks of the VPC range, 0-1 public, 8-9 private; the rest is left for growth. */
   private subnets(
     vpc: Vpc,
     zones: DataAwsAvailabilityZones,
@@ -147,10 +237,10 @@ export class TcpNetwork extends Construct {
     const publicSubnets: Subnet[] = [];
     const privateSubnets: Subnet[] = [];
     for (let az = 0; az < NETWORK_AZS; az++) {
-      const zone = Fn.element(zones.names, az);
+      const zone = Fn.element(zones.zoneIds, az);
       const pub = new Subnet(this, `Public${az + 1}`, {
         vpcId: vpc.id,
-        availabilityZone: zone,
+        availabilityZoneId: zone,
         cidrBlock: subdivide(base, 4, az),
         ...(this.ipv6 ? { ipv6CidrBlock: Fn.cidrsubnet(vpc.ipv6CidrBlock, 8, az) } : {}),
         mapPublicIpOnLaunch: false,
@@ -161,7 +251,7 @@ export class TcpNetwork extends Construct {
       privateSubnets.push(
         new Subnet(this, `Private${az + 1}`, {
           vpcId: vpc.id,
-          availabilityZone: zone,
+          availabilityZoneId: zone,
           cidrBlock: subdivide(base, 4, 8 + az),
           mapPublicIpOnLaunch: false,
           tags: tag(`private-${az + 1}`),
@@ -183,8 +273,9 @@ export class TcpNetwork extends Construct {
     publicSubnets: readonly Subnet[],
     privateSubnets: readonly Subnet[],
     tag: (name: string) => Record<string, string>,
-  ): Route[] {
+  ): { privateRoutes: Route[]; privateTables: RouteTable[] } {
     const privateRoutes: Route[] = [];
+    const privateTables: RouteTable[] = [];
     for (let n = 0; n < natCount; n++) {
       const eip = new Eip(this, `NatAddress${n + 1}`, { domain: "vpc", tags: tag(`nat-${n + 1}`), dependsOn: [igw] });
       const nat = new NatGateway(this, `Nat${n + 1}`, {
@@ -195,6 +286,7 @@ export class TcpNetwork extends Construct {
       });
       this.natGateways.push(nat);
       const table = new RouteTable(this, `PrivateRouteTable${n + 1}`, { vpcId: vpc.id, tags: tag(`private-${n + 1}`) });
+      privateTables.push(table);
       privateRoutes.push(
         new Route(this, `PrivateDefaultRoute${n + 1}`, {
           routeTableId: table.id,
@@ -208,16 +300,21 @@ export class TcpNetwork extends Construct {
         new RouteTableAssociation(this, `Private${az}Routes`, { subnetId: subnet.id, routeTableId: table.id });
       });
     }
-    return privateRoutes;
+    return { privateRoutes, privateTables };
   }
 
   /**
    * Plan-time checks of an adopted network, as data sources with Terraform conditions, so a
    * wrong id fails `terraform plan` with the fix instead of failing halfway through an apply:
    * every subnet in `vpcId`, the public ones in at least two zones with a default route to an
-   * internet gateway (and an IPv6 block when `ipv6`). Each public subnet needs its own route
-   * table association (the main table is not read). These data sources call AWS: an offline
-   * plan (`tcp-addon verify`) leaves them out.
+   * internet gateway (and an IPv6 block when `ipv6`). A subnet's routes are those of the table
+   * explicitly associated with it, else the VPC's main table (EC2 API reference,
+   * DescribeRouteTables: "If a subnet is not explicitly associated with any route table, it is
+   * implicitly associated with the main route table. This command does not return the subnet ID
+   * for implicit associations."): a lookup by subnet matches explicit associations only, so the
+   * explicit ones are listed (`aws_route_tables`, empty when there is none) and the main table
+   * (`association.main = true`) is the fallback. These data sources call AWS: an offline plan
+   * (`tcp-addon verify`) leaves them out.
    */
   private checkExisting(existing: NetworkSpec): void {
     const inVpc = (key: string, id: string) => ({
@@ -243,20 +340,29 @@ export class TcpNetwork extends Construct {
           },
         }),
     );
-    existing.publicSubnetIds.forEach(
-      (id, i) =>
-        new DataAwsRouteTable(this, `Public${i + 1}RouteTable`, {
-          subnetId: id,
-          lifecycle: {
-            postcondition: [
-              {
-                condition: '\${anytrue([for r in self.routes : r.cidr_block == "0.0.0.0/0" && startswith(coalesce(r.gateway_id, "-"), "igw-")])}',
-                errorMessage: `network.publicSubnetIds: ${id} has no route 0.0.0.0/0 to an internet gateway (its route table is \${self.id}), so an internet-facing load balancer there is unreachable; add the route or list public subnets`,
-              },
-            ],
-          },
-        }),
-    );
+    const mainTable = new DataAwsRouteTable(this, "MainRouteTable", {
+      vpcId: existing.vpcId,
+      filter: [{ name: "association.main", values: ["true"] }],
+    });
+    existing.publicSubnetIds.forEach((id, i) => {
+      const explicit = new DataAwsRouteTables(this, `Public${i + 1}ExplicitRouteTables`, {
+        vpcId: existing.vpcId,
+        filter: [{ name: "association.subnet-id", values: [id] }],
+      });
+      const explicitIds = `data.${explicit.terraformResourceType}.${explicit.friendlyUniqueId}.ids`;
+      const mainId = `data.${mainTable.terraformResourceType}.${mainTable.friendlyUniqueId}.id`;
+      new DataAwsRouteTable(this, `Public${i + 1}RouteTable`, {
+        routeTableId: `\${length(${explicitIds}) > 0 ? tolist(${explicitIds})[0] : ${mainId}}`,
+        lifecycle: {
+          postcondition: [
+            {
+              condition: '\${anytrue([for r in self.routes : r.cidr_block == "0.0.0.0/0" && startswith(coalesce(r.gateway_id, "-"), "igw-")])}',
+              errorMessage: `network.publicSubnetIds: ${id} has no route 0.0.0.0/0 to an internet gateway (its route table is \${self.id}), so an internet-facing load balancer there is unreachable; add the route or list public subnets`,
+            },
+          ],
+        },
+      });
+    });
     existing.privateSubnetIds.forEach((id, i) => new DataAwsSubnet(this, `Private${i + 1}`, { id, lifecycle: { postcondition: [inVpc("privateSubnetIds", id)] } }));
     // Written as plain references: the condition is one Terraform expression.
     const zones = publicSubnets.map((s) => `data.${s.terraformResourceType}.${s.friendlyUniqueId}.availability_zone`);

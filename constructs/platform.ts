@@ -41,6 +41,11 @@ export interface TcpPlatformProps {
    */
   readonly natGateways?: number;
   /**
+   * VPC endpoints in the created VPC (see TcpNetworkProps.vpcEndpoints); ignored when `network` is given.
+   * @default false
+   */
+  readonly vpcEndpoints?: boolean;
+  /**
    * A prebuilt agent image for every task.
    * @default built from this repository and pushed to a stack-owned ECR repository
    */
@@ -161,6 +166,8 @@ export class TcpPlatform extends Construct {
       project: label,
       existing: props.network,
       natGateways: props.natGateways,
+      vpcEndpoints: props.vpcEndpoints,
+      region: props.region,
       ipv6: props.ipv6,
     });
     // What the services and task definitions point at is created before it is destroyed; only a
@@ -285,12 +292,18 @@ export class TcpPlatform extends Construct {
  * `ssm:GetParameters` on the SSM parameter ARNs, `secretsmanager:GetSecretValue` on the
  * secrets and `kms:Decrypt` on the customer-managed keys that encrypt them. A Secrets Manager
  * reference may carry `:json-key:version-stage:version-id` after the secret's ARN (ECS
- * syntax); IAM wants the secret's own ARN, its first 7 fields.
+ * syntax); IAM wants the secret's own ARN, its first 7 fields. A secret's ARN ends with a hyphen
+ * and six random characters (Secrets Manager permissions reference: "Secrets Manager constructs
+ * the last part of the secret ARN by appending a dash and six random alphanumeric characters at
+ * the end of the secret name"); a reference without them (ECS accepts a partial ARN) is granted
+ * as `<arn>-??????`, the pattern the Secrets Manager user guide gives for it ("Using '??????' as
+ * a wildcard to match the 6 random characters assigned by Secrets Manager"), since IAM compares
+ * the full ARN and the partial one would never match.
  */
 export function secretsPolicyDocument(arns: readonly string[], kmsKeyArns: readonly string[] = []): string {
   const ssm = [...new Set(arns.filter((a) => a.split(":")[2] === "ssm"))].sort();
   const secrets = [
-    ...new Set(arns.filter((a) => a.split(":")[2] === "secretsmanager").map((a) => a.split(":").slice(0, 7).join(":"))),
+    ...new Set(arns.filter((a) => a.split(":")[2] === "secretsmanager").map((a) => secretResource(a.split(":").slice(0, 7).join(":")))),
   ].sort();
   const statements = [];
   if (ssm.length > 0) {
@@ -309,4 +322,16 @@ export function secretsPolicyDocument(arns: readonly string[], kmsKeyArns: reado
     statements.push({ Sid: "DecryptSecrets", Effect: "Allow", Action: "kms:Decrypt", Resource: keys });
   }
   return JSON.stringify({ Version: "2012-10-17", Statement: statements });
+}
+
+/** The random suffix Secrets Manager appends to a secret's name in its ARN. */
+const SECRET_SUFFIX = /-[A-Za-z0-9]{6}$/;
+
+/**
+ * The IAM resource of a secret's ARN: as given when it ends in the six-character suffix, else the
+ * ARN followed by `-??????`. A name that itself ends in a hyphen and six characters reads as a
+ * complete ARN, as Secrets Manager reads it too.
+ */
+export function secretResource(secretArn: string): string {
+  return SECRET_SUFFIX.test(secretArn) ? secretArn : `${secretArn}-??????`;
 }

@@ -5,9 +5,11 @@ import * as path from "node:path";
 import { isIpv6Cidr } from "../config/ports";
 import { appNetworking, type ResolvedApp, type ResolvedConfig, type StateSpec } from "../config/schema";
 import { defaultLocalState } from "../config/state";
+import { requiredTerraformVersion } from "../config/terraform-version";
 import { relativeToStack } from "./stack-dir";
 import { TcpDashboard } from "./dashboard";
 import { MAX_NAME, platformName } from "./names";
+import { NETWORK_AZS } from "./network";
 import { TcpApp } from "./tcp-app";
 import { TcpPlatform, TcpPlatformProps } from "./platform";
 import { applyPolicy, TcpAddonPolicyOptions } from "./policy";
@@ -38,8 +40,9 @@ export interface TcpAddonStackProps {
   readonly policy?: TcpAddonPolicyOptions | false;
   /**
    * Where Terraform keeps the stack's state; overrides the config's `state:`. S3 state is
-   * encrypted and locked with an S3 lock file (`use_lockfile`, Terraform 1.10 or later), plus a
-   * DynamoDB table when one is named. A local path is written relative to the stack's folder.
+   * encrypted and locked with an S3 lock file (`use_lockfile`), plus a DynamoDB lock when a table
+   * is named; the stack then requires Terraform 1.10 or later (1.4 or later otherwise, see
+   * config/terraform-version.ts). A local path is written relative to the stack's folder.
    * @default the config's `state:`, else `terraform.<stack id>.tfstate` in the config file's folder
    *   (the working folder for a config without a file)
    */
@@ -80,12 +83,14 @@ export class TcpAddonStack extends TerraformStack {
       ],
     });
     this.addOverride("terraform.required_providers.aws", { source: "hashicorp/aws", version: AWS_PROVIDER_VERSIONS });
+    this.addOverride("terraform.required_version", requiredTerraformVersion(this.state));
     this.platform = new TcpPlatform(this, "Platform", {
       ...props.platform,
       project: config.project,
       environment: config.environment,
       region: config.region,
       network: config.network,
+      ...createdNetworkProps(config),
       agentImage: config.agentImage,
       staticIps: config.staticIps ?? false,
       ipv6: config.apps.some((app) => app.allowedCidrs.some(isIpv6Cidr)),
@@ -142,6 +147,15 @@ export class TcpAddonStack extends TerraformStack {
     backend.addOverride("use_lockfile", true);
     return backend;
   }
+}
+
+/** The config's `network:` without `vpcId` as platform props; empty when it sets nothing (the platform props then decide). */
+function createdNetworkProps(config: ResolvedConfig): Pick<TcpPlatformProps, "natGateways" | "vpcEndpoints"> {
+  const created = config.createdNetwork;
+  return {
+    ...(created?.natGateways === undefined ? {} : { natGateways: created.natGateways === "perAz" ? NETWORK_AZS : 1 }),
+    ...(created?.vpcEndpoints === undefined ? {} : { vpcEndpoints: created.vpcEndpoints }),
+  };
 }
 
 /** An app's resolved networking settings as TcpApp props. */

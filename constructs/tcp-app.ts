@@ -235,8 +235,13 @@ export class TcpApp extends Construct {
   readonly networking: AppNetworking;
   /** The ACM certificate requested for `tls.domain`, with its validation; undefined otherwise. */
   readonly certificate?: TcpTlsCertificate;
-  /** The alias record of `domain`; undefined without one. */
+  /** The alias record (A) of `domain`; undefined without one. */
   readonly aliasRecord?: Route53Record;
+  /**
+   * The AAAA alias record of `domain`, once the app's load balancer is dualstack (any app on it
+   * allows IPv6 clients); undefined otherwise.
+   */
+  aliasRecordIpv6?: Route53Record;
   /** The app's metric dimensions and plan budget, for alarms, scaling and the project's dashboard. */
   readonly metrics: AppMetrics;
   /** The app's CloudWatch alarms; undefined with `alarms: false`. */
@@ -399,17 +404,26 @@ export class TcpApp extends Construct {
     return new TcpTlsCertificate(this, "Certificate", { domain: tls.domain, hostedZoneId: tls.hostedZoneId, tags: { ...this.tags, Name: `${app.name}-${tls.domain}` } });
   }
 
-  /** `domain.name` as an alias (A) of the app's NLB, so TCP_URL can carry the name. */
+  /**
+   * `domain.name` as an alias (A) of the app's NLB, so TCP_URL can carry the name, and an AAAA
+   * alias as well once the NLB is dualstack: an alias answers only for its own record type (Route
+   * 53 Developer Guide, values for alias records, record type for an "ELB load balancer": "Select
+   * A — IPv4 address or AAAA — IPv6 address"), so without it IPv6 clients of the name get no address.
+   */
   private domainAlias(): Route53Record | undefined {
     const domain = this.networking.domain;
     if (domain === undefined) return undefined;
     const lb = this.loadBalancer.loadBalancer;
-    return new Route53Record(this, "DomainAlias", {
+    const alias = (type: "A" | "AAAA") => ({
       zoneId: domain.hostedZoneId,
       name: domain.name,
-      type: "A",
+      type,
       alias: { name: lb.dnsName, zoneId: lb.zoneId, evaluateTargetHealth: true },
     });
+    this.loadBalancer.whenDualstack(() => {
+      this.aliasRecordIpv6 = new Route53Record(this, "DomainAliasIpv6", alias("AAAA"));
+    });
+    return new Route53Record(this, "DomainAlias", alias("A"));
   }
 
   /** The app's own role, separate from the execution role; secret reads go to the execution role. */

@@ -34,7 +34,7 @@ describe("tcp-addon validate and staticIps", () => {
     const { json } = synthStack(configFixture([appFixture("mqtt")]));
     const result = await validate(config(true), json);
     expect(result.code).toBe(0);
-    expect(result.err).toEqual([expect.stringMatching(/^warning: staticIps: true on load balancer acme-nlb, which exists without Elastic IPs: .*expect the apply to fail.*new DNS name/)]);
+    expect(result.err).toEqual([expect.stringMatching(/^warning: staticIps: true on load balancer acme-nlb, which exists without Elastic IPs: .*the plan replaces the NLB.*new DNS name/)]);
   });
 
   it("warns that turning it off releases the allow-listed addresses", async () => {

@@ -1,5 +1,5 @@
 import { ConfigError, resolveConfig } from "../../config";
-import { certificateCovers } from "../../config/schema";
+import { certificateCovers, NetworkSchema } from "../../config/schema";
 
 /** One app with a command (no Procfile); each test adds the networking keys it checks. */
 function config(app: Record<string, unknown> = {}, root: Record<string, unknown> = {}) {
@@ -90,5 +90,50 @@ describe("networking keys", () => {
     expect(certificateCovers("*.example.com", "mqtt.example.com")).toBe(true);
     expect(certificateCovers("*.example.com", "a.mqtt.example.com")).toBe(false);
     expect(certificateCovers("example.com", "mqtt.example.com")).toBe(false);
+  });
+});
+
+/** `network:` without `vpcId` configures the VPC the stack creates; with it, adopts an existing one. */
+const withNetwork = (network: unknown) => config({}, { network });
+const EXISTING = { vpcId: "vpc-0abc", publicSubnetIds: ["subnet-0a", "subnet-0b"], privateSubnetIds: ["subnet-0c", "subnet-0d"] };
+
+describe("network: for the created VPC", () => {
+  it("resolves natGateways and vpcEndpoints into createdNetwork, with no existing network", () => {
+    const resolved = resolveConfig(withNetwork({ natGateways: "perAz", vpcEndpoints: true }), __dirname);
+    expect(resolved.createdNetwork).toEqual({ natGateways: "perAz", vpcEndpoints: true });
+    expect(resolved.network).toBeUndefined();
+  });
+
+  it("resolves an existing VPC as before, with no createdNetwork", () => {
+    const resolved = resolveConfig(withNetwork(EXISTING), __dirname);
+    expect(resolved.network).toEqual(EXISTING);
+    expect(resolved.createdNetwork).toBeUndefined();
+  });
+
+  it("refuses natGateways beside vpcId in one line with the path and the fix", () => {
+    expect(issues(withNetwork({ ...EXISTING, natGateways: "perAz" }))).toEqual([
+      "network.natGateways: configures the VPC the stack creates, not an existing one; remove it, or remove vpcId to create the VPC",
+    ]);
+  });
+
+  it("refuses subnets without vpcId, and vpcId without its subnets, each on its own line", () => {
+    expect(issues(withNetwork({ publicSubnetIds: ["subnet-0a"] }))).toEqual([
+      "network.publicSubnetIds: needs vpcId, the VPC these subnets are in; add vpcId, or remove the subnets to let the stack create the VPC",
+    ]);
+    expect(issues(withNetwork({ vpcId: "vpc-0abc", publicSubnetIds: ["subnet-0a"] }))).toEqual([
+      "network.privateSubnetIds: required with vpcId; list the private (task) subnets of vpc-0abc",
+    ]);
+  });
+
+  it("refuses an unknown natGateways mode, naming the path", () => {
+    const lines = issues(withNetwork({ natGateways: "two" }));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^network\.natGateways: .*"one".*"perAz"/);
+  });
+
+  it("describes both keys for the generated configuration reference", () => {
+    const shape = NetworkSchema.shape;
+    expect(shape.natGateways.description).toMatch(/^NAT gateways of the created VPC: one \(default/);
+    expect(shape.vpcEndpoints.description).toMatch(/ECR \(api, dkr\), CloudWatch Logs, Secrets Manager, SSM \(interface\) and S3 \(gateway\)/);
   });
 });

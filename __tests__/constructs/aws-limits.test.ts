@@ -218,8 +218,10 @@ describe("an existing network", () => {
         error_message: expect.stringMatching(/^network\.(public|private)SubnetIds: subnet-0[a-d] is in \$\{self\.vpc_id\}, not in network\.vpcId vpc-0abc; /),
       });
     }
-    const tables = Object.values(data.aws_route_table);
-    expect(tables.map((t) => t.subnet_id)).toEqual(["subnet-0a", "subnet-0b"]);
+    // Each public subnet's table: its explicit association, else the VPC's main table (aws-documented.test.ts).
+    const tables = Object.entries(data.aws_route_table).filter(([id]) => /^Platform_Network_Public\dRouteTable_/.test(id)).map(([, t]) => t);
+    expect(Object.values(data.aws_route_tables).map((t) => t.filter[0].values[0])).toEqual(["subnet-0a", "subnet-0b"]);
+    expect(tables).toHaveLength(2);
     expect(tables[0].lifecycle.postcondition[0].condition).toContain('startswith(coalesce(r.gateway_id, "-"), "igw-")');
     const vpc = Object.values(data.aws_vpc)[0];
     expect(vpc.lifecycle.precondition[0].condition).toMatch(/^\$\{length\(distinct\(\[data\.aws_subnet\.\w+\.availability_zone, data\.aws_subnet\.\w+\.availability_zone\]\)\) >= 2\}$/);

@@ -220,6 +220,8 @@ describe.each([
           "awslogs-group": ref(tf, "aws_cloudwatch_log_group", "Platform_Logs", "name"),
           "awslogs-region": "eu-west-1",
           "awslogs-stream-prefix": name,
+          mode: "non-blocking",
+          "max-buffer-size": "10m",
         },
       });
     }

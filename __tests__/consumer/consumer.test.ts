@@ -164,7 +164,8 @@ describe("a project made by cdktf init --template=typescript", () => {
   }, STEP_TIMEOUT_MS);
 
   it("builds the agent image from the sources inside node_modules/tcp-addon, tagged as in a clone", () => {
-    const build = Object.values(readStack("shop").resource.terraform_data ?? {})[0]!;
+    // The terraform_data with a provisioner (the other one is the load balancer's address mode).
+    const build = Object.values(readStack("shop").resource.terraform_data ?? {}).find((r) => r.provisioner !== undefined)!;
     const exec = build.provisioner[0]!["local-exec"];
     // Relative to the stack's folder, so the stack deploys from another checkout.
     const workingDir = path.resolve(consumer, "cdktf.out", "stacks", "shop", exec.working_dir);

@@ -59,6 +59,9 @@ mock_provider "aws" {
   mock_data "aws_route_table" {
     defaults = { id = "rtb-0public", routes = [{ cidr_block = "0.0.0.0/0", gateway_id = "igw-0abc" }] }
   }
+  mock_data "aws_route_tables" {
+    defaults = { ids = ["rtb-0public"] }
+  }
   mock_data "aws_partition" {
     defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
   }
@@ -101,6 +104,30 @@ run "${name}" {
       ].join("\n"),
     );
     expect(output).toContain("Success! 6 passed, 0 failed.");
+    expect(code).toBe(0);
+  });
+
+  // EC2 API reference, DescribeRouteTables: "If a subnet is not explicitly associated with any route
+  // table, it is implicitly associated with the main route table. This command does not return the
+  // subnet ID for implicit associations." The default VPC and many hand-made ones are laid out so.
+  it("plans public subnets on their own route table, and on the VPC's main table alone, and checks the table each one uses", async () => {
+    const explicit = [1, 2].map((n) => a("aws_route_tables", `Network/Public${n}ExplicitRouteTables`));
+    const tables = [1, 2].map((n) => a("aws_route_table", `Network/Public${n}RouteTable`));
+    const main = a("aws_route_table", "Network/MainRouteTable");
+    const idsOf = (ids: (string | undefined)[]) =>
+      explicit.map((target, i) => `  override_data {\n    target = ${target}\n    values = { ids = [${ids[i] === undefined ? "" : `"${ids[i]}"`}] }\n  }`).join("\n");
+    const usesTable = (ids: string[]) =>
+      tables.map((t, i) => `  assert {\n    condition     = ${t}.route_table_id == "${ids[i]}"\n    error_message = "public subnet ${i + 1} reads ${"$"}{${t}.route_table_id}, not ${ids[i]}"\n  }`).join("\n");
+    const mainTable = `  override_data {\n    target = ${main}\n    values = { id = "rtb-0main", routes = [{ cidr_block = "0.0.0.0/0", gateway_id = "igw-0abc" }] }\n  }`;
+    const { code, output } = await terraformTest(
+      [
+        `run "explicit_associations" {\n  command = plan\n${mainTable}\n${idsOf(["rtb-0a", "rtb-0b"])}\n${usesTable(["rtb-0a", "rtb-0b"])}\n}`,
+        `run "main_table_only" {\n  command = plan\n${mainTable}\n${idsOf([undefined, undefined])}\n${usesTable(["rtb-0main", "rtb-0main"])}\n}`,
+        `run "one_explicit_one_main" {\n  command = plan\n${mainTable}\n${idsOf(["rtb-0a", undefined])}\n${usesTable(["rtb-0a", "rtb-0main"])}\n}`,
+        `run "main_table_without_internet_route" {\n  command = plan\n${idsOf([undefined, undefined])}\n  override_data {\n    target = ${tables[0]}\n    values = { id = "rtb-0main", routes = [{ cidr_block = "0.0.0.0/0", gateway_id = "", nat_gateway_id = "nat-0abc" }] }\n  }\n  expect_failures = [${tables[0]}]\n}`,
+      ].join("\n"),
+    );
+    expect(output).toContain("Success! 4 passed, 0 failed.");
     expect(code).toBe(0);
   });
 

@@ -84,7 +84,14 @@ const SCENARIOS: readonly Scenario[] = [
     movesTcpUrl: true,
     mayDestroy: /^mqtt\/TaskDefinition$/,
   },
-  { change: "`staticIps` false → true (planned in place; see Production networking)", edit: (c) => (c.staticIps = true), mayDestroy: NOTHING },
+  {
+    // An NLB takes Elastic IPs only when its subnets are attached: the plan replaces it, its listeners,
+    // and the task definitions that carry its DNS name in TCP_URL.
+    change: "`staticIps` false → true (a new NLB; see Production networking)",
+    edit: (c) => (c.staticIps = true),
+    movesTcpUrl: true,
+    mayDestroy: /^(Platform\/LoadBalancer\/Nlb|[a-z]+\/(Listener|TaskDefinition))$/,
+  },
   // Launch type FARGATE -> a capacity provider strategy: what the provider does with the service
   // (updated in place or replaced) is what this row records; the cluster gains FARGATE_SPOT.
   { change: "`capacity` on-demand → { spot: 70%, base: 1 }", edit: (c) => (mqtt(c).capacity = { spot: "70%", base: 1 }), mayDestroy: /^mqtt\/(Service|TaskDefinition)$/ },

@@ -76,7 +76,7 @@ maybe("tcp-addon verify with the real provider", () => {
     expect(code).toBe(0);
     expect(out[0]).toMatch(SUMMARY);
     expect(out[1]).toBe(
-      "beta: validated but not planned offline: 7 data source(s) under beta/Platform/Network read AWS at plan time (their conditions check an existing network)",
+      "beta: validated but not planned offline: 10 data source(s) under beta/Platform/Network read AWS at plan time (their conditions check an existing network)",
     );
   });
 

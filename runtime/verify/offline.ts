@@ -1,3 +1,4 @@
+import { fargateZoneIds } from "../../config/fargate-zones";
 import { isRecord } from "../agent/errors";
 
 /**
@@ -24,6 +25,11 @@ export interface OfflineStack {
 /** The zones an offline plan places subnets in: `<region>a`, `<region>b`, `<region>c`. */
 export function offlineZones(region: string): string[] {
   return ["a", "b", "c"].map((z) => `${region}${z}`);
+}
+
+/** The zone IDs an offline plan places subnets in: Fargate's zones where the region limits them, else `euw1-az1`.. (placeholders). */
+export function offlineZoneIds(region: string): string[] {
+  return [...(fargateZoneIds(region) ?? offlineZones(region).map((_, i) => `euw1-az${i + 1}`))];
 }
 
 /**
@@ -64,7 +70,7 @@ export function offlineStack(
       const ref = `data.${type}.${name}`;
       if (type === "aws_availability_zones") {
         literals.set(`${ref}.names`, `tolist(${JSON.stringify(offlineZones(region))})`);
-        literals.set(`${ref}.zone_ids`, `tolist(${JSON.stringify(offlineZones(region).map((_, i) => `euw1-az${i + 1}`))})`);
+        literals.set(`${ref}.zone_ids`, `tolist(${JSON.stringify(offlineZoneIds(region))})`);
       } else if (type === "aws_caller_identity") {
         literals.set(`${ref}.account_id`, JSON.stringify(PLACEHOLDER_ACCOUNT_ID));
       } else {

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { TERRAFORM_MIN_VERSION } from "../../config/terraform-version";
 import { TcpAddonError } from "../agent/errors";
 
 /**
@@ -80,7 +81,7 @@ export function terraformSetup(workdir: string, env: NodeJS.ProcessEnv = process
     throw new TerraformUnavailableError(
       env.TCP_ADDON_TERRAFORM
         ? `terraform not found at $TCP_ADDON_TERRAFORM (${env.TCP_ADDON_TERRAFORM}); point it at the terraform binary`
-        : "terraform not found on the PATH; install Terraform 1.4 or later (or set TCP_ADDON_TERRAFORM)",
+        : `terraform not found on the PATH; install Terraform ${TERRAFORM_MIN_VERSION} or later (or set TCP_ADDON_TERRAFORM)`,
     );
   }
   const mirror = findProviderMirror(env);
