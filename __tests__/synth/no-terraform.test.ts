@@ -11,7 +11,7 @@ describe("npm run synth where Terraform is not installed", () => {
   beforeEach(() => (work = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-noterraform-"))));
   afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  it("synthesizes the example, agent image build included", () => {
+  it("synthesizes the example, the agent's and the app's image builds included", () => {
     // given a PATH that holds node and nothing else (no terraform, no docker)
     const bin = path.join(work, "bin");
     fs.mkdirSync(bin);
@@ -30,6 +30,6 @@ describe("npm run synth where Terraform is not installed", () => {
     expect(result.stderr).toBe(`${LOCAL_STATE_NOTICE}\n`);
     expect(result.status).toBe(0);
     const tf = JSON.parse(fs.readFileSync(path.join(out, "stacks", "acme", "cdk.tf.json"), "utf8"));
-    expect(Object.keys(tf.resource.terraform_data)).toHaveLength(1);
+    expect(Object.keys(tf.resource.terraform_data).map((id) => id.replace(/_[0-9A-F]{8}$/, "")).sort()).toEqual(["Platform_AgentImage_Build", "mqtt_Image_Build"]);
   });
 });
