@@ -1,13 +1,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { USAGE } from "../../runtime/cli/main";
 import { synthConfig } from "../provider/second-apply";
 import type { TfJson } from "./fixtures";
 
 /**
- * docs/first-deploy.md against the example it deploys: the resource count `npm run synth`
- * prints, and the hourly cost table (what is billed by the hour, how many of each the example
- * declares, and the arithmetic of each month and the total).
+ * docs/first-deploy.md against the example it deploys: the commands it shows exist, the resource
+ * count `npm run synth` prints, and the hourly cost table (what is billed by the hour, how many of
+ * each the example declares, and the arithmetic of each month and the total).
  */
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -31,11 +32,49 @@ function hourlyCostRows(): { item: string; count: number; perHour: number; perMo
 
 const all = (tf: TfJson, type: string) => Object.values(tf.resource?.[type] ?? {});
 
+/** Every `npm run X`, `npx tcp-addon X` and `npx cdktf X` in the guide's shell blocks. */
+function commandsShown(): { tool: "npm run" | "npx tcp-addon" | "npx cdktf"; name: string }[] {
+  const blocks = [...guide.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
+  return blocks.flatMap((block) =>
+    [...block.matchAll(/\b(npm run|npx tcp-addon|npx cdktf) ([a-z:-]+)/g)].map((m) => ({ tool: m[1] as "npm run" | "npx tcp-addon" | "npx cdktf", name: m[2] })),
+  );
+}
+
 describe("docs/first-deploy.md", () => {
   let tf: TfJson;
 
   beforeAll(() => {
     tf = synthConfig(parse(fs.readFileSync(path.join(ROOT, "tcp-addon.yaml"), "utf8")), ROOT).json;
+  });
+
+  it("shows only commands that exist: npm scripts, tcp-addon commands, and cdktf's deploy and destroy", () => {
+    const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+    const shown = commandsShown();
+    expect(shown.map((c) => `${c.tool} ${c.name}`)).toEqual(
+      expect.arrayContaining(["npm run synth", "npm run validate", "npx cdktf deploy", "npx tcp-addon urls", "npx cdktf destroy"]),
+    );
+    for (const { tool, name } of shown) {
+      if (tool === "npm run") expect(Object.keys(scripts)).toContain(name);
+      if (tool === "npx tcp-addon") expect(USAGE).toMatch(new RegExp(`^  ${name} `, "m"));
+      if (tool === "npx cdktf") expect(["deploy", "destroy", "synth"]).toContain(name);
+    }
+  });
+
+  /**
+   * The teardown table's "deleted" rows rest on what the stack sets. ECR: "If the repository isn't
+   * empty, you must either delete the contents of the repository or use the force option to delete
+   * the repository and have Amazon ECR delete all of its contents on your behalf"
+   * (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DeleteRepository.html), which
+   * the provider's `force_delete` sets. A log group without `skip_destroy` and a load balancer
+   * without deletion protection are deleted by `terraform destroy`.
+   */
+  it("tears down what the guide says it deletes: repositories with their images, the log group, the load balancer", () => {
+    expect(guide).toContain("deleted **with their images** (`force_delete = true`)");
+    const repositories = all(tf, "aws_ecr_repository");
+    expect(repositories.map((r) => r.name).sort()).toEqual(["acme-mqtt-app", "acme-tcp-agent"]);
+    for (const repository of repositories) expect(repository.force_delete).toBe(true);
+    for (const group of all(tf, "aws_cloudwatch_log_group")) expect(group.skip_destroy).toBeUndefined();
+    for (const lb of all(tf, "aws_lb")) expect(lb.enable_deletion_protection).toBe(false);
   });
 
   it("quotes the resource count the example synthesizes to", () => {
