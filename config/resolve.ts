@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isRecord } from "../runtime/agent/errors";
+import { appBuildProblem } from "./build";
 import { DEFAULT_DEPLOY_TIMINGS, deployTimings, DeployTimingsError, type DeployOverrides, type DeployTimings } from "./deploy-timings";
 import { ConfigError, ProcfileError } from "./errors";
 import { displayPath, errnoCode } from "./file";
@@ -88,10 +89,15 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
       if ("problems" in timings) issues.push(...timings.problems.map((p) => ({ path: [...at, "deploy", ...p.path], message: p.message })));
       else resolvedTimings.set(name, timings.timings);
     }
+    const build = fields.build.safeParse(value.build);
+    const buildDir = build.success && build.data !== undefined ? path.resolve(baseDir, build.data) : undefined;
+    const buildProblem = buildDir === undefined ? undefined : appBuildProblem(buildDir, "the config file's folder");
+    if (buildProblem !== undefined) issues.push({ path: [...at, "build"], message: buildProblem });
     const command = fields.command.safeParse(value.command);
     const procfile = fields.procfile.safeParse(value.procfile);
     if (command.success && command.data !== undefined) {
-      commands.set(name, { command: command.data, workdir: baseDir });
+      // A `command:` runs where the image's files are: the build folder, else the config's.
+      commands.set(name, { command: command.data, workdir: buildDir ?? baseDir });
     } else if (command.success && procfile.success && procfile.data !== undefined) {
       const found = readTcpCommand(path.resolve(baseDir, procfile.data));
       if ("problem" in found) issues.push({ path: [...at, "procfile"], message: found.problem });
@@ -133,7 +139,7 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
     }
     return {
       name,
-      image: spec.image,
+      ...(spec.build === undefined ? { image: spec.image } : { build: path.resolve(baseDir, spec.build) }),
       command: run.command,
       workdir: run.workdir,
       plan,

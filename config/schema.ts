@@ -312,7 +312,12 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 const envName = z.string().regex(ENV_NAME, "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
 
 export const AppSchema = z.strictObject({
-  image: z.string().min(1, "expected a container image reference"),
+  image: z.string().min(1, "expected a container image reference").optional(),
+  build: z
+    .string()
+    .min(1, "expected a folder with a Dockerfile")
+    .optional()
+    .describe("A folder with a Dockerfile (relative to the config file's folder) built and pushed to the app's own ECR repository on deploy; instead of `image`"),
   procfile: z.string().min(1).optional(),
   command: z.string().min(1).optional(),
   plan: z.string().min(1).default(APP_DEFAULTS.plan),
@@ -362,6 +367,17 @@ export const AppSchema = z.strictObject({
     // rule only looks at fields that parsed.
     const broken = new Set(ctx.issues.map((issue) => issue.path?.[0]));
     const ok = (...fields: string[]): boolean => fields.every((f) => !broken.has(f));
+    if (ok("image", "build")) {
+      if (app.image !== undefined && app.build !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["build"], message: "set either `image:` or `build:`, not both; remove one" });
+      } else if (app.image === undefined && app.build === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["image"],
+          message: "no image; set `image:` (a container image reference) or `build:` (a folder with a Dockerfile)",
+        });
+      }
+    }
     if (ok("procfile", "command")) {
       if (app.procfile !== undefined && app.command !== undefined) {
         ctx.addIssue({
@@ -558,7 +574,10 @@ export interface AppNetworking {
 /** One app after every rule has passed: the command is known, the port and the NLB chosen. */
 export interface ResolvedApp {
   readonly name: string;
-  readonly image: string;
+  /** A prebuilt image; undefined when the app is built from `build`. */
+  readonly image?: string;
+  /** Absolute path of the folder the app's image is built from (its Dockerfile); undefined with `image`. */
+  readonly build?: string;
   /** The Procfile's `tcp:` command, or `command:` from the config. */
   readonly command: string;
   /** Folder the command runs in locally (the Procfile's folder, or the config's). */

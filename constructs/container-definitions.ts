@@ -48,8 +48,11 @@ export interface ContainerDefinition {
  */
 export const LOG_DELIVERY = Object.freeze({ mode: "non-blocking", maxBufferSize: "10m" });
 
-/** What an app's containers are made of: the app as resolved (name, image, command, env, secrets, plan, deploy timings). */
-export type ContainerApp = Pick<ResolvedApp, "name" | "image" | "command" | "env" | "secrets" | "plan" | "deploy" | "networking">;
+/** What an app's containers are made of: the app as resolved (name, command, env, secrets, plan, deploy timings) and its image. */
+export type ContainerApp = Pick<ResolvedApp, "name" | "command" | "env" | "secrets" | "plan" | "deploy" | "networking"> & {
+  /** The prebuilt image, or the one built from the app's folder. */
+  readonly image: string;
+};
 
 /** Where the app's containers run: its TCP_URL, the agent image, the log group and region. */
 export interface ContainerSurroundings {

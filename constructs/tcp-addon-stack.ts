@@ -104,6 +104,7 @@ export class TcpAddonStack extends TerraformStack {
           platform: this.platform,
           name: app.name,
           image: app.image,
+          build: app.build,
           command: app.command,
           plan: app.plan,
           port: app.port,

@@ -33,6 +33,7 @@ import {
   type TlsSpec,
 } from "../config/schema";
 import { AGENT_HEALTH_PORT, AGENT_PORT, CLIENT_IP_MODES, MAX_CONNECTIONS, type ClientIpMode } from "../runtime/agent/contract";
+import { TcpAppImage } from "./app-image";
 import { AGENT_CONTAINER, containerDefinitions } from "./container-definitions";
 import { TcpAppAlarms } from "./alarms";
 import type { AppMetrics } from "./app-metrics";
@@ -40,6 +41,7 @@ import { ConstructError } from "./errors";
 import type { TcpLoadBalancer } from "./load-balancer";
 import { appResourceName, deploymentLabel, MAX_LB_NAME, MAX_NAME, tcpUrlOutputId } from "./names";
 import type { TcpPlatform } from "./platform";
+import type { TerraformData } from "./terraform-data";
 import { TcpTlsCertificate } from "./tls-certificate";
 
 /** The NLB security policy of TLS listeners: TLS 1.3 and 1.2 with forward secrecy only. */
@@ -57,8 +59,14 @@ export interface TcpAppProps {
    * @default the construct id
    */
   readonly name?: string;
-  /** Container image of the app. */
-  readonly image: string;
+  /** Container image of the app; exactly one of `image` and `build`. */
+  readonly image?: string;
+  /**
+   * A folder with a Dockerfile: the app's image is built from it and pushed to the app's own ECR
+   * repository on deploy (TcpAppImage), tagged by its content; exactly one of `image` and `build`.
+   * @default none: `image` names the app's image
+   */
+  readonly build?: string;
   /** The `tcp` process's command, run as `/bin/sh -c <command>`; it must listen on `$PORT`. */
   readonly command: string;
   /**
@@ -248,6 +256,8 @@ export class TcpApp extends Construct {
   readonly alarms?: TcpAppAlarms;
   /** The service's auto scaling; undefined without `scaling`. */
   readonly scaling?: TcpAppScaling;
+  /** The app's image built from `build` (its ECR repository and build step); undefined with `image`. */
+  readonly appImage?: TcpAppImage;
 
   private readonly platform: TcpPlatform;
   private readonly tags: Readonly<Record<string, string>>;
@@ -271,6 +281,7 @@ export class TcpApp extends Construct {
     this.listener = this.tcpListener(app);
     this.aliasRecord = this.domainAlias();
     this.taskRole = this.appRole(app);
+    this.appImage = this.buildImage(app);
     this.taskDefinition = this.fargateTask(app);
     this.service = this.ecsService(app);
     [this.parameter, this.output] = this.publishTcpUrl(app);
@@ -436,9 +447,24 @@ export class TcpApp extends Construct {
     });
   }
 
+  /** The app's image from its `build` folder, for the app's architecture; none with `image`. */
+  private buildImage(app: AppSettings): TcpAppImage | undefined {
+    if (app.build === undefined) return undefined;
+    const platform = this.platform;
+    return new TcpAppImage(this, "Image", {
+      deployment: platform.deployment,
+      app: app.name,
+      region: platform.region,
+      folder: app.build,
+      platform: this.cpuArchitecture(app) === "ARM64" ? "linux/arm64" : "linux/amd64",
+    });
+  }
+
   private fargateTask(app: AppSettings): EcsTaskDefinition {
     const platform = this.platform;
-    const containers = containerDefinitions({ ...app, networking: this.networking }, {
+    const image = this.appImage?.imageUri ?? app.image;
+    if (image === undefined) throw new Error(`internal: app "${app.name}" has neither an image nor a build folder`);
+    const containers = containerDefinitions({ ...app, image, networking: this.networking }, {
       tcpUrl: this.tcpUrl,
       agentImage: platform.agentImageUri,
       logGroup: platform.logGroup.name,
@@ -455,7 +481,7 @@ export class TcpApp extends Construct {
       executionRoleArn: platform.executionRole.arn,
       taskRoleArn: this.taskRole.arn,
       containerDefinitions: JSON.stringify(containers),
-      dependsOn: platform.agentImage ? [platform.agentImage.build] : undefined,
+      dependsOn: imageBuilds(platform.agentImage?.build, this.appImage?.build),
       tags: this.tags,
     });
   }
@@ -568,6 +594,7 @@ function settings(id: string, props: TcpAppProps): AppSettings {
   const app = {
     name: props.name ?? id,
     image: props.image,
+    build: props.build,
     command: props.command,
     plan: props.plan ?? BUILT_IN_PLANS[APP_DEFAULTS.plan],
     port: props.port,
@@ -624,6 +651,7 @@ function validate(app: Omit<AppSettings, "deploy">): void {
   if (!APP_NAME.test(name)) {
     fail(`app name "${name}": expected 1-31 lowercase letters, digits or hyphens, starting with a letter`);
   }
+  if ((app.image === undefined) === (app.build === undefined)) fail(`${name}: set exactly one of image (a prebuilt image) and build (a folder with a Dockerfile)`);
   if (!Number.isInteger(app.port) || app.port < 1 || app.port > 65535) fail(`${name}.port: expected 1-65535, got ${app.port}`);
   if (!Number.isInteger(app.containers) || app.containers < 1) {
     fail(`${name}.containers: expected a whole number of at least 1, got ${app.containers}`);
@@ -667,6 +695,12 @@ export function capacityProviderStrategy(capacity: AppCapacity): EcsServiceCapac
   const onDemand: EcsServiceCapacityProviderStrategy = { capacityProvider: "FARGATE", weight: 100 - capacity.spotPercent, ...(capacity.base > 0 ? { base: capacity.base } : {}) };
   const spot: EcsServiceCapacityProviderStrategy = { capacityProvider: "FARGATE_SPOT", weight: capacity.spotPercent };
   return [onDemand, spot].filter((p) => (p.weight ?? 0) > 0 || (p.base ?? 0) > 0);
+}
+
+/** The build steps a task definition waits for, so it never points at an image not pushed yet; undefined when none. */
+function imageBuilds(...builds: (TerraformData | undefined)[]): TerraformData[] | undefined {
+  const steps = builds.filter((b): b is TerraformData => b !== undefined);
+  return steps.length === 0 ? undefined : steps;
 }
 
 function timingsOf(name: string, overrides: DeployOverrides | undefined): DeployTimings {

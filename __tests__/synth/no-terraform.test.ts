@@ -11,7 +11,7 @@ describe("npm run synth where Terraform is not installed", () => {
   beforeEach(() => (work = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-noterraform-"))));
   afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  it("synthesizes the example, agent image build included", () => {
+  it("synthesizes the example, the agent's and the app's image builds included", () => {
     // given a PATH that holds node and nothing else (no terraform, no docker)
     const bin = path.join(work, "bin");
     fs.mkdirSync(bin);
@@ -30,7 +30,7 @@ describe("npm run synth where Terraform is not installed", () => {
     expect(result.stderr).toBe(`${LOCAL_STATE_NOTICE}\n`);
     expect(result.status).toBe(0);
     const tf = JSON.parse(fs.readFileSync(path.join(out, "stacks", "acme", "cdk.tf.json"), "utf8"));
-    // The agent image build (the other terraform_data is the load balancer's address mode).
-    expect(Object.keys(tf.resource.terraform_data).filter((id) => id.startsWith("Platform_AgentImage_Build_"))).toHaveLength(1);
+    // The image builds (the other terraform_data is the load balancer's address mode).
+    expect(Object.keys(tf.resource.terraform_data).filter((id) => /_Build_[0-9A-F]{8}$/.test(id)).map((id) => id.replace(/_[0-9A-F]{8}$/, "")).sort()).toEqual(["Platform_AgentImage_Build", "mqtt_Image_Build"]);
   });
 });

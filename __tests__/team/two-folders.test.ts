@@ -9,11 +9,11 @@ import { readTree } from "../synth/tree";
  * A stack synthesized in CI deploys from another checkout: the same config synthesized by
  * `main.ts` in two checkouts at different paths gives byte-identical output, holding no path of
  * either. Each checkout is a copy of what synth reads (main.ts, config/, constructs/, runtime/,
- * the example config and Procfile) with node_modules linked in.
+ * the example config and the example app's folder, which it builds) with node_modules linked in.
  */
 
 const REPO = path.resolve(__dirname, "..", "..");
-const COPIED = ["main.ts", "tsconfig.json", "package.json", "tcp-addon.yaml", "config", "constructs", "runtime", "examples/mqtt/Procfile"];
+const COPIED = ["main.ts", "tsconfig.json", "package.json", "tcp-addon.yaml", "config", "constructs", "runtime", "examples/mqtt"];
 const ENV_CONFIG = [
   "project: acme",
   "environment: prod",
@@ -26,7 +26,9 @@ const ENV_CONFIG = [
 
 function checkout(root: string, name: string): string {
   const dir = path.join(root, name, "tcp-addon");
-  for (const rel of COPIED) fs.cpSync(path.join(REPO, rel), path.join(dir, rel), { recursive: true });
+  for (const rel of COPIED) {
+    fs.cpSync(path.join(REPO, rel), path.join(dir, rel), { recursive: true, filter: (src) => path.basename(src) !== "node_modules" });
+  }
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"), "dir");
   fs.mkdirSync(path.join(dir, "envs"));
   fs.writeFileSync(path.join(dir, "envs", "prod.yaml"), ENV_CONFIG);
@@ -89,17 +91,18 @@ describe.each([
     expect(text).not.toMatch(/"\/(tmp|home|root|work|Users|var)\//);
   });
 
-  it("points the backend and the agent build at the checkout through relative paths", () => {
+  it("points the backend and the image builds at the checkout through relative paths", () => {
     const stackDir = path.join(first, "cdktf.out", "stacks", stack);
     const tf = JSON.parse(a[path.join("stacks", stack, "cdk.tf.json")]);
     const statePath = path.resolve(stackDir, tf.terraform.backend.local.path);
     expect(statePath).toBe(configFile === undefined ? path.join(first, "terraform.acme.tfstate") : path.join(first, "state", "prod.tfstate"));
-    // The agent image build: the terraform_data with a provisioner (the other one is the load balancer's address mode).
-    const builds = (Object.values(tf.resource.terraform_data) as { provisioner?: { "local-exec": { working_dir: string } }[] }[])
-      .filter((r) => r.provisioner !== undefined) as { provisioner: { "local-exec": { working_dir: string } }[] }[];
-    expect(builds).toHaveLength(1);
-    const workingDir = builds[0].provisioner[0]["local-exec"].working_dir;
-    expect(workingDir).toBe("../../..");
-    expect(fs.existsSync(path.join(stackDir, workingDir, "runtime", "Dockerfile"))).toBe(true);
+    // The image builds: the terraform_data with a provisioner (the other one is the load balancer's address mode).
+    const builds = Object.entries(tf.resource.terraform_data as Record<string, { provisioner?: { "local-exec": { working_dir: string } }[] }>)
+      .filter(([, build]) => build.provisioner !== undefined);
+    const workingDirs = Object.fromEntries(builds.map(([id, build]) => [id.replace(/_[0-9A-F]{8}$/, ""), build.provisioner![0]["local-exec"].working_dir]));
+    // The agent's image from the checkout's root; the example's app (build: examples/mqtt) from its folder.
+    expect(workingDirs).toEqual(configFile === undefined ? { Platform_AgentImage_Build: "../../..", mqtt_Image_Build: "../../../examples/mqtt" } : { Platform_AgentImage_Build: "../../.." });
+    expect(fs.existsSync(path.join(stackDir, workingDirs.Platform_AgentImage_Build, "runtime", "Dockerfile"))).toBe(true);
+    if (configFile === undefined) expect(fs.existsSync(path.join(stackDir, workingDirs.mqtt_Image_Build, "Dockerfile"))).toBe(true);
   });
 });
