@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as semver from "semver";
+import { docFiles, REPO } from "../helpers/docs";
 
 /**
  * package.json `engines.node` promises only Node versions every locked package accepts, so
@@ -11,7 +12,6 @@ import * as semver from "semver";
  * Node >=22, so the bench's charts use 6.4.3 (Node >=20).
  */
 
-const REPO = path.resolve(__dirname, "../..");
 
 describe("engines", () => {
   it("the range package.json gives for Node is inside the engines of every package in the lock file", () => {
@@ -28,8 +28,10 @@ describe("engines", () => {
     expect(narrower).toEqual([]);
   });
 
-  it("the README states the same range", () => {
+  it("the docs state the same range wherever they name the Node versions", () => {
     const ours = (JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { engines: { node: string } }).engines.node;
-    expect(fs.readFileSync(path.join(REPO, "README.md"), "utf8")).toContain(`Node \`${ours}\``);
+    const stated = docFiles().flatMap((d) => [...d.text.matchAll(/Node `([^`]+)`/g)].map((m) => `${d.file}: ${m[1]}`));
+    expect(stated.length).toBeGreaterThan(0);
+    expect(stated.filter((s) => !s.endsWith(`: ${ours}`))).toEqual([]);
   });
 });
