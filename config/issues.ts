@@ -1,3 +1,4 @@
+import { closest, distance } from "fastest-levenshtein";
 import type { z } from "zod";
 import { isRecord, oneLine } from "../runtime/agent/errors";
 import {
@@ -48,10 +49,13 @@ export function zodIssue(issue: z.core.$ZodIssue, raw: unknown): Issue[] {
   switch (issue.code) {
     case "unrecognized_keys": {
       const known = knownKeysAt(at);
-      return issue.keys.map((key) => ({
-        path: [...at, key],
-        message: `unknown key "${key}"${known === undefined ? "" : `; expected one of: ${known.join(", ")}`}`,
-      }));
+      return issue.keys.map((key) => {
+        const meant = known === undefined ? undefined : meantKey(key, known);
+        return {
+          path: [...at, key],
+          message: `unknown key "${key}"${meant === undefined ? "" : `; did you mean "${meant}"?`}${known === undefined ? "" : `${meant === undefined ? ";" : ""} expected one of: ${known.join(", ")}`}`,
+        };
+      });
     }
     case "invalid_key": {
       const kind = recordKind(at);
@@ -96,6 +100,20 @@ export function zodIssue(issue: z.core.$ZodIssue, raw: unknown): Issue[] {
     default:
       return [{ path: at, message: issue.message }];
   }
+}
+
+/**
+ * The known key a typo most likely meant: the closest by edit distance when it is within a third
+ * of the typed key's length (at least 1), else one that contains it or that it contains, ignoring
+ * case (`drainSeconds` for `agentDrainSeconds`); none when nothing is that close.
+ */
+export function meantKey(typed: string, known: readonly string[]): string | undefined {
+  if (known.length === 0) return undefined;
+  const best = closest(typed, [...known]);
+  if (distance(typed, best) <= Math.max(1, Math.floor(typed.length / 3))) return best;
+  const lower = typed.toLowerCase();
+  if (lower.length < 5) return undefined;
+  return known.find((k) => k.toLowerCase().includes(lower) || (k.length >= 5 && lower.includes(k.toLowerCase())));
 }
 
 function knownKeysAt(at: readonly PathSegment[]): string[] | undefined {

@@ -5,7 +5,7 @@ import * as path from "node:path";
 /**
  * The layers, enforced on every import of every source file:
  *   runtime/agent (stands alone: node built-ins and its own folder; __tests__/agent/layering.test.ts)
- *   config        (zod, yaml, node; the agent's contract and errors)
+ *   config        (zod, yaml, fastest-levenshtein, node; the agent's contract and errors)
  *   constructs    (cdktf, constructs, provider classes by path; config; the agent's contract and errors)
  *   runtime/local (node; config; the agent) — never the constructs or cdktf
  * Entry points (main.ts, runtime/cli, bin, bench) may use every layer.
@@ -24,7 +24,7 @@ interface Layer {
 const AGENT_SHARED = ["runtime/agent/contract.ts", "runtime/agent/errors.ts"];
 
 const LAYERS: readonly Layer[] = [
-  { folder: "config", packages: [/^zod$/, /^yaml$/], folders: AGENT_SHARED },
+  { folder: "config", packages: [/^zod$/, /^yaml$/, /^fastest-levenshtein$/], folders: AGENT_SHARED },
   {
     folder: "constructs",
     packages: [/^cdktf$/, /^constructs$/, /^@cdktf\/provider-aws\/lib\/[a-z0-9-]+$/],

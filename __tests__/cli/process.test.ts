@@ -90,11 +90,11 @@ describe("tcp-addon (real processes)", () => {
     });
   });
 
-  it("rejects an unknown flag with one line and the usage, exit 2", async () => {
+  it("rejects an unknown flag with one line and the command's usage, exit 2", async () => {
     const result = await cli(["plans", "--bogus"]);
     expect(result.code).toBe(2);
     expect(result.stderr.split("\n")[0]).toBe("tcp-addon: Unknown option '--bogus'");
-    expect(result.stderr).toContain("Usage: tcp-addon <command> [options]");
+    expect(result.stderr).toContain("Usage: tcp-addon plans [--containers N] [--config FILE]");
   });
 
   it("runs from the package bin and honours TCP_ADDON_CONFIG", async () => {

@@ -150,7 +150,7 @@ describe("loadConfig: each bad config gives one line naming the path", () => {
     ["missing Procfile", (c) => (c.apps.mqtt.procfile = "nowhere/Procfile"), /apps\.mqtt\.procfile: Procfile not found/],
     ["bad cpu/memory pair", (c) => (c.apps.mqtt.memory = 4096), /apps\.mqtt\.memory: 4096 MiB is not a valid memory size with cpu 256; use one of 512, 1024, 2048$/],
     ["bad cpu", (c) => (c.apps.mqtt.cpu = 300), /apps\.mqtt\.cpu: 300 is not a Fargate cpu size/],
-    ["unknown key", (c) => (c.apps.mqtt.contaners = 2), /apps\.mqtt\.contaners: unknown key "contaners"; expected one of: image, build, procfile, command,/],
+    ["unknown key", (c) => (c.apps.mqtt.contaners = 2), /apps\.mqtt\.contaners: unknown key "contaners"; did you mean "containers"\? expected one of: image, build, procfile, command,/],
     ["unknown top-level key", (c) => (c.regoin = "x"), /: regoin: unknown key "regoin"/],
     ["empty apps", (c) => (c.apps = {}), /: apps: expected at least one app$/],
     ["missing apps", (c) => delete c.apps, /: apps: required/],
@@ -305,7 +305,7 @@ describe("an app's deploy: block", () => {
     const config = valid();
     config.apps.mqtt.deploy = { drainSeconds: 5 };
     expect(issuesOf(() => loadConfig(write(config)))).toEqual([
-      expect.stringMatching(/apps\.mqtt\.deploy\.drainSeconds: unknown key "drainSeconds"; expected one of: .*agentDrainSeconds/),
+      expect.stringMatching(/apps\.mqtt\.deploy\.drainSeconds: unknown key "drainSeconds"; did you mean "agentDrainSeconds"\? expected one of: .*agentDrainSeconds/),
     ]);
   });
 });

@@ -59,7 +59,7 @@ describe("alarms", () => {
     [{ alarms: { email: "ops" } }, {}, /^alarms\.email: expected an email address/],
     [{ alarms: { topicArn: "alerts" } }, {}, /^alarms\.topicArn: expected an SNS topic ARN/],
     [{ alarms: { email: "a@b.co", topicArn: "arn:aws:sns:eu-west-1:123456789012:alerts" } }, {}, /^alarms\.topicArn: set either `email:`/],
-    [{ alarms: { unhealthy: false } }, {}, /^alarms\.unhealthy: unknown key "unhealthy"; expected one of: unhealthyTargets/],
+    [{ alarms: { unhealthy: false } }, {}, /^alarms\.unhealthy: unknown key "unhealthy"; did you mean "unhealthyTargets"\? expected one of: unhealthyTargets/],
     [{}, { alarms: { email: "ops@example.com" } }, /^apps\.mqtt\.alarms\.email: unknown key "email"; expected one of: unhealthyTargets, tasksBelowDesired, planUtilization, targetResets$/],
     [{}, { alarms: { planUtilization: "no" } }, /^apps\.mqtt\.alarms\.planUtilization: expected a boolean, got "no"/],
   ])("refuses %j / app %j with one line", (root, appAlarms, message) => {

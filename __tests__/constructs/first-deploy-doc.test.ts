@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { USAGE } from "../../runtime/cli/main";
+import { usage } from "../../runtime/cli/main";
 import { synthConfig } from "../provider/second-apply";
 import type { TfJson } from "./fixtures";
 
@@ -55,7 +55,7 @@ describe("docs/first-deploy.md", () => {
     );
     for (const { tool, name } of shown) {
       if (tool === "npm run") expect(Object.keys(scripts)).toContain(name);
-      if (tool === "npx tcp-addon") expect(USAGE).toMatch(new RegExp(`^  ${name} `, "m"));
+      if (tool === "npx tcp-addon") expect(usage()).toMatch(new RegExp(`^  ${name} `, "m"));
       if (tool === "npx cdktf") expect(["deploy", "destroy", "synth"]).toContain(name);
     }
   });

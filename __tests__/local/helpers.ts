@@ -105,7 +105,7 @@ export class LocalRun {
    * "ready on" lines on stderr (the two pipes are read independently), then returns TCP_URL.
    */
   async ready(containers = 1, ms = 45_000): Promise<string> {
-    for (let i = 1; i <= containers; i += 1) await this.waitForLine(new RegExp(`\\.${i} \\| ready on`), ms);
+    for (let i = 1; i <= containers; i += 1) await this.waitForLine(new RegExp(`\\.${i}#\\d+ \\| ready on`), ms);
     const line = await within(
       Promise.race([
         this.waitForLine(/TCP_URL=tcp:\/\/127\.0\.0\.1:\d+/, ms),
@@ -121,7 +121,7 @@ export class LocalRun {
   replicas(): Map<string, ReplicaLine> {
     const found = new Map<string, ReplicaLine>();
     for (const line of this.stderr) {
-      const m = /(\S+\.\d+) \| ready on 127\.0\.0\.1:(\d+) \(pid (\d+), health port (\d+)\)/.exec(line);
+      const m = /(\S+\.\d+)#\d+ \| ready on 127\.0\.0\.1:(\d+) \(pid (\d+), health port (\d+)\)/.exec(line);
       if (m) found.set(m[1], { name: m[1], listen: Number(m[2]), pid: Number(m[3]), health: Number(m[4]) });
     }
     return found;

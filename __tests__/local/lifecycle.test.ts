@@ -92,7 +92,7 @@ describe("tcp-addon local lifecycle", () => {
       let err = "";
       npm.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()));
       await within(
-        new Promise<void>((resolve) => npm.stderr!.on("data", () => /mqtt\.1 \| ready on/.test(err) && resolve())),
+        new Promise<void>((resolve) => npm.stderr!.on("data", () => /mqtt\.1#\d+ \| ready on/.test(err) && resolve())),
         60_000,
         `${command} to be ready`,
       );

@@ -104,7 +104,7 @@ describe("tcp-addon local restarts", () => {
     const linesBefore = run!.lines.length;
 
     process.kill(victim.pid, "SIGKILL");
-    await run!.waitForLine(/mqtt\.1 \| exited on SIGKILL/, 10_000, linesBefore);
+    await run!.waitForLine(/mqtt\.1#\d+ \| exited on SIGKILL/, 10_000, linesBefore);
     const outcomes: string[] = [];
     for (let i = 0; i < 6; i += 1) {
       const c = await connectMqtt(url).catch((err: Error) => err);
@@ -121,8 +121,8 @@ describe("tcp-addon local restarts", () => {
     const linesBefore = run!.lines.length;
 
     process.kill(victim.pid, "SIGKILL");
-    await run!.waitForLine(/mqtt\.1 \| exited on SIGKILL: out of the rotation, restarting/, 10_000, linesBefore);
-    await run!.waitForLine(/mqtt\.1 \| ready on/, 20_000, linesBefore);
+    await run!.waitForLine(/mqtt\.1#\d+ \| exited on SIGKILL: out of the rotation, restarting/, 10_000, linesBefore);
+    await run!.waitForLine(/mqtt\.1#\d+ \| ready on/, 20_000, linesBefore);
 
     expect(run!.replicas().get("mqtt.1")!.pid).not.toBe(victim.pid);
   });

@@ -137,7 +137,64 @@ describeWithChromium("the local status page", () => {
   });
 });
 
+describeWithChromium("the local status page's first paint", () => {
+  jest.setTimeout(60_000);
+
+  it("shows every app and task from the HTML alone, before and without any /status.json answer", async () => {
+    // given a page whose tasks have no agent to scrape (states only), and a browser that never gets /status.json
+    const status = new StatusPage(() => [
+      {
+        name: "mqtt",
+        plan: { name: "tcp-1k", packetsPerSecond: 1000 },
+        tcpUrl: "tcp://127.0.0.1:20003",
+        containers: 2,
+        tasks: () => [
+          { id: "mqtt.1#1", slot: 1, healthPort: 9, state: "healthy" },
+          { id: "mqtt.2#2", slot: 2, healthPort: 9, state: "initial" },
+        ],
+      },
+    ]);
+    const port = await status.listen();
+    const firstBrowser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+    try {
+      const tab = await firstBrowser.newPage();
+      const fetches: string[] = [];
+      await tab.route("**/status.json", (route) => {
+        fetches.push(route.request().url());
+        return route.abort();
+      });
+      // when the page has loaded (its inline script has run), with no JSON answered
+      await tab.goto(`http://127.0.0.1:${port}/`, { waitUntil: "load" });
+      // then both tasks and their states are drawn, from the sample embedded in the HTML
+      const states = await tab.locator("tr[data-task] td[data-field=state]").allTextContents();
+      expect(states).toEqual(["healthy", "initial"]);
+      expect(await tab.locator('section[data-app="mqtt"] .sub').textContent()).toContain("tcp://127.0.0.1:20003");
+      expect(await tab.locator("#sample").textContent()).toBe("1");
+      expect(fetches).toEqual([]);
+    } finally {
+      await firstBrowser.close();
+      await status.close();
+    }
+  });
+});
+
 describe("the status page without a browser", () => {
+  it("embeds the last sample in the HTML, with < escaped so no value can end the script", async () => {
+    const status = new StatusPage(() => [
+      { name: "a", plan: { name: "</script><b>", packetsPerSecond: 1000 }, tcpUrl: "tcp://127.0.0.1:1", containers: 1, tasks: () => [] },
+    ]);
+    const port = await status.listen();
+    try {
+      const html = (await httpGet(port, "/")).body;
+      const embedded = /<script id="initial-status" type="application\/json">([^<]*)<\/script>/.exec(html);
+      expect(embedded).not.toBeNull();
+      expect(JSON.parse(embedded![1]!)).toMatchObject({ sample: 1, apps: [{ name: "a", plan: "</script><b>" }] });
+    } finally {
+      await status.close();
+    }
+  });
+
+
   it("answers 404 elsewhere, refuses other methods, and says why when its port is taken", async () => {
     const first = new StatusPage(() => []);
     const port = await first.listen();

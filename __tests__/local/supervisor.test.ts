@@ -94,6 +94,26 @@ afterEach(async () => {
 });
 
 describe("AppSupervisor", () => {
+  it("prefixes every log line with its task, so an old and a new task of one slot are told apart during a deploy", async () => {
+    // given one task whose app prints a line as it starts, and short deploy timings
+    const tap = new LogTap();
+    const clock = new DeployClock(0.1);
+    const hello = `node -e "console.log('hello from ' + process.pid); require('net').createServer((c) => c.end()).listen(process.env.PORT, '127.0.0.1')"`;
+    const short = { ...app(hello), deploy: deployTimings({ healthCheckTimeoutSeconds: 9, propagationSeconds: 10, deregistrationDelaySeconds: 20 }) };
+    supervisor = new AppSupervisor(short, { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
+    await supervisor.start();
+
+    // when it is deployed (SIGHUP in local mode)
+    expect(await supervisor.deploy()).toBe("done");
+
+    // then the first task's lines and its replacement's carry their own ids, both in slot 1
+    const helloLines = tap.lines.filter((line) => / \| hello from \d+$/.test(line));
+    expect(helloLines.map((line) => line.split(" | ")[0])).toEqual(["flaky.1#1", "flaky.1#2"]);
+    expect(tap.lines.filter((line) => line.startsWith("flaky.1 |"))).toEqual([]);
+    const ready = tap.lines.filter((line) => / \| ready on /.test(line)).map((line) => line.split(" | ")[0]);
+    expect(ready).toEqual(["flaky.1#1", "flaky.1#2"]);
+  });
+
   it("takes a task whose app stops accepting out of the rotation once unhealthy and replaces it", async () => {
     const tap = new LogTap();
     const clock = new DeployClock(0.1);
@@ -113,7 +133,7 @@ describe("AppSupervisor", () => {
     await tap.waitFor(unhealthy, seenBefore + 1);
     const inRotationWhileUnhealthy = supervisor.balancer.backends.length;
     await tap.waitFor(/flaky\.1#1 \| unhealthy after its grace period: ECS starts a replacement/);
-    await tap.waitFor(/flaky\.1 \| ready on/, 2);
+    await tap.waitFor(/flaky\.1#\d+ \| ready on/, 2);
 
     expect(inRotationWhileUnhealthy).toBe(0);
     expect(supervisor.replicas[0].pid).not.toBe(first);
@@ -139,7 +159,7 @@ describe("AppSupervisor", () => {
 
     // then it is replaced once the grace period is over (ECS judges it then), not left unhealthy
     await tap.waitFor(/flaky\.1#1 \| unhealthy after its grace period: ECS starts a replacement/);
-    await tap.waitFor(/flaky\.1 \| ready on/, 2);
+    await tap.waitFor(/flaky\.1#\d+ \| ready on/, 2);
     expect(supervisor.replicas[0].pid).not.toBe(first);
   });
 });

@@ -92,10 +92,22 @@ describe("construct paths of diagnostics", () => {
     expect(lines[0]).toBeUndefined();
   });
 
-  it("reads terraform's first error as one line, without the box drawing", () => {
-    const stderr = "\n╷\n│ Error: Failed to query available provider packages\n│ \n│ Could not retrieve the list of available versions for provider hashicorp/aws\n╵\n";
-    expect(firstError(stderr)).toBe("Failed to query available provider packages: Could not retrieve the list of available versions for provider hashicorp/aws");
+  it("reads terraform's first error as one line, without the box drawing, with its whole first paragraph of detail", () => {
+    // (terraform 1.11's words for a registry it cannot reach: the cause comes after the colon, on the next lines)
+    const stderr =
+      "\n╷\n│ Error: Failed to query available provider packages\n│ \n│ Could not retrieve the list of available versions for provider hashicorp/aws:\n" +
+      "│ could not connect to registry.terraform.io: failed to request discovery\n│ document: dial tcp: lookup registry.terraform.io: no such host\n│ \n" +
+      "│ To see which modules are currently depending on hashicorp/aws and what\n│ versions are specified, run the following command:\n│     terraform providers\n╵\n";
+    expect(firstError(stderr)).toBe(
+      "Failed to query available provider packages: Could not retrieve the list of available versions for provider hashicorp/aws: " +
+        "could not connect to registry.terraform.io: failed to request discovery document: dial tcp: lookup registry.terraform.io: no such host",
+    );
     expect(firstError("all good")).toBeUndefined();
+  });
+
+  it("skips the source location paragraph to the detail that follows it", () => {
+    const stderr = "Error: Unsupported argument\n\n  on cdk.tf.json line 12, in resource \"aws_lb\" \"x\":\n  12: \"bogus\": 1\n\nAn argument named \"bogus\" is not expected here.\n";
+    expect(firstError(stderr)).toBe('Unsupported argument: An argument named "bogus" is not expected here.');
   });
 });
 
@@ -118,7 +130,9 @@ describe("finding terraform and the provider mirror", () => {
     fs.mkdirSync(path.join(dir, "registry.terraform.io"));
     expect(findProviderMirror({ TCP_ADDON_PROVIDER_MIRROR: dir }, "/nonexistent")).toBe(dir);
     expect(findProviderMirror({ TCP_ADDON_PROVIDER_MIRROR: path.join(dir, "registry.terraform.io") }, "/nonexistent")).toBe(dir);
-    expect(findProviderMirror({ TCP_ADDON_PROVIDER_MIRROR: path.join(dir, "none") }, "/nonexistent")).toBeUndefined();
+    expect(() => findProviderMirror({ TCP_ADDON_PROVIDER_MIRROR: path.join(dir, "none") }, "/nonexistent")).toThrow(
+      `TCP_ADDON_PROVIDER_MIRROR ${JSON.stringify(path.join(dir, "none"))} is not a folder`,
+    );
   });
 
   it("finds terraform on the PATH or at TCP_ADDON_TERRAFORM, and nothing elsewhere", () => {

@@ -36,6 +36,23 @@ describe("tcp-addon verify without terraform", () => {
     expect(err).toEqual(["verify: skipped: terraform not found at $TCP_ADDON_TERRAFORM (/nonexistent/terraform); point it at the terraform binary"]);
   });
 
+  it("names a TCP_ADDON_PROVIDER_MIRROR that holds no registry.terraform.io, whole, in one line, exit 1", async () => {
+    // a path with a colon and a space in it: the message quotes it as it is
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-verify-mirror-"));
+    const mirror = path.join(base, "plugins: old copy");
+    fs.mkdirSync(path.join(mirror, "hashicorp"), { recursive: true });
+    try {
+      const { code, out, err } = await run(["verify"], { ...process.env, TCP_ADDON_PROVIDER_MIRROR: mirror });
+      expect(out).toEqual([]);
+      expect(err).toEqual([
+        `tcp-addon: TCP_ADDON_PROVIDER_MIRROR ${JSON.stringify(mirror)} holds no registry.terraform.io folder; point it at the folder that holds registry.terraform.io/hashicorp/aws/<version>/, or unset it`,
+      ]);
+      expect(code).toBe(1);
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+
   it("stops at a bad config with its one-line error and exit 1, before any terraform", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-verify-bad-"));
     try {
@@ -105,7 +122,11 @@ maybe("tcp-addon verify with the real provider", () => {
       const { code, err } = await run(["verify"], { ...process.env, TCP_ADDON_PROVIDER_MIRROR: mirror });
       expect(code).toBe(2);
       expect(err).toHaveLength(1);
-      expect(err[0]).toMatch(/^verify: skipped: the hashicorp\/aws provider cannot be had \(mirror .*\): /);
+      // the whole first paragraph of terraform's reason, past the colon that ends its first line
+      expect(err[0]).toBe(
+        `verify: skipped: the hashicorp/aws provider cannot be had (mirror ${mirror}): Failed to query available provider packages: ` +
+          "Could not retrieve the list of available versions for provider hashicorp/aws: provider registry.terraform.io/hashicorp/aws was not found in any of the search locations",
+      );
     } finally {
       fs.rmSync(mirror, { recursive: true, force: true });
     }

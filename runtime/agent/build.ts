@@ -1,5 +1,6 @@
 import { build } from "esbuild";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { AGENT_BUNDLE as BUNDLE_PATH } from "./contract";
 
 /** Where `npm run build:agent` writes the single-file agent. */
@@ -22,12 +23,28 @@ export async function buildAgent(outfile: string = AGENT_BUNDLE): Promise<string
   return outfile;
 }
 
+export const BUILD_USAGE = `Usage: npm run build:agent [-- --help]
+
+Bundles runtime/agent/main.ts into ${BUNDLE_PATH}: one file that runs on plain Node with no
+node_modules (esbuild, target node20). Takes no other flag.`;
+
 if (require.main === module) {
-  buildAgent().then(
-    (file) => console.log(`wrote ${path.relative(process.cwd(), file)}`),
-    (err: Error) => {
-      console.error(`build:agent: ${err.message}`);
-      process.exit(1);
-    },
-  );
+  let help = false;
+  try {
+    help = parseArgs({ args: process.argv.slice(2), options: { help: { type: "boolean", short: "h" } }, strict: true }).values.help === true;
+  } catch (err) {
+    console.error(`build:agent: ${(err as Error).message}\n\n${BUILD_USAGE}`);
+    process.exit(2);
+  }
+  if (help) {
+    console.log(BUILD_USAGE);
+  } else {
+    buildAgent().then(
+      (file) => console.log(`wrote ${path.relative(process.cwd(), file)}`),
+      (err: Error) => {
+        console.error(`build:agent: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  }
 }

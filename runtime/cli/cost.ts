@@ -1,6 +1,4 @@
-import * as path from "node:path";
-import { parseArgs } from "node:util";
-import { configPath, loadConfig, type TaskSize } from "../../config";
+import { loadConfig, type TaskSize } from "../../config";
 import {
   defaultAssumptions,
   estimateCost,
@@ -12,53 +10,39 @@ import {
   type CostEstimate,
   type PriceFile,
 } from "../../config/cost";
-import { table, UsageError, type CliIo } from "./main";
+import { CONFIG_ENV, CONFIG_OPTION, configFile, EXIT_OK, stringFlag, table, UsageError, type CliCommand } from "./command";
 
-/** `tcp-addon cost --help`. */
-export const COST_USAGE = `Usage: tcp-addon cost [--config FILE] [--traffic PERCENT] [--nat-gateways N] [--hours N]
+/**
+ * `tcp-addon cost`: the monthly estimate, per app and in total, of every resource the config's
+ * stack declares that AWS bills, at the list prices in the price file for the config's region
+ * (offline; each price is dated and sourced there). Prints the assumptions it makes.
+ */
+export const cost: CliCommand = {
+  summary: `monthly AWS estimate per app and in total, offline, from the dated prices in ${PRICES_FILE}`,
+  options: [
+    CONFIG_OPTION,
+    { name: "traffic", value: "PERCENT", description: "each container's traffic, each direction, as a share of its plan's full rate (default 25)" },
+    { name: "nat-gateways", value: "N", description: "NAT gateways of the created VPC (default: the config's network.natGateways, 1 or one per zone)" },
+    { name: "hours", value: "N", description: "hours in a month (default 730)" },
+  ],
+  env: [CONFIG_ENV],
+  notes: ["Exit codes: 0 ok, 1 invalid config or a region without prices, 2 usage error."],
+  run: (args, io) => {
+    const config = loadConfig(configFile(stringFlag(args, "config"), io));
+    const prices = regionPrices(loadPrices(), config.region);
+    const traffic = stringFlag(args, "traffic");
+    const natGateways = stringFlag(args, "nat-gateways");
+    const hours = stringFlag(args, "hours");
+    const overrides = {
+      ...(traffic === undefined ? {} : { trafficShare: numberFlag(traffic, "--traffic", 0, 100) / 100 }),
+      ...(natGateways === undefined ? {} : { natGateways: numberFlag(natGateways, "--nat-gateways", 0, 6, true) }),
+      ...(hours === undefined ? {} : { hoursPerMonth: numberFlag(hours, "--hours", 1, 744) }),
+    };
+    for (const line of costReport(estimateCost(config, prices, defaultAssumptions(config, overrides)))) io.out(line);
+    return EXIT_OK;
+  },
+};
 
-The monthly estimate, per app and in total, of every resource the config's stack declares that
-AWS bills, at the list prices in ${PRICES_FILE} for the config's region (offline; each price is
-dated and sourced in that file). Prints the assumptions it makes.
-
-Options:
-  --config FILE       the config (default: $TCP_ADDON_CONFIG, else tcp-addon.yaml)
-  --traffic PERCENT   each container's traffic, each direction, as a share of its plan's full
-                      rate (default 25)
-  --nat-gateways N    NAT gateways of the created VPC (default 1; 2 for one per zone)
-  --hours N           hours in a month (default 730)
-
-Exit codes: 0 ok, 1 invalid config or a region without prices, 2 usage error.`;
-
-export function cost(args: string[], io: CliIo): number {
-  const { values } = parseArgs({
-    args,
-    options: {
-      config: { type: "string" },
-      traffic: { type: "string" },
-      "nat-gateways": { type: "string" },
-      hours: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help === true) {
-    io.out(COST_USAGE);
-    return 0;
-  }
-  const config = loadConfig(values.config === undefined ? configPath(io.env, io.cwd) : path.resolve(io.cwd, values.config));
-  const prices = regionPrices(loadPrices(), config.region);
-  const overrides = {
-    ...(values.traffic === undefined ? {} : { trafficShare: numberFlag(values.traffic, "--traffic", 0, 100) / 100 }),
-    ...(values["nat-gateways"] === undefined ? {} : { natGateways: numberFlag(values["nat-gateways"], "--nat-gateways", 0, 6, true) }),
-    ...(values.hours === undefined ? {} : { hoursPerMonth: numberFlag(values.hours, "--hours", 1, 744) }),
-  };
-  for (const line of costReport(estimateCost(config, prices, defaultAssumptions(config, overrides)))) io.out(line);
-  return 0;
-}
-
-/** The estimate as printed: the assumptions, one table of lines by app, the totals. */
 export function costReport(estimate: CostEstimate): string[] {
   const a = estimate.assumptions;
   const out = [

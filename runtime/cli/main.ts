@@ -1,11 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
 import {
   BUILT_IN_PLANS,
   bytesPerSecond,
   ConfigError,
-  configPath,
   formatRate,
   loadConfig,
   planTaskSize,
@@ -13,87 +11,163 @@ import {
   type ResolvedConfig,
 } from "../../config";
 import { previousStaticIps, staticIpsChangeWarnings } from "../../config/static-ips";
-import { issuesOf, messageOf, TcpAddonError } from "../agent/errors";
+import { issuesOf, messageOf } from "../agent/errors";
 import type * as LocalCli from "../local/cli";
 import { stackName } from "../../config/state";
 import type * as SynthMain from "../../main";
 import type * as Verify from "../verify/verify";
+import {
+  CONFIG_ENV,
+  CONFIG_OPTION,
+  configFile,
+  commandHelp,
+  commandList,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  isRaw,
+  OUTDIR_ENV,
+  parseCommand,
+  stringFlag,
+  table,
+  UsageError,
+  type CliArgs,
+  type CliEntry,
+  type CliEnvVar,
+  type CliIo,
+} from "./command";
+import { cost } from "./cost";
 import { findTcpUrls, OutputsError, readOutputsFile, type TcpUrl } from "./outputs";
 
 /**
- * The `tcp-addon` command line: validate, synth, plans, urls, local.
- * Exit codes: 0 ok, 1 invalid config or missing file, 2 usage error.
+ * The `tcp-addon` command line: one row per command in COMMANDS (runtime/cli/command.ts makes
+ * each command's parser and --help from its row). Exit codes: 0 ok, 1 invalid config or missing
+ * file, 2 usage error.
  */
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, table, UsageError, type CliIo } from "./command";
 
 export const DEFAULT_OUTPUTS_FILE = "cdktf-outputs.json";
 
-export const USAGE = `Usage: tcp-addon <command> [options]
+const VERIFY_ENV: readonly CliEnvVar[] = [
+  CONFIG_ENV,
+  { name: "TCP_ADDON_PROVIDER_MIRROR", description: "a filesystem mirror of providers: the folder that holds registry.terraform.io/ (default: the first registry.terraform.io folder at most three levels below /)" },
+  { name: "TCP_ADDON_TERRAFORM", description: "the terraform binary (default: terraform on the PATH)" },
+  { name: "TF_CLI_CONFIG_FILE", description: "a Terraform CLI config for terraform init when no mirror is found (else the public registry)" },
+];
 
-Commands:
-  validate [--config FILE]                 check the config; one line per problem, exit 1 if any
-  synth [--config FILE]                    write the Terraform JSON to $CDKTF_OUTDIR, else cdktf.out
-  plans [--containers N] [--config FILE]   packets/s and bandwidth per container and for N containers
-  urls [--outputs FILE] [--config FILE]    each app's TCP_URL from \`cdktf deploy --outputs-file FILE\`
-                                           (default ${DEFAULT_OUTPUTS_FILE})
-  local [--config FILE] [--only APP]       run every app on this machine (tcp-addon local --help)
-  timeline EVENTS -o FILE.png              draw a deploy from \`local --events EVENTS\` as a PNG
-  verify [--config FILE] [--keep]          synth, then terraform validate and an offline plan with the real
-                                           AWS provider (exit 2 when terraform or the provider is missing)
-  cost [--config FILE] [--traffic PERCENT] monthly AWS estimate per app and in total, offline (cost --help)
-  help                                     show this text
-
-The config file is --config, else $TCP_ADDON_CONFIG, else tcp-addon.yaml in the current folder.
-Exit codes: 0 ok, 1 invalid config or missing file, 2 usage error.`;
-
-/** Where the CLI writes and what it reads from its surroundings; tests pass their own. */
-export interface CliIo {
-  readonly out: (line: string) => void;
-  readonly err: (line: string) => void;
-  readonly env: NodeJS.ProcessEnv;
-  readonly cwd: string;
-}
-
-/** A wrong command line: printed as one line followed by the usage, exit code 2. */
-export class UsageError extends TcpAddonError {
-  constructor(message: string) {
-    super("TCP_ADDON_USAGE", message);
-  }
-}
-
-type Command = (args: string[], io: CliIo) => Promise<number> | number;
-
-const COMMANDS: Readonly<Record<string, Command>> = {
-  validate,
-  synth,
-  plans,
-  urls,
-  local,
-  timeline,
-  verify,
-  cost: (args, io) => (require("./cost") as typeof import("./cost")).cost(args, io),
-  help: (_args, io) => {
-    io.out(USAGE);
-    return EXIT_OK;
+/** Every command, in the order of `tcp-addon --help`. A new command is one line here. */
+export const COMMANDS: Readonly<Record<string, CliEntry>> = {
+  validate: {
+    summary: "check the config; one line per problem, exit 1 if any",
+    options: [CONFIG_OPTION],
+    env: [CONFIG_ENV, { ...OUTDIR_ENV, description: "where the last synth is, for the staticIps warning (default cdktf.out)" }],
+    run: validate,
+  },
+  synth: {
+    summary: "write the Terraform JSON to $CDKTF_OUTDIR, else cdktf.out",
+    options: [CONFIG_OPTION],
+    env: [CONFIG_ENV, OUTDIR_ENV],
+    run: synth,
+  },
+  plans: {
+    summary: "packets/s and bandwidth per container and for N containers",
+    options: [
+      { name: "containers", value: "N", description: "the number of containers the total column is for (1 to 100000, default 1)" },
+      { ...CONFIG_OPTION, description: `${CONFIG_OPTION.description}; its plans: are listed too, and a default file with problems is noted and skipped` },
+    ],
+    env: [CONFIG_ENV],
+    run: plans,
+  },
+  urls: {
+    summary: "each app's TCP_URL from `cdktf deploy --outputs-file FILE`",
+    options: [
+      { name: "outputs", value: "FILE", description: `the outputs file cdktf deploy wrote (default ${DEFAULT_OUTPUTS_FILE})` },
+      { ...CONFIG_OPTION, description: `${CONFIG_OPTION.description}; without one, every TCP_URL in the outputs is listed` },
+    ],
+    env: [CONFIG_ENV],
+    notes: ["Exit codes: 0 every app has its TCP_URL, 1 an app or the outputs file is missing."],
+    run: urls,
+  },
+  local: {
+    summary: "run every app on this machine with the AWS deploy lifecycle (tcp-addon local --help)",
+    synopsis: "[--config FILE] [--only APP] ...",
+    env: [CONFIG_ENV],
+    raw: local,
+  },
+  timeline: {
+    summary: "draw a deploy from `local --events EVENTS` as a PNG",
+    positionals: [{ name: "EVENTS", description: "the file `tcp-addon local --events EVENTS` wrote" }],
+    options: [{ name: "output", short: "o", value: "FILE.png", required: true, description: "the picture to write" }],
+    env: [],
+    run: timeline,
+  },
+  verify: {
+    summary: "synth, then terraform validate and an offline plan with the real AWS provider",
+    options: [CONFIG_OPTION, { name: "keep", description: "keep the temporary folder (the stacks and their terraform files) and print where it is" }],
+    env: VERIFY_ENV,
+    notes: [
+      "Never writes cdktf.out or reads a real state: the plan runs on a copy of each stack without its backend, with fake keys.",
+      "Exit codes: 0 every stack plans, 1 an error (one line each), 2 terraform or the provider cannot be had.",
+    ],
+    run: verify,
+  },
+  cost,
+  help: {
+    summary: "show this text, or a command's",
+    synopsis: "[COMMAND]",
+    env: [],
+    raw: (args, io) => {
+      const [name] = args;
+      if (name === "--help" || name === "-h") {
+        io.out("Usage: tcp-addon help [COMMAND]\n\nThe list of commands, or COMMAND's own text (tcp-addon COMMAND --help).\n\nEnvironment:\n  none");
+        return EXIT_OK;
+      }
+      if (name === undefined) {
+        io.out(usage());
+        return EXIT_OK;
+      }
+      return main([name, "--help"], io);
+    },
   },
 };
+
+/** `tcp-addon --help`: every command on one line, from COMMANDS. */
+export function usage(): string {
+  return [
+    "Usage: tcp-addon <command> [options]",
+    "",
+    "Commands:",
+    ...commandList(COMMANDS),
+    "",
+    "Each command's flags and environment variables: tcp-addon <command> --help.",
+    "The config file is --config, else $TCP_ADDON_CONFIG, else tcp-addon.yaml in the current folder.",
+    "Exit codes: 0 ok, 1 invalid config or missing file, 2 usage error.",
+  ].join("\n");
+}
 
 /** Runs the CLI on `argv` (the arguments after the program name) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const [command, ...rest] = argv;
+  const entry = command !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, command) ? COMMANDS[command] : undefined;
   try {
     if (command === undefined) throw new UsageError("missing command");
-    if (command === "--help" || command === "-h") return COMMANDS.help([], io);
-    const run = Object.prototype.hasOwnProperty.call(COMMANDS, command) ? COMMANDS[command] : undefined;
-    if (run === undefined) throw new UsageError(`unknown command "${command}"`);
-    return await run(rest, io);
+    if (command === "--help" || command === "-h") {
+      io.out(usage());
+      return EXIT_OK;
+    }
+    if (entry === undefined) throw new UsageError(`unknown command "${command}"`);
+    if (isRaw(entry)) return await entry.raw(rest, io);
+    const args = parseCommand(command, entry, rest);
+    if (args === undefined) {
+      io.out(commandHelp(command, entry));
+      return EXIT_OK;
+    }
+    return await entry.run(args, io);
   } catch (err) {
     if (err instanceof UsageError || isParseArgsError(err)) {
       io.err(`tcp-addon: ${messageOf(err)}`);
-      io.err(USAGE);
+      io.err(entry !== undefined && !isRaw(entry) ? commandHelp(command!, entry) : usage());
       return EXIT_USAGE;
     }
     if (err instanceof ConfigError || err instanceof OutputsError) {
@@ -105,10 +179,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   }
 }
 
-function validate(args: string[], io: CliIo): number {
-  const { values } = parse(args, { config: { type: "string" } });
-  if (values.help === true) return help(io, "validate [--config FILE]");
-  const config = loadConfig(configFile(values.config, io));
+function validate(args: CliArgs, io: CliIo): number {
+  const config = loadConfig(configFile(stringFlag(args, "config"), io));
   for (const warning of config.warnings) io.err(`warning: ${warning}`);
   for (const warning of staticIpsWarnings(stackName(config), config.staticIps ?? false, io)) io.err(`warning: ${warning}`);
   const names = config.apps.map((a) => a.name).join(", ");
@@ -117,12 +189,10 @@ function validate(args: string[], io: CliIo): number {
 }
 
 /** `npm run synth`: main.ts's synth, loaded on demand (it loads cdktf and the constructs). */
-async function synth(args: string[], io: CliIo): Promise<number> {
-  const { values } = parse(args, { config: { type: "string" } });
-  if (values.help === true) return help(io, "synth [--config FILE]");
+async function synth(args: CliArgs, io: CliIo): Promise<number> {
   // require, as for local: main.ts sits above runtime/ in the layers and is needed only here.
   const { synth: run, describeSynth } = require("../../main") as typeof SynthMain;
-  const summary = await run(configFile(values.config, io), path.resolve(io.cwd, io.env.CDKTF_OUTDIR || "cdktf.out"));
+  const summary = await run(configFile(stringFlag(args, "config"), io), path.resolve(io.cwd, io.env.CDKTF_OUTDIR || "cdktf.out"));
   io.out(describeSynth({ ...summary, outdir: relative(summary.outdir, io) }));
   return EXIT_OK;
 }
@@ -142,14 +212,13 @@ function staticIpsWarnings(stack: string, staticIps: boolean, io: CliIo): string
   return staticIpsChangeWarnings(staticIps, previousStaticIps(previous));
 }
 
-function plans(args: string[], io: CliIo): number {
-  const { values } = parse(args, { containers: { type: "string" }, config: { type: "string" } });
-  if (values.help === true) return help(io, "plans [--containers N] [--config FILE]");
-  const containers = positiveInteger(values.containers ?? "1", "--containers");
+function plans(args: CliArgs, io: CliIo): number {
+  const containers = positiveInteger(stringFlag(args, "containers") ?? "1", "--containers");
+  const explicit = stringFlag(args, "config");
 
   let catalogue: Record<string, Plan> = { ...BUILT_IN_PLANS };
   let region = "us-east-1";
-  const file = configFile(values.config, io);
+  const file = configFile(explicit, io);
   try {
     const config = loadConfig(file);
     catalogue = { ...config.plans };
@@ -157,7 +226,7 @@ function plans(args: string[], io: CliIo): number {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // An explicit --config must be right; the default file is optional here.
-    if (values.config !== undefined) throw err;
+    if (explicit !== undefined) throw err;
     if (err.code !== "TCP_ADDON_CONFIG_NOT_FOUND") {
       io.err(`note: ${relative(file, io)} has problems (run tcp-addon validate); showing the built-in plans only`);
     }
@@ -193,17 +262,16 @@ function plans(args: string[], io: CliIo): number {
   return EXIT_OK;
 }
 
-function urls(args: string[], io: CliIo): number {
-  const { values } = parse(args, { outputs: { type: "string" }, config: { type: "string" } });
-  if (values.help === true) return help(io, "urls [--outputs FILE] [--config FILE]");
-  const outputsFile = path.resolve(io.cwd, values.outputs ?? DEFAULT_OUTPUTS_FILE);
+function urls(args: CliArgs, io: CliIo): number {
+  const explicit = stringFlag(args, "config");
+  const outputsFile = path.resolve(io.cwd, stringFlag(args, "outputs") ?? DEFAULT_OUTPUTS_FILE);
 
   let config: ResolvedConfig | undefined;
   try {
-    config = loadConfig(configFile(values.config, io));
+    config = loadConfig(configFile(explicit, io));
   } catch (err) {
     // Without a config file (and none asked for), list whatever TCP_URLs the outputs hold.
-    if (!(err instanceof ConfigError) || err.code !== "TCP_ADDON_CONFIG_NOT_FOUND" || values.config !== undefined) throw err;
+    if (!(err instanceof ConfigError) || err.code !== "TCP_ADDON_CONFIG_NOT_FOUND" || explicit !== undefined) throw err;
   }
 
   const outputs = readOutputsFile(outputsFile, relative(outputsFile, io));
@@ -220,56 +288,28 @@ function urls(args: string[], io: CliIo): number {
 }
 
 /** Local mode lives in runtime/local/cli.ts; loaded on demand so the other commands stay light. */
-async function local(args: string[]): Promise<number> {
+async function local(args: readonly string[]): Promise<number> {
   // require, not import(): under `require("tsx/cjs")` (bin/tcp-addon.js) only CommonJS loading
   // understands TypeScript files.
   const { main: runLocal } = require("../local/cli") as typeof LocalCli;
-  return runLocal(args);
+  return runLocal([...args]);
 }
 
 /** `timeline ev.jsonl -o deploy.png`: a deploy from `local --events` as a picture (runtime/cli/timeline.ts). */
-async function timeline(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: { output: { type: "string", short: "o" }, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
-  if (values.help === true) return help(io, "timeline EVENTS -o FILE.png");
-  if (positionals.length !== 1 || values.output === undefined) throw new UsageError("timeline expects one events file and -o FILE.png");
+async function timeline(args: CliArgs, io: CliIo): Promise<number> {
+  const output = path.resolve(io.cwd, stringFlag(args, "output")!);
   const { renderTimeline } = require("./timeline") as typeof import("./timeline");
-  await renderTimeline(path.resolve(io.cwd, positionals[0]), path.resolve(io.cwd, values.output));
-  io.out(`wrote ${relative(path.resolve(io.cwd, values.output), io)}`);
+  await renderTimeline(path.resolve(io.cwd, args.positionals[0]!), output);
+  io.out(`wrote ${relative(output, io)}`);
   return EXIT_OK;
 }
 
 /** runtime/verify, loaded on demand like local mode. */
-async function verify(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: { config: { type: "string" }, keep: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-    strict: true,
-    allowPositionals: false,
-  });
-  if (values.help === true) return help(io, "verify [--config FILE] [--keep]");
+async function verify(args: CliArgs, io: CliIo): Promise<number> {
   const { verify: run } = require("../verify/verify") as typeof Verify;
-  return run({ configFile: configFile(values.config, io), out: io.out, err: io.err, env: io.env, keep: values.keep });
+  return run({ configFile: configFile(stringFlag(args, "config"), io), out: io.out, err: io.err, env: io.env, keep: args.values.keep === true });
 }
 
-function parse<T extends Record<string, { type: "string" }>>(args: string[], options: T) {
-  return parseArgs({
-    args,
-    options: { ...options, help: { type: "boolean", short: "h" } },
-    strict: true,
-    allowPositionals: false,
-  });
-}
-
-function help(io: CliIo, synopsis: string): number {
-  io.out(`Usage: tcp-addon ${synopsis}`);
-  io.out("");
-  io.out(USAGE);
-  return EXIT_OK;
-}
-
-function configFile(flag: string | undefined, io: CliIo): string {
-  return flag === undefined ? configPath(io.env, io.cwd) : path.resolve(io.cwd, flag);
-}
 
 function positiveInteger(text: string, flag: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 100_000) {
@@ -278,16 +318,6 @@ function positiveInteger(text: string, flag: string): number {
   return Number(text);
 }
 
-/** Left-aligned columns (right-aligned where asked), two spaces apart, no trailing blanks. */
-export function table(rows: readonly (readonly string[])[], alignRight: readonly boolean[]): string[] {
-  const widths = alignRight.map((_, col) => Math.max(0, ...rows.map((row) => (row[col] ?? "").length)));
-  return rows.map((row) =>
-    row
-      .map((cell, col) => (alignRight[col] === true ? cell.padStart(widths[col] ?? 0) : cell.padEnd(widths[col] ?? 0)))
-      .join("  ")
-      .trimEnd(),
-  );
-}
 
 function relative(file: string, io: CliIo): string {
   const rel = path.relative(io.cwd, file);

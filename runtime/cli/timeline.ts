@@ -61,8 +61,8 @@ export function parseTimeline(text: string, file = "events"): { spans: Span[]; m
 }
 
 /** The Vega-Lite spec of a timeline. */
-export function timelineSpec(text: string, title: string): object {
-  const { spans, marks } = parseTimeline(text);
+export function timelineSpec(text: string, title: string, file = "events"): object {
+  const { spans, marks } = parseTimeline(text, file);
   const tasks = [...new Set(spans.map((s) => s.task))];
   const height = Math.max(60, tasks.length * 28);
   const y = { field: "task", type: "nominal", sort: tasks, title: null };
@@ -107,7 +107,8 @@ export async function renderTimeline(eventsFile: string, pngFile: string): Promi
   } catch (err) {
     throw new LocalError("TCP_ADDON_LOCAL_USAGE", `${eventsFile}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  const spec = timelineSpec(text, `Deploy timeline (${eventsFile.split("/").pop()})`);
+  const name = eventsFile.split("/").pop();
+  const spec = timelineSpec(text, `Deploy timeline (${name})`, name);
   fs.writeFileSync(pngFile, await chartRenderer().renderPng(spec));
 }
 

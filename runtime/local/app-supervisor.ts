@@ -490,7 +490,7 @@ export class AppSupervisor extends EventEmitter {
       if (!task.everHealthy) {
         task.everHealthy = true;
         const { listen, health } = task.replica.ports;
-        this.options.log(`${task.replica.name} | ready on 127.0.0.1:${listen} (pid ${task.replica.pid}, health port ${health})`);
+        this.options.log(`${task.id} | ready on 127.0.0.1:${listen} (pid ${task.replica.pid}, health port ${health})`);
       }
       task.settle({ healthy: true });
       return;
@@ -523,7 +523,7 @@ export class AppSupervisor extends EventEmitter {
     if (slot.healthyAt !== undefined && Date.now() - slot.healthyAt >= STABLE_AFTER_MS) slot.crashes = 0;
     const delay = backoffDelay(slot.crashes, this.options.backoffInitialMs, this.options.backoffMaxMs);
     slot.crashes += 1;
-    this.options.log(`${task.replica.name} | exited ${how}: out of the rotation, restarting in ${(delay / 1000).toFixed(2)} s`);
+    this.options.log(`${task.id} | exited ${how}: out of the rotation, restarting in ${(delay / 1000).toFixed(2)} s`);
     slot.restartTimer = setTimeout(() => void this.fill(slot), delay);
   }
 }

@@ -6,9 +6,9 @@ import type { TargetAddress } from "./target-group";
 import { LocalError } from "./errors";
 
 export interface ReplicaOptions {
-  /** Shown in logs: the app name and the slot, e.g. "mqtt.1". */
+  /** The app name and the slot, e.g. "mqtt.1", for messages about the slot. */
   readonly name: string;
-  /** Unique id for the balancer, e.g. "mqtt.1#2". */
+  /** The task: unique, e.g. "mqtt.1#2"; the balancer's target and every log line's prefix. */
   readonly id: string;
   /** The agent bundle (dist/tcp-addon-agent.js). */
   readonly agentPath: string;
@@ -213,7 +213,7 @@ export class Replica extends EventEmitter {
   private onStdout(line: string, settle: (err?: Error) => void): void {
     const record = parseJson(line);
     if (record === undefined) {
-      this.options.log(`${this.name} | ${line}`);
+      this.options.log(`${this.id} | ${line}`);
       if (line.trim() !== "") this.lastStdout = line.trim();
       return;
     }
@@ -221,7 +221,7 @@ export class Replica extends EventEmitter {
       const listen = Number(record.listen);
       const health = Number(record.healthPort);
       if (!Number.isInteger(listen) || !Number.isInteger(health)) {
-        this.options.log(`${this.name} | agent ready line without listen/healthPort: ${line}`);
+        this.options.log(`${this.id} | agent ready line without listen/healthPort: ${line}`);
         return;
       }
       this.listenPort = listen;
@@ -231,12 +231,12 @@ export class Replica extends EventEmitter {
       settle();
       return;
     }
-    this.options.log(`${this.name} | agent ${formatRecord(record)}`);
+    this.options.log(`${this.id} | agent ${formatRecord(record)}`);
     if (record.level === "error" || record.level === "warn") this.lastAgentProblem = `agent: ${formatRecord(record)}`;
   }
 
   private onStderr(line: string): void {
-    this.options.log(`${this.name} | ${line}`);
+    this.options.log(`${this.id} | ${line}`);
     this.keepLastStderr(line);
   }
 

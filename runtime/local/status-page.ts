@@ -216,7 +216,7 @@ export class StatusPage {
       res.end(req.method === "HEAD" ? undefined : body);
     };
     if (req.method !== "GET" && req.method !== "HEAD") return send(405, "text/plain; charset=utf-8", "method not allowed\n");
-    if (path === "/") return send(200, "text/html; charset=utf-8", PAGE);
+    if (path === "/") return send(200, "text/html; charset=utf-8", pageHtml(this.view));
     if (path === "/status.json") return send(200, "application/json; charset=utf-8", JSON.stringify(this.view));
     send(404, "text/plain; charset=utf-8", "not found\n");
   }
@@ -238,7 +238,19 @@ function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
-/** The page: plain HTML, CSS and a script that redraws from /status.json every second. */
+/**
+ * The page with the last sample in it: the script draws that sample as the page loads (no blank
+ * page until the first /status.json answer), then redraws from /status.json every second.
+ * `<` is escaped in the embedded JSON, so no value can close the script element.
+ */
+export function pageHtml(view: StatusView): string {
+  const json = JSON.stringify(view).replace(/</g, "\\u003c");
+  return PAGE.replace(INITIAL_STATUS, `<script id="initial-status" type="application/json">${json}</script>`);
+}
+
+const INITIAL_STATUS = "<!-- initial status -->";
+
+/** The page: plain HTML, CSS and a script that draws the embedded sample, then redraws from /status.json every second. */
 const PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -270,6 +282,7 @@ const PAGE = `<!doctype html>
 <h1>tcp-addon local</h1>
 <div class="meta">updated <span id="updated">never</span> · sample <span id="sample">0</span> · refreshes every second</div>
 <div id="apps"></div>
+${INITIAL_STATUS}
 <script>
 "use strict";
 const fmt = (v, unit) => v === null || v === undefined ? "–" : String(v) + (unit || "");
@@ -333,7 +346,8 @@ async function refresh() {
   }
   setTimeout(refresh, 1000);
 }
-refresh();
+render(JSON.parse(document.getElementById("initial-status").textContent));
+setTimeout(refresh, 1000);
 </script>
 </body>
 </html>

@@ -139,14 +139,25 @@ export class StackWorkspace {
 
 /** The first `Error: …` of terraform's human output, without the box drawing, on one line. */
 export function firstError(text: string): string | undefined {
-  const lines = text
-    .split("\n")
-    .map((l) => l.replace(/^[\s│╷╵]+/u, "").trim())
-    .filter((l) => l !== "");
+  // Blank lines (and the box's frame) stay as "": they end a paragraph.
+  const lines = text.split("\n").map((l) => l.replace(/^[\s│╷╵]+/u, "").trim());
   const at = lines.findIndex((l) => l.startsWith("Error: "));
   if (at < 0) return undefined;
-  const detail = lines.slice(at + 1).find((l) => !l.startsWith("on ") && !/^\d+:/.test(l) && !l.startsWith("Error: "));
-  return oneLine(`${lines[at].slice("Error: ".length)}${detail === undefined ? "" : `: ${detail}`}`);
+  // The detail: the first paragraph after the summary that is not the source location (`on
+  // main.tf line 3:` and the quoted lines), whole: terraform wraps a sentence over several lines
+  // and often puts the cause after a colon, on the next one.
+  const paragraphs: string[][] = [];
+  for (const line of lines.slice(at + 1)) {
+    if (line.startsWith("Error: ")) break;
+    if (line === "") {
+      if (paragraphs.length > 0 && paragraphs[paragraphs.length - 1].length > 0) paragraphs.push([]);
+      continue;
+    }
+    if (paragraphs.length === 0) paragraphs.push([]);
+    paragraphs[paragraphs.length - 1].push(line);
+  }
+  const detail = paragraphs.find((p) => p.length > 0 && !p[0].startsWith("on ") && !/^\d+:/.test(p[0]));
+  return oneLine(`${lines[at].slice("Error: ".length)}${detail === undefined ? "" : `: ${detail.join(" ")}`}`);
 }
 
 function firstSentence(text: string): string {

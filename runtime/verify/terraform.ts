@@ -19,6 +19,15 @@ export class TerraformUnavailableError extends TcpAddonError {
   }
 }
 
+/** $TCP_ADDON_PROVIDER_MIRROR names a folder that is not a provider mirror: a wrong setting, never a silent fallback. */
+export class ProviderMirrorError extends TcpAddonError {
+  declare readonly code: "TCP_ADDON_PROVIDER_MIRROR_INVALID";
+
+  constructor(message: string) {
+    super("TCP_ADDON_PROVIDER_MIRROR_INVALID", message);
+  }
+}
+
 /** The folder name a provider mirror holds: `<mirror>/registry.terraform.io/hashicorp/aws/<version>/...`. */
 export const REGISTRY_HOST = "registry.terraform.io";
 
@@ -47,12 +56,17 @@ export function findTerraform(env: NodeJS.ProcessEnv = process.env): string | un
  * The folder of a filesystem mirror of providers (it contains `registry.terraform.io/`):
  * $TCP_ADDON_PROVIDER_MIRROR, else the first `registry.terraform.io` folder at most three
  * levels below `/` (as `find / -maxdepth 3 -type d -name registry.terraform.io` would list it).
+ * @throws ProviderMirrorError when $TCP_ADDON_PROVIDER_MIRROR holds no `registry.terraform.io` folder.
  */
 export function findProviderMirror(env: NodeJS.ProcessEnv = process.env, root = "/"): string | undefined {
   const explicit = env.TCP_ADDON_PROVIDER_MIRROR;
   if (explicit !== undefined && explicit !== "") {
-    if (path.basename(explicit) === REGISTRY_HOST) return path.dirname(explicit);
-    return isDirectory(path.join(explicit, REGISTRY_HOST)) ? explicit : undefined;
+    if (path.basename(explicit) === REGISTRY_HOST && isDirectory(explicit)) return path.dirname(explicit);
+    if (isDirectory(path.join(explicit, REGISTRY_HOST))) return explicit;
+    const what = isDirectory(explicit) ? `holds no ${REGISTRY_HOST} folder` : "is not a folder";
+    throw new ProviderMirrorError(
+      `TCP_ADDON_PROVIDER_MIRROR ${JSON.stringify(explicit)} ${what}; point it at the folder that holds ${REGISTRY_HOST}/hashicorp/aws/<version>/, or unset it`,
+    );
   }
   let level = [root];
   for (let depth = 1; depth <= 3; depth++) {
@@ -73,9 +87,10 @@ export function findProviderMirror(env: NodeJS.ProcessEnv = process.env, root = 
  * How `terraform init` gets the provider: a mirror ($TCP_ADDON_PROVIDER_MIRROR or found),
  * else an existing $TF_CLI_CONFIG_FILE, else the public registry. The CLI config for a mirror
  * is written into `workdir`.
- * @throws TerraformUnavailableError when there is no terraform binary.
+ * @throws TerraformUnavailableError when there is no terraform binary; ProviderMirrorError for a wrong $TCP_ADDON_PROVIDER_MIRROR.
  */
 export function terraformSetup(workdir: string, env: NodeJS.ProcessEnv = process.env): TerraformSetup {
+  const mirror = findProviderMirror(env); // first: a wrong setting is an error whether or not terraform is here
   const terraform = findTerraform(env);
   if (terraform === undefined) {
     throw new TerraformUnavailableError(
@@ -84,7 +99,6 @@ export function terraformSetup(workdir: string, env: NodeJS.ProcessEnv = process
         : `terraform not found on the PATH; install Terraform ${TERRAFORM_MIN_VERSION} or later (or set TCP_ADDON_TERRAFORM)`,
     );
   }
-  const mirror = findProviderMirror(env);
   if (mirror !== undefined) {
     const cliConfig = path.join(workdir, "terraform.tfrc");
     fs.writeFileSync(cliConfig, `provider_installation {\n  filesystem_mirror {\n    path = ${JSON.stringify(mirror)}\n  }\n}\n`);

@@ -1,2 +1,0 @@
-const cdktf = require("cdktf");
-cdktf.Testing.setupJest();
