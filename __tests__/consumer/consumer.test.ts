@@ -118,9 +118,10 @@ describe("npm pack", () => {
     /^dist\/tcp-addon-agent\.js$/,
     /^runtime\/Dockerfile(\.dockerignore)?$/,
     /^runtime\/agent\/[A-Za-z-]+\.(ts|md)$/,
+    /^schema\/tcp-addon\.schema\.json$/,
   ];
 
-  it("holds only the compiled API, the bins, the agent bundle, sources and Dockerfile, README and LICENSE", () => {
+  it("holds only the compiled API, the bins, the agent bundle, sources and Dockerfile, the config's JSON Schema, README and LICENSE", () => {
     const unexpected = packed.files.map((f) => f.path).filter((p) => !ALLOWED.some((re) => re.test(p)));
     expect(unexpected).toEqual([]);
   });
