@@ -1,6 +1,6 @@
 import { TcpAddonError } from "../runtime/agent/errors";
 
-export { oneLine } from "../runtime/agent/errors";
+export { oneLine, TcpAddonError } from "../runtime/agent/errors";
 
 export type ConfigErrorCode =
   /** The file parsed but breaks the schema or a cross-field rule. */

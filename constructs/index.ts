@@ -4,6 +4,7 @@ export * from "./network";
 export * from "./load-balancer";
 export * from "./agent-image";
 export * from "./tcp-app";
+export * from "./tls-certificate";
 export { containerDefinitions, agentEnvironment, type ContainerApp, type ContainerDefinition, type ContainerSurroundings } from "./container-definitions";
 export * from "./names";
 export * from "./errors";
