@@ -26,8 +26,11 @@ export const APP_DEFAULTS = Object.freeze({
 /** AWS's default quota of inbound rules per security group, counted per IP family (Service Quotas L-0EA8095F). */
 export const DEFAULT_RULES_PER_SECURITY_GROUP = 60;
 
+/** What a project or environment name may be: 1-12 lowercase letters, digits or hyphens, starting with a letter. */
 export const PROJECT_NAME = /^[a-z][a-z0-9-]{0,11}$/;
+/** What an app name may be: 1-31 lowercase letters, digits or hyphens, starting with a letter. */
 export const APP_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+/** What a plan name may be: 1-31 lowercase letters, digits or hyphens, starting with a letter. */
 export const PLAN_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
@@ -43,6 +46,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** Variables the platform sets itself; an app may not set them in `env` or `secrets`. */
 export const RESERVED_ENV = ["PORT", "TCP_URL"] as const;
 
+/** One entry of `plans:`: a plan of your own. */
 export const PlanSchema = z.strictObject({
   /** Packets per second per container, each direction. */
   packetsPerSecond: z.number().int().positive().max(MAX_PPS).describe("Packets per second per container, each direction (a packet is up to 1500 bytes of payload)."),
@@ -51,15 +55,19 @@ export const PlanSchema = z.strictObject({
   /** Open connections per container; 0 = no limit. Defaults per built-in plan (plans.ts). */
   maxConnections: z.number().int().min(0).max(MAX_CONNECTIONS).optional().describe("Open connections per container on this plan; 0 = no limit. Omitted: no limit."),
 });
+/** A plan as written under `plans:`. */
 export type PlanSpec = z.infer<typeof PlanSchema>;
 
+/** `network:`: an existing VPC and its subnets. */
 export const NetworkSchema = z.strictObject({
   vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'expected a VPC id like "vpc-0abc"').describe("Id of the existing VPC."),
   publicSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet id like "subnet-0abc"')).min(1).describe("Public subnets of the VPC, for the NLB (one per availability zone)."),
   privateSubnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet id like "subnet-0abc"')).min(1).describe("Private subnets of the VPC, for the tasks (they get no public IP)."),
 });
+/** An existing VPC and its subnets, as written under `network:`. */
 export type NetworkSpec = z.infer<typeof NetworkSchema>;
 
+/** `agent:`: the runtime agent's image. */
 export const AgentSchema = z.strictObject({
   /** A prebuilt agent image. Omitted: built from runtime/ and pushed to a stack-owned ECR repo. */
   image: z.string().min(1).optional().describe("A prebuilt agent image. Omitted: built from runtime/Dockerfile and pushed to an ECR repository of the stack."),
@@ -172,6 +180,7 @@ export const TlsSchema = z
     },
     { when: (payload) => isObject(payload.value) },
   );
+/** TLS at the NLB, as written under an app's `tls:`. */
 export type TlsSpec = z.infer<typeof TlsSchema>;
 
 /** A Route 53 alias record for the app's NLB; TCP_URL then uses this name. */
@@ -179,6 +188,7 @@ export const DomainSchema = z.strictObject({
   name: dnsName.refine((n) => !n.startsWith("*."), "an alias record needs a plain name, not a wildcard").describe("The DNS name clients connect to (lowercase, no wildcard)."),
   hostedZoneId: hostedZoneId.describe("Route 53 hosted zone that holds the name."),
 });
+/** A Route 53 alias for an app, as written under its `domain:`. */
 export type DomainSpec = z.infer<typeof DomainSchema>;
 
 const containerCount = z.number().int().min(1).max(100);
@@ -195,15 +205,21 @@ export const AlarmSwitchesSchema = z.strictObject({
   planUtilization: z.boolean().optional().describe("The plan-utilization alarm: traffic is held back by the plan (a bigger plan or more containers is needed). Omitted: on."),
   targetResets: z.boolean().optional().describe("The target-resets alarm: the tasks reset many connections. Omitted: on."),
 });
+/** Alarm switches as written; an omitted switch follows the project's, then on. */
 export type AlarmSwitchesSpec = z.infer<typeof AlarmSwitchesSchema>;
 
 /** Every alarm, resolved: the app's switch, else the project's, else on. */
 export interface AlarmSwitches {
+  /** A task fails its health checks. */
   readonly unhealthyTargets: boolean;
+  /** Fewer tasks run than desired. */
   readonly tasksBelowDesired: boolean;
+  /** Traffic is held back by the plan. */
   readonly planUtilization: boolean;
+  /** The tasks reset many connections. */
   readonly targetResets: boolean;
 }
+/** Every alarm on: what an app gets when neither it nor the project switches one off. */
 export const ALARMS_ON: AlarmSwitches = Object.freeze({ unhealthyTargets: true, tasksBelowDesired: true, planUtilization: true, targetResets: true });
 
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
@@ -223,6 +239,7 @@ export type AlarmTopicSpec = { readonly email: string } | { readonly topicArn: s
 
 const envName = z.string().regex(ENV_NAME, "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
 
+/** One entry of `apps:`: an app as written in the config file. */
 export const AppSchema = z.strictObject({
   image: z.string().min(1, "expected a container image reference").describe("Container image of the app."),
   procfile: z.string().min(1).optional().describe("A Procfile, relative to the config file, whose tcp: line is the command; exactly one of procfile and command."),
@@ -349,6 +366,7 @@ export const AppSchema = z.strictObject({
   },
   { when: (payload) => isObject(payload.value) },
 );
+/** An app as written under `apps:`, after the schema's defaults. */
 export type AppSpec = z.infer<typeof AppSchema>;
 
 /** Whether a certificate for `certificateName` (maybe `*.zone`) is valid for `host`. */
@@ -359,6 +377,7 @@ export function certificateCovers(certificateName: string, host: string): boolea
   return dot > 0 && host.slice(dot + 1) === certificateName.slice(2);
 }
 
+/** The whole config file (`tcp-addon.yaml`); every object is strict. Its JSON Schema is shipped as `schema/tcp-addon.schema.json`. */
 export const AddonConfigSchema = z.strictObject({
   project: z.string().regex(PROJECT_NAME, "expected 1-12 lowercase letters, digits or hyphens, starting with a letter").describe("Prefix of every resource name, and the stack's name."),
   /** One deployment of the project (staging, prod): its own stack, state key and resource names. */
@@ -423,7 +442,9 @@ export type AddonConfig = z.infer<typeof AddonConfigSchema>;
 
 /** A plan with its name, as the constructs and the agent use it. */
 export interface Plan {
+  /** The plan's name: a built-in one or a key of `plans:`. */
   readonly name: string;
+  /** Packets per second per container, each direction. */
   readonly packetsPerSecond: number;
   /** Bucket size in packets; undefined = the agent's default (one second's worth). */
   readonly burst?: number;
@@ -433,8 +454,11 @@ export interface Plan {
 
 /** An app's production-networking settings, resolved (each omitted key off). */
 export interface AppNetworking {
+  /** How the app learns the client's address (PROXY protocol v2 or not). */
   readonly clientIp: ClientIpMode;
+  /** TLS at the NLB; undefined = a plain TCP listener. */
   readonly tls?: TlsSpec;
+  /** A Route 53 alias whose name TCP_URL uses; undefined = the NLB's DNS name. */
   readonly domain?: DomainSpec;
   /** The plan's, or the app's override; 0 = no limit. */
   readonly maxConnections: number;
@@ -444,13 +468,17 @@ export interface AppNetworking {
 
 /** One app after every rule has passed: the command is known, the port and the NLB chosen. */
 export interface ResolvedApp {
+  /** The app's name (its key under `apps:`). */
   readonly name: string;
+  /** Container image of the app. */
   readonly image: string;
   /** The Procfile's `tcp:` command, or `command:` from the config. */
   readonly command: string;
   /** Folder the command runs in locally (the Procfile's folder, or the config's). */
   readonly workdir: string;
+  /** The app's plan, resolved. */
   readonly plan: Plan;
+  /** Tasks to run (with `scaling`, the minimum). */
   readonly containers: number;
   /** `containers: { min, max }`: the service scales between them; `containers` is then `min`. Undefined = fixed. */
   readonly scaling?: { readonly min: number; readonly max: number };
@@ -458,10 +486,15 @@ export interface ResolvedApp {
   readonly alarms?: AlarmSwitches;
   /** Public port: the NLB listener's in AWS, the balancer's on 127.0.0.1 locally. */
   readonly port: number;
+  /** Fargate task CPU units. */
   readonly cpu: number;
+  /** Fargate task memory in MiB. */
   readonly memory: number;
+  /** Environment variables of the app. */
   readonly env: Readonly<Record<string, string>>;
+  /** Variables ECS injects from SSM Parameter Store or Secrets Manager, by ARN. */
   readonly secrets: Readonly<Record<string, string>>;
+  /** CIDR blocks that may connect to the app's port. */
   readonly allowedCidrs: readonly string[];
   /** Index of the project NLB that carries this app's listener. */
   readonly loadBalancer: number;
@@ -489,14 +522,19 @@ export type StateSpec =
 
 /** A whole config after every rule has passed. */
 export interface ResolvedConfig {
+  /** Prefix of every resource name. */
   readonly project: string;
   /** The deployment this config describes (staging, prod); part of the stack, state and resource names. */
   readonly environment?: string;
+  /** AWS region of the stack. */
   readonly region: string;
+  /** An existing VPC; undefined = a new one. */
   readonly network?: NetworkSpec;
+  /** A prebuilt agent image; undefined = built from runtime/Dockerfile. */
   readonly agentImage?: string;
   /** One Elastic IP per AZ on every NLB. @default false */
   readonly staticIps?: boolean;
+  /** Every plan, built-in and the config's, by name. */
   readonly plans: Readonly<Record<string, Plan>>;
   /** KMS keys the execution role may decrypt the apps' secrets with; omitted = none. */
   readonly secretsKmsKeyArns?: readonly string[];

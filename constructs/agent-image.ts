@@ -21,6 +21,7 @@ export { PACKAGE_ROOT };
 /** The agent's Dockerfile, relative to the build context. */
 export const DOCKERFILE = "runtime/Dockerfile";
 
+/** Props of {@link TcpAgentImage}: where the agent image is built from and how its repository keeps images. */
 export interface TcpAgentImageProps {
   /** Resource-name prefix: the repository is `<project>-tcp-agent`. */
   readonly project: string;
@@ -71,6 +72,7 @@ export interface TcpAgentImageProps {
  * keeps the same layout (`cdktf.out` inside it).
  */
 export class TcpAgentImage extends Construct {
+  /** The ECR repository the image is pushed to (`<project>-tcp-agent`; scan on push, immutable tags). */
   readonly repository: EcrRepository;
   /** Expires all but the last `keepImages` images. */
   readonly lifecyclePolicy: EcrLifecyclePolicy;
