@@ -112,7 +112,7 @@ afterAll(() => {
 
 describe("npm pack", () => {
   const ALLOWED = [
-    /^(package\.json|README\.md|LICENSE)$/,
+    /^(package\.json|README\.md|LICENSE|CHANGELOG\.md)$/,
     /^lib\/.+\.(js|d\.ts)$/,
     /^bin\/tcp-addon(-agent)?\.js$/,
     /^dist\/tcp-addon-agent\.js$/,
@@ -121,7 +121,7 @@ describe("npm pack", () => {
     /^schema\/tcp-addon\.schema\.json$/,
   ];
 
-  it("holds only the compiled API, the bins, the agent bundle, sources and Dockerfile, the config's JSON Schema, README and LICENSE", () => {
+  it("holds only the compiled API, the bins, the agent bundle, sources and Dockerfile, the config's JSON Schema, README, CHANGELOG and LICENSE", () => {
     const unexpected = packed.files.map((f) => f.path).filter((p) => !ALLOWED.some((re) => re.test(p)));
     expect(unexpected).toEqual([]);
   });
@@ -135,6 +135,14 @@ describe("npm pack", () => {
     );
     for (const file of [...named, ...exported].map((f) => String(f).replace(/^\.\//, ""))) expect(paths).toContain(file);
     expect(paths).toContain("runtime/agent/main.ts");
+  });
+
+  it("ships the config's JSON Schema (for the YAML language server) and the changelog", () => {
+    const paths = new Set(packed.files.map((f) => f.path));
+    expect(paths).toContain("schema/tcp-addon.schema.json");
+    expect(paths).toContain("CHANGELOG.md");
+    const shipped = JSON.parse(fs.readFileSync(path.join(installed, "schema", "tcp-addon.schema.json"), "utf8")) as { title?: string };
+    expect(shipped.title).toBe("tcp-addon.yaml");
   });
 
   it("is not private and takes cdktf, constructs and the provider as peers", () => {

@@ -5,7 +5,7 @@ import { runProcess } from "../helpers/run";
 import { type DocPage, docPages, REPO } from "./pages";
 
 /**
- * Every relative link in README.md and docs/ leads somewhere (the file exists; a #anchor is a
+ * Every relative link in README.md, CHANGELOG.md and docs/ leads somewhere (the file exists; a #anchor is a
  * heading of the target), and every command the pages show (`npm run X`, `npx tcp-addon X`,
  * `tcp-addon X` in code) is a script of package.json or a command of the CLI's help.
  */

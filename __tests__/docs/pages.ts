@@ -11,9 +11,9 @@ export interface DocPage {
   readonly text: string;
 }
 
-/** README.md and every Markdown file under docs/, in a stable order. */
+/** README.md, CHANGELOG.md and every Markdown file under docs/, in a stable order. */
 export function docPages(): DocPage[] {
-  const files = [path.join(REPO, "README.md")];
+  const files = [path.join(REPO, "README.md"), path.join(REPO, "CHANGELOG.md")];
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const full = path.join(dir, entry.name);
