@@ -73,12 +73,15 @@ function limitsOf(schema: JsonSchema): string[] {
   const limits: string[] = [];
   if (schema.anyOf !== undefined) return schema.anyOf.flatMap(limitsOf);
   if (schema.enum !== undefined) limits.push(`one of ${schema.enum.map((v) => code(String(v))).join(", ")}`);
-  const low = schema.minimum !== undefined && schema.minimum > -SAFE ? `${schema.minimum}` : undefined;
+  // An integer above an exclusive minimum starts one higher: `> 0` reads as 1–max.
+  const step = schema.type === "integer" ? 1 : undefined;
+  const exclusiveLow = schema.exclusiveMinimum !== undefined && step !== undefined ? schema.exclusiveMinimum + step : undefined;
+  const low = schema.minimum !== undefined && schema.minimum > -SAFE ? `${schema.minimum}` : exclusiveLow === undefined ? undefined : `${exclusiveLow}`;
   const high = schema.maximum !== undefined && schema.maximum < SAFE ? `${schema.maximum}` : undefined;
   if (low !== undefined && high !== undefined) limits.push(`${low}–${high}`);
   else if (low !== undefined) limits.push(`≥ ${low}`);
   else if (high !== undefined) limits.push(`≤ ${high}`);
-  if (schema.exclusiveMinimum !== undefined) limits.push(`> ${schema.exclusiveMinimum}`);
+  if (schema.exclusiveMinimum !== undefined && exclusiveLow === undefined) limits.push(`> ${schema.exclusiveMinimum}`);
   if (schema.exclusiveMaximum !== undefined) limits.push(`< ${schema.exclusiveMaximum}`);
   if (schema.minLength !== undefined && schema.minLength > 1) limits.push(`at least ${schema.minLength} characters`);
   if (schema.minLength === 1) limits.push("not empty");
