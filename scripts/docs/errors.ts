@@ -37,7 +37,7 @@ export const ERROR_HELP: Readonly<Record<string, ErrorHelp>> = {
   },
   TCP_ADDON_INVALID_PROPS: {
     means: "A construct (`TcpApp`, `TcpPlatform`, `TcpNetwork`, `TcpAgentImage`, scaling) was given props it cannot declare: out of range, missing or contradictory.",
-    fix: "Change the prop the message names ([Constructs](constructs.md)).",
+    fix: "Change the prop the message names; each prop's meaning and limits are in the [API reference](api/README.md).",
   },
   TCP_ADDON_PORT_TAKEN: {
     means: "Two apps want the same listener port on one load balancer.",
