@@ -1,7 +1,8 @@
 import { TcpAddonError } from "../runtime/agent/errors";
 
-export { oneLine } from "../runtime/agent/errors";
+export { oneLine, TcpAddonError } from "../runtime/agent/errors";
 
+/** The codes a {@link ConfigError} carries. */
 export type ConfigErrorCode =
   /** The file parsed but breaks the schema or a cross-field rule. */
   | "TCP_ADDON_CONFIG_INVALID"
@@ -12,6 +13,7 @@ export type ConfigErrorCode =
 
 /** A config that cannot be used: each issue is `file:line: path: problem; fix`. */
 export class ConfigError extends TcpAddonError {
+  /** Which kind of problem: invalid content, a missing file, or a file that cannot be read. */
   declare readonly code: ConfigErrorCode;
 
   constructor(issues: readonly string[], code: ConfigErrorCode = "TCP_ADDON_CONFIG_INVALID") {
@@ -21,6 +23,7 @@ export class ConfigError extends TcpAddonError {
 
 /** A Procfile that cannot be used: each issue is `file:line: problem`. */
 export class ProcfileError extends TcpAddonError {
+  /** Always `TCP_ADDON_PROCFILE_INVALID`. */
   declare readonly code: "TCP_ADDON_PROCFILE_INVALID";
 
   constructor(issues: readonly string[]) {

@@ -19,6 +19,7 @@ export const FARGATE_MEMORY_BY_CPU: ReadonlyMap<number, readonly number[]> = new
   [16384, steps(32768, 122880, 8192)],
 ]);
 
+/** The cpu values Fargate accepts, smallest first. */
 export const FARGATE_CPU_VALUES: readonly number[] = [...FARGATE_MEMORY_BY_CPU.keys()];
 
 /** The problem with a cpu/memory pair, or undefined when Fargate accepts it. */

@@ -11,6 +11,7 @@ import type { Locate } from "./issues";
  */
 
 export const CONFIG_ENV = "TCP_ADDON_CONFIG";
+/** The config file read when neither `--config` nor `TCP_ADDON_CONFIG` names one, in the current folder. */
 export const DEFAULT_CONFIG_FILE = "tcp-addon.yaml";
 
 /** The config file to read: `$TCP_ADDON_CONFIG`, else `tcp-addon.yaml`, resolved against `cwd`. */

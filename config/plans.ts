@@ -18,6 +18,7 @@ export { PACKET_BYTES };
  */
 export const PLAN_MAX_CONNECTIONS = Object.freeze({ "tcp-1k": 10_000, "tcp-5k": 10_000, "tcp-20k": 20_000, "tcp-100k": 30_000 });
 
+/** The plans that always exist, by name: tcp-1k, tcp-5k, tcp-20k and tcp-100k packets per second. */
 export const BUILT_IN_PLANS: Readonly<Record<string, Plan>> = Object.freeze({
   "tcp-1k": Object.freeze({ name: "tcp-1k", packetsPerSecond: 1_000, maxConnections: PLAN_MAX_CONNECTIONS["tcp-1k"] }),
   "tcp-5k": Object.freeze({ name: "tcp-5k", packetsPerSecond: 5_000, maxConnections: PLAN_MAX_CONNECTIONS["tcp-5k"] }),
@@ -25,11 +26,14 @@ export const BUILT_IN_PLANS: Readonly<Record<string, Plan>> = Object.freeze({
   "tcp-100k": Object.freeze({ name: "tcp-100k", packetsPerSecond: 100_000, maxConnections: PLAN_MAX_CONNECTIONS["tcp-100k"] }),
 });
 
+/** The plan of an app that names none. */
 export const DEFAULT_PLAN = "tcp-1k";
 
 /** A Fargate task size: cpu in units (1024 = 1 vCPU), memory in MiB. */
 export interface TaskSize {
+  /** CPU units (1024 = 1 vCPU). */
   readonly cpu: number;
+  /** Memory in MiB. */
   readonly memory: number;
 }
 

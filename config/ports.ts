@@ -24,7 +24,9 @@ import { DEFAULT_RULES_PER_SECURITY_GROUP, type AppSpec } from "./schema";
  */
 
 export const DERIVED_PORT_MIN = 10000;
+/** The highest port `derivePort` gives (below Linux's ephemeral range). */
 export const DERIVED_PORT_MAX = 32767;
+/** Listeners an NLB may hold: an AWS limit that cannot be raised. */
 export const LISTENERS_PER_LOAD_BALANCER = 50;
 /** Inbound rules per IP family that every NLB security group holds besides the apps' (ICMP for path MTU discovery). */
 export const RESERVED_INBOUND_RULES = 1;
@@ -64,24 +66,35 @@ export function derivePort(appName: string): number {
 
 /** What placement needs from an app. */
 export interface PlacementInput {
+  /** The app's name. */
   readonly name: string;
+  /** The app's `port:`; undefined = derived from the name. */
   readonly port?: AppSpec["port"];
+  /** The app's `loadBalancer:`; undefined = placed automatically. */
   readonly loadBalancer?: AppSpec["loadBalancer"];
   /** The app's allowed CIDRs (one NLB inbound rule each); omitted = one IPv4 rule. */
   readonly allowedCidrs?: readonly string[];
 }
 
+/** Where an app landed: its port and its load balancer. */
 export interface Placement {
+  /** The app's name. */
   readonly name: string;
+  /** The listener port. */
   readonly port: number;
+  /** True when the port was derived from the name rather than set. */
   readonly portDerived: boolean;
+  /** Index of the project's NLB that holds the app's listener. */
   readonly loadBalancer: number;
 }
 
 /** A placement problem with the app it belongs to (for the issue's path). */
 export interface PlacementIssue {
+  /** The app the problem is about. */
   readonly app: string;
+  /** The app's key the problem is about. */
   readonly field: "port" | "loadBalancer" | "allowedCidrs";
+  /** The problem and its fix, one line. */
   readonly message: string;
 }
 

@@ -7,6 +7,7 @@ import { ProcfileError } from "./errors";
 
 const LINE = /^([A-Za-z0-9_-]+):\s*(.*)$/;
 
+/** Options of {@link parseProcfile}. */
 export interface ParseProcfileOptions {
   /** Report a missing `tcp:` entry as an error. */
   readonly requireTcp?: boolean;

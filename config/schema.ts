@@ -26,8 +26,11 @@ export const APP_DEFAULTS = Object.freeze({
 /** AWS's default quota of inbound rules per security group, counted per IP family (Service Quotas L-0EA8095F). */
 export const DEFAULT_RULES_PER_SECURITY_GROUP = 60;
 
+/** What a project or environment name may be: 1-12 lowercase letters, digits or hyphens, starting with a letter. */
 export const PROJECT_NAME = /^[a-z][a-z0-9-]{0,11}$/;
+/** What an app name may be: 1-31 lowercase letters, digits or hyphens, starting with a letter. */
 export const APP_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+/** What a plan name may be: 1-31 lowercase letters, digits or hyphens, starting with a letter. */
 export const PLAN_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
@@ -43,14 +46,16 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** Variables the platform sets itself; an app may not set them in `env` or `secrets`. */
 export const RESERVED_ENV = ["PORT", "TCP_URL"] as const;
 
+/** One entry of `plans:`: a plan of your own. */
 export const PlanSchema = z.strictObject({
   /** Packets per second per container, each direction. */
-  packetsPerSecond: z.number().int().positive().max(MAX_PPS),
+  packetsPerSecond: z.number().int().positive().max(MAX_PPS).describe("Packets per second per container, each direction (a packet is up to 1500 bytes of payload)."),
   /** Token-bucket size in packets. Defaults to one second's worth (the agent's default). */
-  burst: z.number().int().positive().max(MAX_BURST).optional(),
+  burst: z.number().int().positive().max(MAX_BURST).optional().describe("Token-bucket size in packets: what a quiet connection may send at once. Omitted: one second's worth."),
   /** Open connections per container; 0 = no limit. Defaults per built-in plan (plans.ts). */
-  maxConnections: z.number().int().min(0).max(MAX_CONNECTIONS).optional(),
+  maxConnections: z.number().int().min(0).max(MAX_CONNECTIONS).optional().describe("Open connections per container on this plan; 0 = no limit. Omitted: no limit."),
 });
+/** A plan as written under `plans:`. */
 export type PlanSpec = z.infer<typeof PlanSchema>;
 
 const subnetIds = z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'expected a subnet id like "subnet-0abc"')).min(1);
@@ -62,11 +67,12 @@ export const NAT_GATEWAY_MODES = ["one", "perAz"] as const;
  * `network:` either adopts an existing VPC (`vpcId` with its public and private subnets) or, without
  * `vpcId`, configures the VPC the stack creates (`natGateways`, `vpcEndpoints`).
  */
+/** `network:`: an existing VPC and its subnets, or how the created VPC is built. */
 export const NetworkSchema = z
   .strictObject({
-    vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'expected a VPC id like "vpc-0abc"').optional(),
-    publicSubnetIds: subnetIds.optional(),
-    privateSubnetIds: subnetIds.optional(),
+    vpcId: z.string().regex(/^vpc-[0-9a-f]+$/, 'expected a VPC id like "vpc-0abc"').optional().describe("Id of an existing VPC to adopt. Omitted: the stack creates a VPC over 2 zones."),
+    publicSubnetIds: subnetIds.optional().describe("Public subnets of the VPC, for the NLB (one per availability zone); required with vpcId."),
+    privateSubnetIds: subnetIds.optional().describe("Private subnets of the VPC, for the tasks (they get no public IP); required with vpcId."),
     natGateways: z
       .enum(NAT_GATEWAY_MODES)
       .optional()
@@ -115,9 +121,10 @@ export interface CreatedNetworkSpec {
   readonly vpcEndpoints?: boolean;
 }
 
+/** `agent:`: the runtime agent's image. */
 export const AgentSchema = z.strictObject({
   /** A prebuilt agent image. Omitted: built from runtime/ and pushed to a stack-owned ECR repo. */
-  image: z.string().min(1).optional(),
+  image: z.string().min(1).optional().describe("A prebuilt agent image. Omitted: built from runtime/Dockerfile and pushed to an ECR repository of the stack."),
 });
 
 /** S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit. */
@@ -128,14 +135,15 @@ const DYNAMODB_TABLE = /^[A-Za-z0-9_.-]{3,255}$/;
 
 /** Terraform state in S3: encrypted, locked with an S3 lock file (and a DynamoDB table only when named). */
 export const S3StateSchema = z.strictObject({
-  bucket: z.string().regex(S3_BUCKET, "expected an S3 bucket name (3-63 lowercase letters, digits, dots or hyphens)"),
-  region: z.string().regex(REGION, 'expected the bucket\'s AWS region like "eu-west-1"'),
+  bucket: z.string().regex(S3_BUCKET, "expected an S3 bucket name (3-63 lowercase letters, digits, dots or hyphens)").describe("S3 bucket that holds the state."),
+  region: z.string().regex(REGION, 'expected the bucket\'s AWS region like "eu-west-1"').describe("AWS region of the bucket."),
   /** Omitted: `tcp-addon/<project>/<environment or "default">.tfstate`. */
   key: z
     .string()
     .max(1024)
     .regex(S3_KEY, 'expected an object key like "tcp-addon/acme/prod.tfstate" (no leading or trailing "/")')
-    .optional(),
+    .optional()
+    .describe("Object key of the state. Omitted: tcp-addon/<project>/<environment or \"default\">.tfstate."),
   /**
    * A DynamoDB lock taken as well as the S3 lock file (Terraform acquires both), while a state moves
    * off DynamoDB locking: runs of an older configuration of the same state that lock only in the
@@ -145,7 +153,7 @@ export const S3StateSchema = z.strictObject({
     .string()
     .regex(DYNAMODB_TABLE, "expected a DynamoDB table name (3-255 letters, digits, _ . -)")
     .optional()
-    .describe("a DynamoDB lock taken as well as the S3 lock file, while moving a state off DynamoDB locking (every run needs Terraform 1.10 or later)"),
+    .describe("A DynamoDB lock taken as well as the S3 lock file, while moving a state off DynamoDB locking (every run needs Terraform 1.10 or later)"),
 });
 
 /** Terraform state in a local file, at a path relative to the config file's folder. */
@@ -156,12 +164,13 @@ export const LocalStateSchema = z.strictObject({
     .refine((p) => !p.startsWith("/") && !/^[A-Za-z]:[\\/]/.test(p), {
       error: "must be relative to the config file's folder (an absolute path would tie the stack to this machine)",
     })
-    .refine((p) => !p.endsWith("/"), { error: 'expected a file name like "state/acme.tfstate", not a folder' }),
+    .refine((p) => !p.endsWith("/"), { error: 'expected a file name like "state/acme.tfstate", not a folder' })
+    .describe("Path of the state file, relative to the config file's folder."),
 });
 
 /** Where Terraform keeps the stack's state: exactly one of `s3:` or `local:`. */
 export const StateSchema = z
-  .strictObject({ s3: S3StateSchema.optional(), local: LocalStateSchema.optional() })
+  .strictObject({ s3: S3StateSchema.optional().describe("State in S3, encrypted, locked with an S3 lock file."), local: LocalStateSchema.optional().describe("State in a local file.") })
   .superRefine(
     (state, ctx) => {
       const set = (["s3", "local"] as const).filter((k) => state[k] !== undefined);
@@ -185,16 +194,16 @@ const seconds = z.number().int().min(0);
 
 /** Per-app overrides of the deploy timings; the ranges and invariants are checked by deployTimings(). */
 export const DeploySchema = z.strictObject({
-  deregistrationDelaySeconds: seconds.optional(),
-  healthCheckIntervalSeconds: seconds.optional(),
-  healthCheckTimeoutSeconds: seconds.optional(),
-  healthyThreshold: z.number().int().optional(),
-  unhealthyThreshold: z.number().int().optional(),
-  healthCheckGracePeriodSeconds: seconds.optional(),
-  agentDrainSeconds: seconds.optional(),
-  unhealthyConnectionTermination: z.boolean().optional(),
-  unhealthyDrainingIntervalSeconds: seconds.optional(),
-  propagationSeconds: seconds.optional(),
+  deregistrationDelaySeconds: seconds.optional().describe("Seconds a deregistered target keeps its connections before the NLB resets them; outlasts propagationSeconds."),
+  healthCheckIntervalSeconds: seconds.optional().describe("Seconds between two health checks of a target by the NLB."),
+  healthCheckTimeoutSeconds: seconds.optional().describe("Seconds a health check may take; below the interval."),
+  healthyThreshold: z.number().int().optional().describe("Health checks in a row that make a target healthy."),
+  unhealthyThreshold: z.number().int().optional().describe("Failed health checks in a row that make a target unhealthy."),
+  healthCheckGracePeriodSeconds: seconds.optional().describe("Seconds ECS ignores the health checks of a new task."),
+  agentDrainSeconds: seconds.optional().describe("Seconds the agent keeps serving after SIGTERM; the containers' stopTimeout is this + 10, at most Fargate's 120."),
+  unhealthyConnectionTermination: z.boolean().optional().describe("Whether the NLB resets the connections of an unhealthy target."),
+  unhealthyDrainingIntervalSeconds: seconds.optional().describe("Seconds an unhealthy target keeps its connections while ECS replaces it."),
+  propagationSeconds: seconds.optional().describe("Seconds during which new flows still reach a deregistered target (AWS's propagation)."),
 });
 
 /** A DNS name as Route 53 and ACM take it: labels of letters, digits and hyphens; ACM also allows a leading `*.`. */
@@ -213,11 +222,11 @@ const hostedZoneId = z.string().regex(HOSTED_ZONE_ID, 'expected a Route 53 hoste
  */
 export const TlsSchema = z
   .strictObject({
-    certificateArn: z.string().regex(CERTIFICATE_ARN, "expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)").optional(),
-    domain: dnsName.optional(),
-    hostedZoneId: hostedZoneId.optional(),
+    certificateArn: z.string().regex(CERTIFICATE_ARN, "expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)").optional().describe("An existing ACM certificate; not with domain and hostedZoneId."),
+    domain: dnsName.optional().describe("Name of a new ACM certificate, validated by DNS in hostedZoneId; a wildcard (*.example.com) is allowed."),
+    hostedZoneId: hostedZoneId.optional().describe("Route 53 hosted zone in which the new certificate is validated."),
     /** ALPN policy of the listener. @default none (no ALPN negotiation) */
-    alpn: z.enum(ALPN_POLICIES).optional(),
+    alpn: z.enum(ALPN_POLICIES).optional().describe("ALPN policy of the TLS listener. Omitted: no ALPN negotiation."),
   })
   .superRefine(
     (tls, ctx) => {
@@ -233,38 +242,46 @@ export const TlsSchema = z
     },
     { when: (payload) => isObject(payload.value) },
   );
+/** TLS at the NLB, as written under an app's `tls:`. */
 export type TlsSpec = z.infer<typeof TlsSchema>;
 
 /** A Route 53 alias record for the app's NLB; TCP_URL then uses this name. */
 export const DomainSchema = z.strictObject({
-  name: dnsName.refine((n) => !n.startsWith("*."), "an alias record needs a plain name, not a wildcard"),
-  hostedZoneId,
+  name: dnsName.refine((n) => !n.startsWith("*."), "an alias record needs a plain name, not a wildcard").describe("The DNS name clients connect to (lowercase, no wildcard)."),
+  hostedZoneId: hostedZoneId.describe("Route 53 hosted zone that holds the name."),
 });
+/** A Route 53 alias for an app, as written under its `domain:`. */
 export type DomainSpec = z.infer<typeof DomainSchema>;
 
 const containerCount = z.number().int().min(1).max(100);
 
 /** `containers: { min, max }`: ECS scales the service between them (target tracking on plan utilisation and CPU). */
 export const ContainerRangeSchema = z
-  .strictObject({ min: containerCount, max: containerCount })
+  .strictObject({ min: containerCount.describe("Fewest tasks; the service starts with this many, and local mode runs this many."), max: containerCount.describe("Most tasks; at least min.") })
   .refine((r) => r.min <= r.max, { error: "min must not be above max", path: ["min"] });
 
 /** The alarms of an app, each on unless switched off (constructs/alarms.ts says what each watches). */
 export const AlarmSwitchesSchema = z.strictObject({
-  unhealthyTargets: z.boolean().optional(),
-  tasksBelowDesired: z.boolean().optional(),
-  planUtilization: z.boolean().optional(),
-  targetResets: z.boolean().optional(),
+  unhealthyTargets: z.boolean().optional().describe("The unhealthy-targets alarm: a task fails its health checks. Omitted: on."),
+  tasksBelowDesired: z.boolean().optional().describe("The tasks-below-desired alarm: tasks fail to start or keep stopping. Omitted: on."),
+  planUtilization: z.boolean().optional().describe("The plan-utilization alarm: traffic is held back by the plan (a bigger plan or more containers is needed). Omitted: on."),
+  targetResets: z.boolean().optional().describe("The target-resets alarm: the tasks reset many connections. Omitted: on."),
 });
+/** Alarm switches as written; an omitted switch follows the project's, then on. */
 export type AlarmSwitchesSpec = z.infer<typeof AlarmSwitchesSchema>;
 
 /** Every alarm, resolved: the app's switch, else the project's, else on. */
 export interface AlarmSwitches {
+  /** A task fails its health checks. */
   readonly unhealthyTargets: boolean;
+  /** Fewer tasks run than desired. */
   readonly tasksBelowDesired: boolean;
+  /** Traffic is held back by the plan. */
   readonly planUtilization: boolean;
+  /** The tasks reset many connections. */
   readonly targetResets: boolean;
 }
+/** Every alarm on: what an app gets when neither it nor the project switches one off. */
 export const ALARMS_ON: AlarmSwitches = Object.freeze({ unhealthyTargets: true, tasksBelowDesired: true, planUtilization: true, targetResets: true });
 
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
@@ -272,8 +289,8 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** Project-wide alarms: where they notify (a new topic with an email subscription, or an existing topic), and default switches. */
 export const ProjectAlarmsSchema = AlarmSwitchesSchema.extend({
-  email: z.string().regex(EMAIL, 'expected an email address like "ops@example.com"').optional(),
-  topicArn: z.string().regex(SNS_TOPIC_ARN, "expected an SNS topic ARN like arn:aws:sns:eu-west-1:123456789012:alerts").optional(),
+  email: z.string().regex(EMAIL, 'expected an email address like "ops@example.com"').optional().describe("An address subscribed to a new SNS topic that the alarms notify (AWS mails a confirmation link); not with topicArn."),
+  topicArn: z.string().regex(SNS_TOPIC_ARN, "expected an SNS topic ARN like arn:aws:sns:eu-west-1:123456789012:alerts").optional().describe("An existing SNS topic that the alarms notify; not with email."),
 }).refine((a) => a.email === undefined || a.topicArn === undefined, {
   error: "set either `email:` (a new topic) or `topicArn:` (an existing topic), not both",
   path: ["topicArn"],
@@ -311,25 +328,27 @@ export type Architecture = (typeof ARCHITECTURES)[number];
 
 const envName = z.string().regex(ENV_NAME, "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
 
+/** One entry of `apps:`: an app as written in the config file. */
 export const AppSchema = z.strictObject({
-  image: z.string().min(1, "expected a container image reference").optional(),
+  image: z.string().min(1, "expected a container image reference").optional().describe("Container image of the app; exactly one of image and build."),
   build: z
     .string()
     .min(1, "expected a folder with a Dockerfile")
     .optional()
-    .describe("A folder with a Dockerfile (relative to the config file's folder) built and pushed to the app's own ECR repository on deploy; instead of `image`"),
-  procfile: z.string().min(1).optional(),
-  command: z.string().min(1).optional(),
-  plan: z.string().min(1).default(APP_DEFAULTS.plan),
+    .describe("A folder with a Dockerfile (relative to the config file's folder) built and pushed to the app's own ECR repository on deploy; exactly one of image and build."),
+  procfile: z.string().min(1).optional().describe("A Procfile, relative to the config file, whose tcp: line is the command; exactly one of procfile and command."),
+  command: z.string().min(1).optional().describe("The command to run (with /bin/sh -c); exactly one of procfile and command."),
+  plan: z.string().min(1).default(APP_DEFAULTS.plan).describe("The app's plan: a built-in plan or one of plans."),
   /** A number: that many tasks, always. `{ min, max }`: scaled between them. */
-  containers: z.union([containerCount, ContainerRangeSchema]).default(APP_DEFAULTS.containers),
-  port: z.number().int().min(1).max(65535).optional(),
-  cpu: z.number().int().default(APP_DEFAULTS.cpu),
-  memory: z.number().int().default(APP_DEFAULTS.memory),
-  env: z.record(envName, z.string()).default({}),
+  containers: z.union([containerCount, ContainerRangeSchema]).default(APP_DEFAULTS.containers).describe("Tasks: a number runs that many, always; { min, max } scales between them."),
+  port: z.number().int().min(1).max(65535).optional().describe("Public port of the app's listener and TCP_URL. Omitted: derived from the app name, in 10000-32767."),
+  cpu: z.number().int().default(APP_DEFAULTS.cpu).describe("Fargate task CPU units; with memory, a valid Fargate pair."),
+  memory: z.number().int().default(APP_DEFAULTS.memory).describe("Fargate task memory in MiB; with cpu, a valid Fargate pair."),
+  env: z.record(envName, z.string()).default({}).describe("Environment variables of the app; not PORT or TCP_URL, and no secrets."),
   secrets: z
     .record(envName, z.string().regex(SECRET_ARN, "expected an SSM parameter or Secrets Manager ARN"))
-    .default({}),
+    .default({})
+    .describe("Environment variables that ECS injects from these SSM Parameter Store or Secrets Manager ARNs."),
   allowedCidrs: z
     .array(
       z.string().refine((c) => IPV4_CIDR.test(c) || IPV6_CIDR.test(c), {
@@ -337,25 +356,26 @@ export const AppSchema = z.strictObject({
       }),
     )
     .min(1)
-    .default(() => [...APP_DEFAULTS.allowedCidrs]),
+    .default(() => [...APP_DEFAULTS.allowedCidrs])
+    .describe("CIDR blocks (IPv4 or IPv6) that may connect to the app's public port."),
   /** Pins the app to one of the project's NLBs (0-based). Omitted: placed automatically. */
-  loadBalancer: z.number().int().min(0).max(49).optional(),
+  loadBalancer: z.number().int().min(0).max(49).optional().describe("Pins the app to the project's NLB number N (0-based). Omitted: placed automatically, 50 listeners per NLB."),
   /** Deploy timings (deploy-timings.ts); each omitted key keeps its default. */
-  deploy: DeploySchema.default({}),
+  deploy: DeploySchema.default({}).describe("Deploy timings; each omitted key keeps its default."),
   /** How the app learns the client's address: off, proxy-v2 (the agent reads it), proxy-v2-to-app (and passes it on). */
-  clientIp: z.enum(CLIENT_IP_MODES).default(APP_DEFAULTS.clientIp),
+  clientIp: z.enum(CLIENT_IP_MODES).default(APP_DEFAULTS.clientIp).describe("How the app learns the client's address: off; proxy-v2 (the agent reads PROXY v2); proxy-v2-to-app (the agent also sends it to the app)."),
   /** TLS at the NLB. Omitted: a plain TCP listener. */
-  tls: TlsSchema.optional(),
+  tls: TlsSchema.optional().describe("TLS at the NLB: certificateArn, or domain with hostedZoneId. Omitted: a plain TCP listener."),
   /** A custom name for TCP_URL: a Route 53 alias record to the app's NLB. */
-  domain: DomainSchema.optional(),
+  domain: DomainSchema.optional().describe("A Route 53 alias record to the app's NLB; TCP_URL then uses this name."),
   /** Open connections per container; overrides the plan's; 0 = no limit. */
-  maxConnections: z.number().int().min(0).max(MAX_CONNECTIONS).optional(),
+  maxConnections: z.number().int().min(0).max(MAX_CONNECTIONS).optional().describe("Open connections per container; 0 = no limit. Omitted: the plan's."),
   /** Open connections per client address per container; needs `clientIp`. Omitted: no limit. */
-  maxConnectionsPerIp: z.number().int().min(1).max(MAX_CONNECTIONS).optional(),
+  maxConnectionsPerIp: z.number().int().min(1).max(MAX_CONNECTIONS).optional().describe("Open connections per client address per container, at most maxConnections; needs clientIp other than off. Omitted: no limit."),
   /** `terraform apply` waits until the service's rollout is done (and fails when it fails). */
-  waitForSteadyState: z.boolean().default(APP_DEFAULTS.waitForSteadyState),
+  waitForSteadyState: z.boolean().default(APP_DEFAULTS.waitForSteadyState).describe("Whether cdktf deploy waits for the service's rollout and fails when it fails."),
   /** Switches for this app's alarms; omitted keys follow the project's `alarms:`, then on. */
-  alarms: AlarmSwitchesSchema.optional(),
+  alarms: AlarmSwitchesSchema.optional().describe("Switches for this app's alarms; an omitted key follows the project's alarms, then on."),
   capacity: CapacitySchema.default("on-demand"),
   architecture: z
     .enum(ARCHITECTURES)
@@ -465,6 +485,7 @@ export const AppSchema = z.strictObject({
   },
   { when: (payload) => isObject(payload.value) },
 );
+/** An app as written under `apps:`, after the schema's defaults. */
 export type AppSpec = z.infer<typeof AppSchema>;
 
 /** The share (0-100) of an app's tasks above its base that run on Fargate Spot. */
@@ -493,15 +514,17 @@ export function certificateCovers(certificateName: string, host: string): boolea
   return dot > 0 && host.slice(dot + 1) === certificateName.slice(2);
 }
 
+/** The whole config file (`tcp-addon.yaml`); every object is strict. Its JSON Schema is shipped as `schema/tcp-addon.schema.json`. */
 export const AddonConfigSchema = z.strictObject({
-  project: z.string().regex(PROJECT_NAME, "expected 1-12 lowercase letters, digits or hyphens, starting with a letter"),
+  project: z.string().regex(PROJECT_NAME, "expected 1-12 lowercase letters, digits or hyphens, starting with a letter").describe("Prefix of every resource name, and the stack's name."),
   /** One deployment of the project (staging, prod): its own stack, state key and resource names. */
   environment: z
     .string()
     .regex(PROJECT_NAME, "expected 1-12 lowercase letters, digits or hyphens, starting with a letter")
-    .optional(),
-  region: z.string().regex(REGION, 'expected an AWS region like "eu-west-1"'),
-  network: NetworkSchema.optional(),
+    .optional()
+    .describe("One deployment of the project (staging, prod): the stack becomes <project>-<environment>, with its own state key and resource names."),
+  region: z.string().regex(REGION, 'expected an AWS region like "eu-west-1"').describe("AWS region of the stack."),
+  network: NetworkSchema.optional().describe("An existing VPC and its subnets. Omitted: a new VPC over 2 availability zones."),
   plans: z
     .record(z.string().regex(PLAN_NAME, "expected a plan name of lowercase letters, digits or hyphens"), PlanSchema)
     .superRefine(
@@ -518,41 +541,47 @@ export const AddonConfigSchema = z.strictObject({
       },
       { when: (payload) => isObject(payload.value) },
     )
-    .default({}),
-  agent: AgentSchema.default({}),
+    .default({})
+    .describe("Plans of your own, by name, beside the built-in ones (tcp-1k, tcp-5k, tcp-20k, tcp-100k), which cannot be redefined."),
+  agent: AgentSchema.default({}).describe("The runtime agent's image."),
   /**
    * One Elastic IP per availability zone on every NLB (`subnet_mapping`), for allow-lists.
    * Set it before an NLB's first deploy (config/static-ips.ts): `tcp-addon validate` warns on a change.
    */
-  staticIps: z.boolean().default(false),
+  staticIps: z.boolean().default(false).describe("One Elastic IP per availability zone on every NLB, for allow-lists; set it before an NLB's first deploy."),
   /** Where alarms notify and which are on by default; omitted = every alarm on, no notification. */
-  alarms: ProjectAlarmsSchema.optional(),
+  alarms: ProjectAlarmsSchema.optional().describe("Where the alarms notify, and which alarms every app gets. Omitted: every alarm on, no notification."),
   /** Omitted: a local state file next to the config file (fine for a first try, not for a team). */
-  state: StateSchema.optional(),
+  state: StateSchema.optional().describe("Where Terraform keeps the stack's state: s3 or local. Omitted: terraform.<stack>.tfstate next to the config file."),
   /** Customer-managed KMS keys that encrypt the apps' secrets: the execution role may decrypt with exactly these. */
   secretsKmsKeyArns: z
     .array(z.string().regex(KMS_KEY_ARN, 'expected a KMS key ARN like "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-..."'))
-    .default([]),
+    .default([])
+    .describe("Customer-managed KMS keys that encrypt the apps' secrets; the execution role may decrypt with exactly these."),
   /** Account quotas the declaration is counted against, when yours were raised. */
   quotas: z
     .strictObject({
       /** Inbound rules per security group per IP family; placement keeps each NLB group within it. */
-      rulesPerSecurityGroup: z.number().int().min(2).max(1000).default(DEFAULT_RULES_PER_SECURITY_GROUP),
+      rulesPerSecurityGroup: z.number().int().min(2).max(1000).default(DEFAULT_RULES_PER_SECURITY_GROUP).describe("Inbound rules per security group per IP family; placement keeps each NLB's security group within it."),
     })
-    .default({ rulesPerSecurityGroup: DEFAULT_RULES_PER_SECURITY_GROUP }),
+    .default({ rulesPerSecurityGroup: DEFAULT_RULES_PER_SECURITY_GROUP })
+    .describe("AWS quotas raised on your account, which placement counts against."),
   apps: z
     .record(
       z.string().regex(APP_NAME, "expected 1-31 lowercase letters, digits or hyphens, starting with a letter"),
       AppSchema,
     )
-    .refine((apps) => Object.keys(apps).length > 0, "expected at least one app"),
+    .refine((apps) => Object.keys(apps).length > 0, "expected at least one app")
+    .describe("The apps, by name (1-31 lowercase letters, digits or hyphens): a listener, a target group and a Fargate service each."),
 });
 /** The config file as written, after defaults. */
 export type AddonConfig = z.infer<typeof AddonConfigSchema>;
 
 /** A plan with its name, as the constructs and the agent use it. */
 export interface Plan {
+  /** The plan's name: a built-in one or a key of `plans:`. */
   readonly name: string;
+  /** Packets per second per container, each direction. */
   readonly packetsPerSecond: number;
   /** Bucket size in packets; undefined = the agent's default (one second's worth). */
   readonly burst?: number;
@@ -562,8 +591,11 @@ export interface Plan {
 
 /** An app's production-networking settings, resolved (each omitted key off). */
 export interface AppNetworking {
+  /** How the app learns the client's address (PROXY protocol v2 or not). */
   readonly clientIp: ClientIpMode;
+  /** TLS at the NLB; undefined = a plain TCP listener. */
   readonly tls?: TlsSpec;
+  /** A Route 53 alias whose name TCP_URL uses; undefined = the NLB's DNS name. */
   readonly domain?: DomainSpec;
   /** The plan's, or the app's override; 0 = no limit. */
   readonly maxConnections: number;
@@ -573,6 +605,7 @@ export interface AppNetworking {
 
 /** One app after every rule has passed: the command is known, the port and the NLB chosen. */
 export interface ResolvedApp {
+  /** The app's name (its key under `apps:`). */
   readonly name: string;
   /** A prebuilt image; undefined when the app is built from `build`. */
   readonly image?: string;
@@ -582,7 +615,9 @@ export interface ResolvedApp {
   readonly command: string;
   /** Folder the command runs in locally (the Procfile's folder, or the config's). */
   readonly workdir: string;
+  /** The app's plan, resolved. */
   readonly plan: Plan;
+  /** Tasks to run (with `scaling`, the minimum). */
   readonly containers: number;
   /** `containers: { min, max }`: the service scales between them; `containers` is then `min`. Undefined = fixed. */
   readonly scaling?: { readonly min: number; readonly max: number };
@@ -590,10 +625,15 @@ export interface ResolvedApp {
   readonly alarms?: AlarmSwitches;
   /** Public port: the NLB listener's in AWS, the balancer's on 127.0.0.1 locally. */
   readonly port: number;
+  /** Fargate task CPU units. */
   readonly cpu: number;
+  /** Fargate task memory in MiB. */
   readonly memory: number;
+  /** Environment variables of the app. */
   readonly env: Readonly<Record<string, string>>;
+  /** Variables ECS injects from SSM Parameter Store or Secrets Manager, by ARN. */
   readonly secrets: Readonly<Record<string, string>>;
+  /** CIDR blocks that may connect to the app's port. */
   readonly allowedCidrs: readonly string[];
   /** Index of the project NLB that carries this app's listener. */
   readonly loadBalancer: number;
@@ -625,17 +665,21 @@ export type StateSpec =
 
 /** A whole config after every rule has passed. */
 export interface ResolvedConfig {
+  /** Prefix of every resource name. */
   readonly project: string;
   /** The deployment this config describes (staging, prod); part of the stack, state and resource names. */
   readonly environment?: string;
+  /** AWS region of the stack. */
   readonly region: string;
   /** An existing VPC to adopt; undefined = the stack creates one. */
   readonly network?: NetworkSpec;
   /** How the created VPC is built (only without `network`); undefined = one NAT gateway, no endpoints. */
   readonly createdNetwork?: CreatedNetworkSpec;
+  /** A prebuilt agent image; undefined = built from runtime/Dockerfile. */
   readonly agentImage?: string;
   /** One Elastic IP per AZ on every NLB. @default false */
   readonly staticIps?: boolean;
+  /** Every plan, built-in and the config's, by name. */
   readonly plans: Readonly<Record<string, Plan>>;
   /** KMS keys the execution role may decrypt the apps' secrets with; omitted = none. */
   readonly secretsKmsKeyArns?: readonly string[];

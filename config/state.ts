@@ -9,7 +9,9 @@ import type { StateSchema, StateSpec } from "./schema";
 
 /** The project and, when the config names one, its environment: what names and keys are made of. */
 export interface Deployment {
+  /** The config's `project:`. */
   readonly project: string;
+  /** The config's `environment:`; undefined when it names none. */
   readonly environment?: string;
 }
 

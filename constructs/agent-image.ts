@@ -17,6 +17,7 @@ export { PACKAGE_ROOT };
 export const DOCKERFILE = "runtime/Dockerfile";
 export { MULTI_ARCH };
 
+/** Props of {@link TcpAgentImage}: where the agent image is built from and how its repository keeps images. */
 export interface TcpAgentImageProps extends ImageRetentionProps {
   /** Resource-name prefix: the repository is `<project>-tcp-agent`. */
   readonly project: string;

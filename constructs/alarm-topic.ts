@@ -3,6 +3,7 @@ import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
 import type { AlarmTopicSpec } from "../config/schema";
 
+/** Props of {@link TcpAlarmTopic}. */
 export interface TcpAlarmTopicProps {
   /** An email address to subscribe to a new topic, or an existing topic's ARN. */
   readonly notify: AlarmTopicSpec;
@@ -22,6 +23,7 @@ export class TcpAlarmTopic extends Construct {
   readonly topicArn: string;
   /** The topic this construct created; undefined with an existing topic. */
   readonly topic?: SnsTopic;
+  /** The email subscription, when `notify` is `{ email }`; undefined otherwise. */
   readonly subscription?: SnsTopicSubscription;
 
   constructor(scope: Construct, id: string, props: TcpAlarmTopicProps) {

@@ -25,6 +25,7 @@ export const ALARM_SETTINGS = Object.freeze({
   targetResetsWindowMinutes: 5,
 });
 
+/** Props of {@link TcpAppAlarms}. */
 export interface TcpAppAlarmsProps {
   /** The app's metric dimensions (TcpApp's `metrics`). */
   readonly metrics: AppMetrics;

@@ -10,24 +10,38 @@ import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT } from "../
 
 /** Container names in every task definition. */
 export const APP_CONTAINER = "app";
+/** Name of the agent's container in every task definition. */
 export const AGENT_CONTAINER = "tcp-agent";
 /** Non-root uid the agent container runs as. */
 export const AGENT_UID = "1000";
 
 /** The fields of an ECS container definition that tcp-addon writes. */
 export interface ContainerDefinition {
+  /** Container name (`app` or `tcp-agent`). */
   readonly name: string;
+  /** Image reference. */
   readonly image: string;
+  /** Whether the task stops when this container stops. */
   readonly essential: boolean;
+  /** The command, as ECS runs it (`/bin/sh -c <command>` for the app). */
   readonly command?: readonly string[];
+  /** The uid the container runs as; undefined = the image's. */
   readonly user?: string;
+  /** Whether the root filesystem is read-only. */
   readonly readonlyRootFilesystem?: boolean;
+  /** Whether the container is privileged (never, for tcp-addon's). */
   readonly privileged?: boolean;
+  /** Ports the container listens on. */
   readonly portMappings?: readonly { readonly containerPort: number; readonly protocol: "tcp" }[];
+  /** Environment variables, in plain text. */
   readonly environment: readonly { readonly name: string; readonly value: string }[];
+  /** Variables ECS injects from SSM Parameter Store or Secrets Manager. */
   readonly secrets?: readonly { readonly name: string; readonly valueFrom: string }[];
+  /** Containers this one starts after (and stops before). */
   readonly dependsOn?: readonly { readonly containerName: string; readonly condition: "START" }[];
+  /** Seconds between SIGTERM and SIGKILL. */
   readonly stopTimeout: number;
+  /** Where the container's output goes: CloudWatch Logs. */
   readonly logConfiguration: {
     readonly logDriver: "awslogs";
     readonly options: Readonly<Record<"awslogs-group" | "awslogs-region" | "awslogs-stream-prefix" | "mode" | "max-buffer-size", string>>;
@@ -56,9 +70,13 @@ export type ContainerApp = Pick<ResolvedApp, "name" | "command" | "env" | "secre
 
 /** Where the app's containers run: its TCP_URL, the agent image, the log group and region. */
 export interface ContainerSurroundings {
+  /** The app's TCP_URL. */
   readonly tcpUrl: string;
+  /** The agent's image reference. */
   readonly agentImage: string;
+  /** The CloudWatch log group of both containers. */
   readonly logGroup: string;
+  /** AWS region of the log group. */
   readonly region: string;
   /** The agent's `Project` metric dimension; undefined = the agent writes no CloudWatch metrics. */
   readonly metricsProject?: string;

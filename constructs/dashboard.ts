@@ -19,6 +19,7 @@ const PERIOD = 60;
 /** One entry of a widget's `metrics` array: [namespace, name, dim, value, ..., options] or [{ expression }]. */
 type MetricEntry = (string | Record<string, unknown>)[];
 
+/** Props of {@link TcpDashboard}. */
 export interface TcpDashboardProps {
   /** Dashboard name (letters, digits, - and _); a second one for apps 26-50 gets `-2`, and so on. */
   readonly name: string;
@@ -35,6 +36,7 @@ export interface TcpDashboardProps {
  * unhealthy, running and desired tasks. At most 25 apps per dashboard (APPS_PER_DASHBOARD).
  */
 export class TcpDashboard extends Construct {
+  /** The dashboards, one per 25 apps. */
   readonly dashboards: readonly CloudwatchDashboard[];
 
   constructor(scope: Construct, id: string, props: TcpDashboardProps) {

@@ -10,6 +10,7 @@ export type ConstructErrorCode =
 
 /** A construct was given props it cannot declare. The message is one line: what, expected, fix. */
 export class ConstructError extends TcpAddonError {
+  /** Which kind of problem; see the codes of {@link ConstructErrorCode}. */
   declare readonly code: ConstructErrorCode;
 
   constructor(code: ConstructErrorCode, message: string) {

@@ -6,6 +6,7 @@ export * from "./image-build";
 export * from "./agent-image";
 export * from "./app-image";
 export * from "./tcp-app";
+export * from "./tls-certificate";
 export { containerDefinitions, agentEnvironment, type ContainerApp, type ContainerDefinition, type ContainerSurroundings } from "./container-definitions";
 export * from "./names";
 export * from "./errors";

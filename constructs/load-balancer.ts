@@ -13,13 +13,17 @@ import { loadBalancerName, staticIpsOutputId } from "./names";
 /** AWS limit: listeners per network load balancer (not adjustable). */
 export const MAX_LISTENERS_PER_NLB = 50;
 
+/** Props of {@link TcpLoadBalancer}. */
 export interface TcpLoadBalancerProps {
+  /** The project: the prefix of the load balancer's name. */
   readonly project: string;
   /** The project's environment, when it has one: `<project>-<environment>-nlb-<hash>`. */
   readonly environment?: string;
   /** 0-based position among the project's load balancers; gives the name `<project>-nlb[-n]`. */
   readonly index: number;
+  /** The VPC of the load balancer's security group. */
   readonly vpcId: string;
+  /** Public subnets the NLB spans, one per availability zone. */
   readonly publicSubnetIds: string[];
   /**
    * Refuse deletion through the API (`terraform destroy` then fails until it is turned off).
@@ -63,8 +67,11 @@ export interface TcpLoadBalancerProps {
  * another's. Holds at most 50 listeners; `reserveListener` enforces that and unique ports.
  */
 export class TcpLoadBalancer extends Construct {
+  /** The network load balancer. */
   readonly loadBalancer: Lb;
+  /** The NLB's security group: one inbound rule per app CIDR and port, plus ICMP. */
   readonly securityGroup: SecurityGroup;
+  /** Which of the project's NLBs this is, from 0. */
   readonly index: number;
   /** The Elastic IPs, one per public subnet, when `staticIps` is on; else empty. */
   readonly elasticIps: readonly Eip[];

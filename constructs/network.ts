@@ -32,6 +32,7 @@ export const NETWORK_AZS = 2;
  */
 export const INTERFACE_ENDPOINTS = ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm"] as const;
 
+/** Props of {@link TcpNetwork}. */
 export interface TcpNetworkProps {
   /** Resource-name prefix, used in the `Name` tags. */
   readonly project: string;
@@ -81,12 +82,17 @@ export interface TcpNetworkProps {
  * security group stripped of its rules so nothing uses it by accident.
  */
 export class TcpNetwork extends Construct {
+  /** The VPC, created or existing. */
   readonly vpcId: string;
+  /** Public subnets, for the NLBs. */
   readonly publicSubnetIds: string[];
+  /** Private subnets, for the tasks. */
   readonly privateSubnetIds: string[];
   /** The created VPC; undefined when an existing one was adopted. */
   readonly vpc?: Vpc;
+  /** The internet gateway of a created VPC; undefined with an existing one. */
   readonly internetGateway?: InternetGateway;
+  /** The NAT gateways of a created VPC; empty with an existing one. */
   readonly natGateways: NatGateway[] = [];
   /** The created VPC's endpoints (`vpcEndpoints`), by service name suffix; empty otherwise. */
   readonly endpoints: VpcEndpoint[] = [];

@@ -21,6 +21,7 @@ import { TcpNetwork } from "./network";
 /** AWS's default quota of load balancers per region. */
 export const MAX_LOAD_BALANCERS = 50;
 
+/** Props of {@link TcpPlatform}: what the apps of one project share. */
 export interface TcpPlatformProps {
   /** Resource-name prefix, 1-12 lowercase letters, digits or hyphens. */
   readonly project: string;
@@ -112,13 +113,17 @@ export interface TcpPlatformProps {
  * a stack that already has one; `TcpAddonStack` is the ready-made stack around it.
  */
 export class TcpPlatform extends Construct {
+  /** The project: the prefix of every resource name. */
   readonly project: string;
   /** The project and environment that every resource name is made of (see names.ts). */
   readonly deployment: Deployment;
+  /** The VPC and subnets, created or existing. */
   readonly network: TcpNetwork;
+  /** The ECS cluster of every app's service (Container Insights on). */
   readonly cluster: EcsCluster;
   /** The cluster's name, known at synth (the dashboard writes it as a literal). */
   readonly clusterName: string;
+  /** The CloudWatch log group of every container. */
   readonly logGroup: CloudwatchLogGroup;
   /** Pulls images and writes logs for every task; reads exactly the apps' secrets, nothing else. */
   readonly executionRole: IamRole;
@@ -128,6 +133,7 @@ export class TcpPlatform extends Construct {
   readonly agentImageUri: string;
   /** Region the provider deploys to (a token), for `awslogs-region`. */
   readonly region: string;
+  /** The AWS partition (`aws`, `aws-cn`, `aws-us-gov`), for ARNs. */
   readonly partition: string;
   /** Trust policy of task roles: ECS tasks of this account only. */
   readonly tasksAssumeRolePolicy: string;

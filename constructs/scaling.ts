@@ -16,6 +16,7 @@ export const SCALING_DEFAULTS = Object.freeze({
   scaleOutCooldownSeconds: 60,
 });
 
+/** Props of {@link TcpAppScaling}. */
 export interface TcpAppScalingProps {
   /** The app's metric dimensions (TcpApp's `metrics`); min and max come from it. */
   readonly metrics: AppMetrics;
@@ -45,9 +46,11 @@ export interface TcpAppScalingProps {
  * undoes what scaling did.
  */
 export class TcpAppScaling extends Construct {
+  /** The Application Auto Scaling target: the service's desired count between min and max. */
   readonly target: AppautoscalingTarget;
   /** Target tracking on the agent's PlanUtilization; absent when the agent writes no metrics. */
   readonly planPolicy?: AppautoscalingPolicy;
+  /** Target tracking on the service's average CPU. */
   readonly cpuPolicy: AppautoscalingPolicy;
 
   constructor(scope: Construct, id: string, props: TcpAppScalingProps) {

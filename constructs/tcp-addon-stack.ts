@@ -21,6 +21,7 @@ import { applyPolicy, TcpAddonPolicyOptions } from "./policy";
  */
 export const AWS_PROVIDER_VERSIONS = ">= 5.100.0, < 7.0.0";
 
+/** Props of {@link TcpAddonStack}. */
 export interface TcpAddonStackProps {
   /** A whole, validated config: from `loadConfig(file)` or written in TypeScript. */
   readonly config: ResolvedConfig;
@@ -60,7 +61,9 @@ export class TcpAddonStack extends TerraformStack {
   readonly state: StateSpec;
   /** The backend block written into the stack. */
   readonly backend: S3Backend | LocalBackend;
+  /** What the apps share: network, cluster, load balancers, agent image, roles. */
   readonly platform: TcpPlatform;
+  /** One TcpApp per app of the config, in file order. */
   readonly apps: readonly TcpApp[];
   /** The project's CloudWatch dashboard(s): a row per app. */
   readonly dashboard: TcpDashboard;

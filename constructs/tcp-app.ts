@@ -51,6 +51,7 @@ import { TcpAppScaling } from "./scaling";
 export { AGENT_CONTAINER, AGENT_UID, APP_CONTAINER } from "./container-definitions";
 export { AGENT_HEALTH_PORT, AGENT_PORT, APP_PORT } from "../runtime/agent/contract";
 
+/** Props of {@link TcpApp}: one app on a {@link TcpPlatform}. Every prop but `platform`, `image` and `command` has a default. */
 export interface TcpAppProps {
   /** The shared cluster, network, load balancers, role and logs. */
   readonly platform: TcpPlatform;
@@ -190,7 +191,9 @@ export interface TcpAppProps {
 
 /** `scaling` of TcpAppProps: the task range and, optionally, the targets. */
 export interface TcpAppScalingRange {
+  /** Fewest tasks; the service starts here. */
   readonly min: number;
+  /** Most tasks. */
   readonly max: number;
   /** @default 70 (percent of the plan's packets per second, average task) */
   readonly planUtilizationTarget?: number;

@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { anyToTerraform, hashMapper, TerraformMetaArguments, TerraformResource } from "cdktf";
 
+/** Props of {@link TerraformData}: the arguments of Terraform's `terraform_data`. */
 export interface TerraformDataProps extends TerraformMetaArguments {
   /** Values whose change replaces the resource (and so runs its provisioners again). */
   readonly triggersReplace?: Record<string, string>;
@@ -26,6 +27,7 @@ export class TerraformData extends TerraformResource {
     this.props = props;
   }
 
+  /** The resource's arguments as Terraform reads them. */
   protected synthesizeAttributes(): { [name: string]: unknown } {
     return {
       input: hashMapper(anyToTerraform)(this.props.input),

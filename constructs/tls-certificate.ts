@@ -3,11 +3,13 @@ import { AcmCertificate } from "@cdktf/provider-aws/lib/acm-certificate";
 import { AcmCertificateValidation } from "@cdktf/provider-aws/lib/acm-certificate-validation";
 import { Route53Record } from "@cdktf/provider-aws/lib/route53-record";
 
+/** Props of {@link TcpTlsCertificate}. */
 export interface TcpTlsCertificateProps {
   /** The name the certificate is for (a wildcard `*.example.com` is allowed). */
   readonly domain: string;
   /** The Route 53 hosted zone that holds `domain`: the validation record goes there. */
   readonly hostedZoneId: string;
+  /** Tags of the certificate. */
   readonly tags?: Readonly<Record<string, string>>;
 }
 

@@ -121,19 +121,22 @@ describe(`"${SECTION}" (${section.file}), run as written: cdktf init, npm instal
     expect(fs.realpathSync(path.join(shop, "node_modules", "tcp-addon"))).not.toContain(REPO);
   });
 
-  it("packs only the compiled API, the bins, the agent bundle, sources and Dockerfile, README and LICENSE", async () => {
+  it("packs only the compiled API, the bins, the agent bundle, sources and Dockerfile, the config's JSON Schema, the prices, README, CHANGELOG and LICENSE", async () => {
     if (!ready()) return;
     const tarball = fs.readdirSync(tmp).find((f) => f.endsWith(".tgz"))!;
     const listing = await bash(`tar -tzf ${JSON.stringify(path.join(tmp, tarball))}`, tmp);
     const files = listing.stdout.split("\n").filter((l) => l !== "").map((l) => l.replace(/^package\//, ""));
     const ALLOWED = [
-      /^(package\.json|README\.md|LICENSE)$/,
+      /^(package\.json|README\.md|LICENSE|CHANGELOG\.md)$/,
       /^lib\/.+\.(js|d\.ts)$/,
       /^bin\/tcp-addon(-agent)?\.js$/,
       /^dist\/tcp-addon-agent\.js$/,
       /^runtime\/Dockerfile(\.dockerignore)?$/,
       /^runtime\/agent\/[A-Za-z-]+\.(ts|md)$/,
+      /^schema\/tcp-addon\.schema\.json$/,
+      /^prices\/aws-prices\.json$/,
     ];
+    expect(files).toEqual(expect.arrayContaining(["schema/tcp-addon.schema.json", "prices/aws-prices.json", "CHANGELOG.md"]));
     expect(files.filter((p) => !ALLOWED.some((re) => re.test(p)))).toEqual([]);
     // and every entry point package.json names
     const manifest = JSON.parse(fs.readFileSync(path.join(shop, "node_modules", "tcp-addon", "package.json"), "utf8")) as Record<string, unknown>;

@@ -2,6 +2,7 @@ import { TcpAddonError } from "../../runtime/agent/errors";
 import type { PolicyFinding } from "./finding";
 import { formatFinding } from "./finding";
 
+/** The codes a {@link PolicyError} carries. */
 export type PolicyErrorCode =
   /** One or more error-level rules failed: synth stopped before anything was written. */
   | "TCP_ADDON_POLICY_VIOLATION"
@@ -16,6 +17,7 @@ export type PolicyErrorCode =
 
 /** A misuse of the policy API; one line. */
 export class PolicyError extends TcpAddonError {
+  /** Which misuse or violation. */
   declare readonly code: PolicyErrorCode;
 
   constructor(code: PolicyErrorCode, message: string | readonly string[]) {
@@ -29,6 +31,7 @@ export class PolicyError extends TcpAddonError {
  * `ConfigError.issues`, so an entry point prints them one per line.
  */
 export class PolicyViolationError extends PolicyError {
+  /** Every error-level finding that stopped synth. */
   readonly findings: readonly PolicyFinding[];
 
   constructor(findings: readonly PolicyFinding[]) {

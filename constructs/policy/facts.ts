@@ -20,10 +20,15 @@ const LOAD_BALANCER_TYPES = ["aws_lb", "aws_alb"];
 
 /** One IAM policy statement, normalized from JSON or from an `aws_iam_policy_document`. */
 export interface PolicyStatement {
+  /** `Allow` or `Deny`. */
   readonly effect: "Allow" | "Deny";
+  /** The statement's `Action`s. */
   readonly actions: readonly string[];
+  /** The statement's `NotAction`s. */
   readonly notActions: readonly string[];
+  /** The statement's `Resource`s. */
   readonly resources: readonly string[];
+  /** The statement's `NotResource`s. */
   readonly notResources: readonly string[];
 }
 
@@ -34,11 +39,17 @@ export type PolicyDocument =
 
 /** One entry of `container_definitions`, as ECS reads it (camelCase keys). */
 export interface ContainerDefinition {
+  /** Container name. */
   readonly name?: unknown;
+  /** The uid or user the container runs as. */
   readonly user?: unknown;
+  /** Whether the container is privileged. */
   readonly privileged?: unknown;
+  /** Whether the root filesystem is read-only. */
   readonly readonlyRootFilesystem?: unknown;
+  /** Environment variables, as written. */
   readonly environment?: unknown;
+  /** Any other field of the definition. */
   readonly [key: string]: unknown;
 }
 
@@ -85,6 +96,7 @@ export class StackFacts {
     return new StackFacts(views);
   }
 
+  /** Every resource and data source of the stack, in tree order. */
   public readonly resources: readonly ResourceView[];
   private readonly byAddressMap = new Map<string, ResourceView>();
   private readonly memo = new Map<string, unknown>();
@@ -99,6 +111,7 @@ export class StackFacts {
     return this.resources.filter((r) => !r.isDataSource && types.includes(r.type));
   }
 
+  /** The resource with this Terraform address, if the stack has one. */
   public byAddress(address: string): ResourceView | undefined {
     return this.byAddressMap.get(address);
   }

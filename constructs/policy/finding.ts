@@ -3,8 +3,11 @@ import type { PolicyLevel } from "./rule";
 
 /** One rule failing on one resource. */
 export interface PolicyFinding {
+  /** The rule's id, e.g. `TCP-SG1`. */
   readonly ruleId: string;
+  /** The rule's kebab-case name. */
   readonly ruleName: string;
+  /** `error` stops synth; `warning` is printed. */
   readonly level: PolicyLevel;
   /** Construct path of the resource, e.g. `acme/mqtt/TaskSecurityGroup`. */
   readonly path: string;
@@ -14,11 +17,13 @@ export interface PolicyFinding {
   readonly detail: string;
   /** How to fix it, one line. */
   readonly fix: string;
+  /** Scanner rules the rule mirrors (checkov, trivy). */
   readonly mirrors: readonly string[];
 }
 
 /** A finding that a suppression silenced, with the reason given. */
 export interface SuppressedFinding extends PolicyFinding {
+  /** Why the finding was accepted, as given to `suppress()`. */
   readonly reason: string;
   /** Path of the construct that carries the suppression (the resource or one of its scopes). */
   readonly suppressedAt: string;
@@ -28,6 +33,7 @@ export interface SuppressedFinding extends PolicyFinding {
 export interface PolicyReport {
   /** Findings not suppressed, errors and warnings, in tree order. */
   readonly findings: readonly PolicyFinding[];
+  /** Findings that suppressions silenced, with their reasons. */
   readonly suppressed: readonly SuppressedFinding[];
   /** How many resources and data sources the rules looked at. */
   readonly resourcesChecked: number;

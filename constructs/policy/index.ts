@@ -8,4 +8,5 @@ export { formatFinding } from "./finding";
 export type { PolicyFinding, PolicyReport, SuppressedFinding } from "./finding";
 export type { PolicyLevel, PolicyRule, ResourceView, Violation } from "./rule";
 export { StackFacts } from "./facts";
+export type { ContainerDefinition as PolicyContainerDefinition, Containers, PolicyDocument, PolicyStatement } from "./facts";
 export * from "./rules";

@@ -10,6 +10,7 @@ import { findSuppression, suppressionsOn } from "./suppress";
 
 const WARNING_METADATA = "@cdktf/warn";
 
+/** Options of {@link TcpAddonPolicy} and {@link applyPolicy}. */
 export interface TcpAddonPolicyOptions {
   /**
    * The rules to enforce.
@@ -42,6 +43,7 @@ export interface TcpAddonPolicyOptions {
  * recorded as cdktf annotations. `suppress(construct, ruleId, reason)` accepts one on purpose.
  */
 export class TcpAddonPolicy implements IAspect {
+  /** The rules this policy enforces. */
   public readonly rules: readonly PolicyRule[];
   private readonly onWarning: (finding: PolicyFinding) => void;
   /** The scope of the visit in progress: the first construct visited. */
@@ -63,6 +65,7 @@ export class TcpAddonPolicy implements IAspect {
     return this.report;
   }
 
+  /** Called by cdktf for every construct; checks the stack once, at its root. */
   public visit(node: IConstruct): void {
     const root = this.passRoot;
     if (root === undefined || node === root || !node.node.scopes.includes(root)) {

@@ -23,6 +23,7 @@ export interface ResourceView {
   readonly path: string;
   /** The construct that declares it (suppressions are read from it and its scopes). */
   readonly construct: IConstruct;
+  /** True for a data source (`data.` address). */
   readonly isDataSource: boolean;
   /** Synthesized attributes, snake_case, tokens resolved, `//` metadata removed. */
   readonly attrs: Readonly<Record<string, unknown>>;
@@ -47,6 +48,7 @@ export interface PolicyRule {
   readonly id: string;
   /** Short kebab-case name: `task-ingress-from-nlb-only`. */
   readonly name: string;
+  /** What a finding of this rule does: `error` stops synth, `warning` is printed. */
   readonly level: PolicyLevel;
   /** Why the rule exists, one sentence. */
   readonly explanation: string;
@@ -56,5 +58,6 @@ export interface PolicyRule {
   readonly mirrors: readonly string[];
   /** Terraform types it inspects. */
   readonly resourceTypes: readonly string[];
+  /** What is wrong with one resource; empty when nothing is. */
   check(resource: ResourceView, facts: StackFacts): readonly Violation[];
 }

@@ -8,7 +8,9 @@ const RULE_ID = /^[A-Z][A-Z0-9]*-[A-Z0-9]+$/;
 
 /** One accepted exception: rule `ruleId` does not apply to this construct, because `reason`. */
 export interface Suppression {
+  /** The rule that does not apply, e.g. `TCP-SG1`. */
   readonly ruleId: string;
+  /** Why the exception is safe, for reviewers. */
   readonly reason: string;
 }
 
