@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AddonConfigSchema } from "./schema";
+import { AddonConfigSchema, SpotPercentSchema } from "./schema";
 
 /** Where the package ships the JSON Schema of the config file, relative to the package root. */
 export const CONFIG_JSON_SCHEMA_PATH = "schema/tcp-addon.schema.json";
@@ -12,7 +12,23 @@ export const CONFIG_JSON_SCHEMA_PATH = "schema/tcp-addon.schema.json";
  */
 export function configJsonSchema(): Record<string, unknown> {
   // draft-07: the draft the YAML language server and VS Code's JSON support read in full.
-  const generated = z.toJSONSchema(AddonConfigSchema, { io: "input", target: "draft-7" }) as Record<string, unknown>;
+  const generated = z.toJSONSchema(AddonConfigSchema, {
+    io: "input",
+    target: "draft-7",
+    // A Spot share is read before it is checked ("70%" becomes 70): as written, it is either form.
+    override: (ctx) => {
+      if (ctx.zodSchema !== SpotPercentSchema) return;
+      const description = ctx.jsonSchema.description;
+      for (const key of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Record<string, unknown>)[key];
+      Object.assign(ctx.jsonSchema, {
+        ...(description === undefined ? {} : { description }),
+        anyOf: [
+          { type: "integer", minimum: 0, maximum: 100 },
+          { type: "string", pattern: "^(100|[1-9]?[0-9])%$" },
+        ],
+      });
+    },
+  }) as Record<string, unknown>;
   const { $schema, ...rest } = generated;
   return {
     $schema,

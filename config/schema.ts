@@ -108,8 +108,11 @@ export const NetworkSchema = z
 
 /** An existing VPC the stack adopts: the NLB in its public subnets, the tasks in its private ones. */
 export interface NetworkSpec {
+  /** Id of the VPC. */
   readonly vpcId: string;
+  /** Its public subnets, for the NLB (one per availability zone). */
   readonly publicSubnetIds: readonly string[];
+  /** Its private subnets, for the tasks. */
   readonly privateSubnetIds: readonly string[];
 }
 
@@ -305,25 +308,31 @@ export type AlarmTopicSpec = { readonly email: string } | { readonly topicArn: s
  * puts `spot` percent of the rest on Fargate Spot (an ECS capacity provider strategy).
  */
 export const CAPACITY_KINDS = ["on-demand", "spot"] as const;
-const percent = z
+
+/** A Spot share: `"70%"` or `70`. */
+export const SpotPercentSchema = z
   .preprocess(
     (value) => (typeof value === "string" && /^\d+(\.\d+)?%$/.test(value) ? Number(value.slice(0, -1)) : value),
     z.number({ error: 'expected a percentage like "70%"' }).int('expected a whole percentage like "70%"').min(0, "expected 0% to 100%").max(100, "expected 0% to 100%"),
   )
   .describe("Share of the tasks above `base` that run on Fargate Spot, 0-100 (\"70%\" or 70)");
+
+/** `capacity:` of an app: `on-demand`, `spot`, or `{ spot, base }` (see CAPACITY_KINDS). */
 export const CapacitySchema = z
   .union([
     z.enum(CAPACITY_KINDS, { error: 'expected on-demand, spot, or { spot: "70%", base: 1 }' }),
     z.strictObject({
-      spot: percent,
+      spot: SpotPercentSchema,
       base: z.number().int().min(0).max(100).default(0).describe("Tasks that always run on Fargate (on-demand) before any is put on Spot"),
     }),
   ])
   .describe("Fargate capacity: on-demand (default), spot, or { spot: N%, base: M } for a mix with M on-demand tasks first");
+/** An app's `capacity:` as written. */
 export type CapacitySpec = z.infer<typeof CapacitySchema>;
 
 /** CPU architectures of Fargate Linux tasks. */
 export const ARCHITECTURES = ["x86_64", "arm64"] as const;
+/** `architecture:` of an app: x86_64 or arm64 (Graviton). */
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 const envName = z.string().regex(ENV_NAME, "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
@@ -497,7 +506,9 @@ export function spotPercent(capacity: CapacitySpec): number {
 
 /** An app's capacity, resolved: `spotPercent` of the tasks above `base` run on Fargate Spot. */
 export interface AppCapacity {
+  /** Share of the tasks above `base` on Fargate Spot, 0-100. */
   readonly spotPercent: number;
+  /** Tasks that always run on Fargate (on-demand) first. */
   readonly base: number;
 }
 

@@ -15,6 +15,7 @@ export { APP_DOCKERFILE };
  */
 export const APP_SOURCE_PATHS: readonly string[] = [".", ".dockerignore"];
 
+/** Props of {@link TcpAppImage}: the app, its folder and the architecture it is built for. */
 export interface TcpAppImageProps extends ImageRetentionProps {
   /** The project and environment: the repository is `<project>[-<environment>]-<app>-app` (names.ts). */
   readonly deployment: Deployment;

@@ -33,6 +33,7 @@ export interface ImageRetentionProps {
   readonly keepImages?: number;
 }
 
+/** Props of {@link EcrImageBuild}: the repository, the build context and what makes the tag. */
 export interface EcrImageBuildProps extends ImageRetentionProps {
   /** ECR repository name, unique in the account and region. */
   readonly repositoryName: string;
@@ -65,6 +66,7 @@ export interface EcrImageBuildProps extends ImageRetentionProps {
  * checkout that keeps the same layout (`cdktf.out` inside it).
  */
 export class EcrImageBuild extends Construct {
+  /** The ECR repository the image is pushed to (scan on push, immutable tags). */
   readonly repository: EcrRepository;
   /** Expires all but the last `keepImages` images. */
   readonly lifecyclePolicy: EcrLifecyclePolicy;

@@ -86,8 +86,8 @@ describe("the JSON Schema of tcp-addon.yaml", () => {
 
   const valid = validConfigs();
 
-  it("finds the valid configs (the example, fixtures/valid, the consumer project)", () => {
-    expect(valid.map(rel)).toEqual(expect.arrayContaining(["tcp-addon.yaml", "__tests__/consumer/project/tcp-addon.yaml"]));
+  it("finds the valid configs (the example and fixtures/valid)", () => {
+    expect(valid.map(rel)).toEqual(expect.arrayContaining(["tcp-addon.yaml"]));
     expect(valid.filter((f) => f.includes("fixtures")).length).toBeGreaterThanOrEqual(3);
   });
 

@@ -69,7 +69,8 @@ function commandsOf(page: DocPage): { runner: "npm run" | "tcp-addon"; name: str
   let line = 1;
   for (const block of markdown.parse(page.text, {})) {
     if (block.map) line = block.map[0] + 1;
-    if (block.type === "fence" || block.type === "code_block") scan(block.content, line);
+    // A block's lines are commands each: a word at the end of one line does not run into the next.
+    if (block.type === "fence" || block.type === "code_block") block.content.split("\n").forEach((text, i) => scan(text, line + 1 + i));
     for (const token of block.children ?? []) if (token.type === "code_inline") scan(token.content, line);
   }
   return found;

@@ -85,7 +85,11 @@ export const ERROR_HELP: Readonly<Record<string, ErrorHelp>> = {
   },
   TCP_ADDON_TERRAFORM_UNAVAILABLE: {
     means: "`tcp-addon verify` cannot run Terraform with the hashicorp/aws provider here: no `terraform` binary, or no provider mirror and no registry. Exit code 2.",
-    fix: "Install Terraform 1.4 or later, and point `TCP_ADDON_PROVIDER_MIRROR` at a provider mirror or allow the registry ([Checking with the real provider](verify.md)).",
+    fix: "Install Terraform 1.4 or later (1.10 or later with `state: { s3 }`), and point `TCP_ADDON_PROVIDER_MIRROR` at a provider mirror or allow the registry ([Checking with the real provider](verify.md)).",
+  },
+  TCP_ADDON_PROVIDER_MIRROR_INVALID: {
+    means: "`TCP_ADDON_PROVIDER_MIRROR` names a folder that holds no `registry.terraform.io` folder, so it is not a provider mirror; `tcp-addon verify` stops instead of falling back to the registry. Exit code 1.",
+    fix: "Point `TCP_ADDON_PROVIDER_MIRROR` at the folder that holds `registry.terraform.io/` (the message names the path it read), or unset it ([Checking with the real provider](verify.md)).",
   },
   TCP_ADDON_TERRAFORM_CHECK: {
     means: "`terraform init`, `validate` or `plan` refused the synthesized stack; the line names the resource's construct path where Terraform gives one.",
