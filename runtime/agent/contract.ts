@@ -162,4 +162,4 @@ export const DESCRIPTOR_HEADROOM = 8;
  * driver); past it, lines are dropped and counted (`tcp_addon_log_lines_dropped_total`), never
  * waited for: a blocked stdout must not stop the event loop that forwards every connection.
  */
-export const LOG_BACKLOG_BYTES = 256 * 1024;
+export const LOG_BACKLOG_BYTES = 64 * 1024;
