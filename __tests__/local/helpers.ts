@@ -79,7 +79,10 @@ export class LocalRun {
   private readonly waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
 
   constructor(args: string[], env: NodeJS.ProcessEnv = process.env) {
-    this.child = spawn(process.execPath, ["--import", "tsx", path.join(REPO, "runtime/local/main.ts"), ...args], {
+    // New targets are checked at once unless a test says otherwise (the modelled first-check delay
+    // is aws-health-checks.test.ts's subject, and would add seconds to every start and deploy here).
+    const firstCheck = args.includes("--first-check-delay") ? [] : ["--first-check-delay", "0"];
+    this.child = spawn(process.execPath, ["--import", "tsx", path.join(REPO, "runtime/local/main.ts"), ...firstCheck, ...args], {
       cwd: REPO,
       env,
       stdio: ["ignore", "pipe", "pipe"],

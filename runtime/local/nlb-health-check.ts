@@ -42,8 +42,9 @@ export function probeHealth(probe: HealthProbe): Promise<boolean> {
         host: probe.host,
         port: probe.port,
         path: "/healthz",
-        agent: false,
-        // The header goes first on the connection, before the request, as the NLB sends it.
+        // No agent: a connection of its own per check (as the NLB's), made here so that the header
+        // goes first on it, before the request, as the NLB sends it.
+        agent: undefined,
         createConnection: () => {
           const socket = net.connect({ host: probe.host, port: probe.port });
           if (probe.proxyHeader) socket.write(NLB_HEALTH_CHECK_HEADER);
