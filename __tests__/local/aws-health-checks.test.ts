@@ -1,13 +1,12 @@
 import * as http from "node:http";
 import * as net from "node:net";
-import * as os from "node:os";
-import { deployTimings, NLB_FIRST_HEALTH_CHECK_DELAY_SECONDS, type DeployTimings, type ResolvedApp } from "../../config";
+import { deployTimings, NLB_FIRST_HEALTH_CHECK_DELAY_SECONDS, type DeployTimings } from "../../config";
 import { AppSupervisor } from "../../runtime/local/app-supervisor";
 import { Balancer } from "../../runtime/local/balancer";
 import { AGENT_BUNDLE, parseLocalArgs } from "../../runtime/local/cli";
 import { DeployClock, EventLog } from "../../runtime/local/deploy-clock";
 import { TargetGroup, type TargetState } from "../../runtime/local/target-group";
-import { within } from "./helpers";
+import { localApp, within } from "./helpers";
 
 /**
  * Local mode's target group health-checks as the NLB does, row by row (docs/health-checks.md):
@@ -103,23 +102,12 @@ describe("local mode's health checks, as the NLB's", () => {
     // given an app with clientIp: proxy-v2 (its target group has proxy_protocol_v2: the NLB puts
     // its header on the health checks too) and the agent reading PROXY v2 in front of it
     const clock = new DeployClock(0.1);
-    const app: ResolvedApp = {
+    const app = localApp({
       name: "pp",
-      image: "local/pp:dev",
       command: `node -e "require('net').createServer((c) => c.end()).listen(process.env.PORT, '127.0.0.1')"`,
-      workdir: os.tmpdir(),
-      plan: { name: "tcp-1k", packetsPerSecond: 1000 },
-      containers: 1,
-      port: 1,
-      cpu: 256,
-      memory: 512,
-      env: {},
-      secrets: {},
-      allowedCidrs: ["0.0.0.0/0"],
-      loadBalancer: 0,
       networking: { clientIp: "proxy-v2", maxConnections: 0 },
       deploy: deployTimings({ healthCheckTimeoutSeconds: 9 }),
-    };
+    });
     const supervisor = new AppSupervisor(app, { agentPath: AGENT_BUNDLE, log: () => undefined, clock, events: new EventLog(clock), port: 0, crashLoopLimit: 1 });
     closers.push(() => supervisor.stop());
 
