@@ -38,6 +38,19 @@ export interface DeployTimings {
   readonly propagationSeconds: number;
 }
 
+/**
+ * AWS seconds from a new target's registration to the NLB's first health check of it, as local
+ * mode runs it (`tcp-addon local --first-check-delay S` shortens it; synth writes nothing for it:
+ * AWS decides). AWS gives no number: "It can take a few minutes for the registration process to
+ * complete and health checks to start." (ELB docs, Health checks for Network Load Balancer target
+ * groups). Measured by users with ECS Fargate and ip targets: "sit idle in the NLB target group with
+ * state "initial" for 70-120 seconds before the first health check comes in" (aws/containers-roadmap#469),
+ * "The duration seems to be around 120 seconds" (awsdocs/elb-network-load-balancers-user-guide#11).
+ * Local mode takes the shortest reported. The grace period does not need to cover it: ECS acts on
+ * an `unhealthy` target only, and an unchecked one is `initial`.
+ */
+export const NLB_FIRST_HEALTH_CHECK_DELAY_SECONDS = 70;
+
 /** Fargate's ceiling on a container's stopTimeout (SIGTERM to SIGKILL). */
 export const FARGATE_MAX_STOP_TIMEOUT = 120;
 

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
+import * as fs from "node:fs";
 import * as net from "node:net";
-import { AgentProcess, BUNDLE, HOST, type ReadyLine, Resources, agentEnv, metric } from "./helpers";
+import { AgentProcess, BUNDLE, HOST, type ReadyLine, Resources, agentEnv, delay, httpGet, metric } from "./helpers";
 
 const resources = new Resources();
 const agents: AgentProcess[] = [];
@@ -16,28 +17,44 @@ afterEach(async () => {
   }
 });
 
-/** One HTTP/1.1 GET on a connection opened earlier (the agent may have no descriptor left for a new one). */
-function get(socket: net.Socket, urlPath: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const onData = (chunk: Buffer): void => {
-      text += chunk.toString();
-      const headerEnd = text.indexOf("\r\n\r\n");
-      const length = /content-length: (\d+)/i.exec(text);
-      if (headerEnd < 0 || length === null || text.length < headerEnd + 4 + Number(length[1])) return;
-      socket.off("data", onData);
-      resolve({ status: Number(text.slice(9, 12)), body: text.slice(headerEnd + 4, headerEnd + 4 + Number(length[1])) });
+/** How a client connection ended: it got its echo, was reset, or saw a FIN with no byte. */
+type Outcome = "served" | "reset" | "fin-empty" | "other";
+
+/** Connects, sends "ping" and keeps the connection open once echoed; resolves with what happened. */
+function ping(port: number, keep: net.Socket[]): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: HOST, port });
+    keep.push(socket);
+    let got = "";
+    let settled = false;
+    const settle = (outcome: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      resolve(outcome);
     };
-    socket.on("data", onData);
-    socket.once("error", reject);
-    socket.write(`GET ${urlPath} HTTP/1.1\r\nHost: agent\r\n\r\n`);
+    socket.on("data", (chunk: Buffer) => {
+      got += chunk.toString();
+      if (got === "ping") settle("served");
+    });
+    socket.on("error", (error: NodeJS.ErrnoException) => settle(error.code === "ECONNRESET" ? "reset" : "other"));
+    socket.on("close", () => settle(got === "" ? "fin-empty" : "other"));
+    socket.on("connect", () => socket.write("ping"));
   });
 }
 
-describe("accept failures", () => {
-  it("logs and counts EMFILE, and /healthz names it", async () => {
-    // given an agent limited to 64 file descriptors, and a health connection opened beforehand
-    const { port } = await resources.server(() => {});
+/** Resolves with the error code a socket closed with ("FIN" for a clean close). */
+function endOf(socket: net.Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let code = "FIN";
+    socket.on("error", (error: NodeJS.ErrnoException) => (code = error.code ?? "error"));
+    socket.once("close", () => resolve(code));
+  });
+}
+
+describe("out of file descriptors", () => {
+  it("with idle connections on the health port, every client is served or reset (never a FIN with no byte), and the resets are counted and logged", async () => {
+    // given an agent limited to 64 file descriptors (about 21 of them its own at start)
+    const { port } = await resources.server((socket) => socket.pipe(socket));
     const child = spawn(
       "prlimit",
       ["--nofile=64:64", process.execPath, BUNDLE, "--listen", "0", "--host", HOST, "--health-port", "0", "--upstream", `${HOST}:${port}`],
@@ -46,19 +63,32 @@ describe("accept failures", () => {
     const agent = new AgentProcess(child);
     agents.push(agent);
     const ready = (await agent.waitForEvent("ready")) as ReadyLine;
-    const health = await resources.connect(ready.healthPort!);
+    const descriptors = (): number => fs.readdirSync(`/proc/${agent.pid}/fd`).length;
+    const atStart = descriptors();
 
-    // when more clients connect than it has descriptors for (each takes two: once they run
-    // out, a client is accepted but its connect to the app fails with EMFILE)
-    for (let i = 0; i < 60; i++) resources.dial(ready.listen).on("error", () => {});
+    // when 40 connections to the health port stay silent (its cap is HEALTH_MAX_CONNECTIONS = 32)
+    const idle = Array.from({ length: 40 }, () => resources.dial(ready.healthPort!));
+    const idleEnds = idle.map(endOf);
+    for (let i = 0; i < 400 && descriptors() < atStart + 32; i += 1) await delay(5);
+    // and 30 clients connect and keep their connections (each costs the agent two descriptors)
+    const keep: net.Socket[] = [];
+    const outcomes: Outcome[] = [];
+    for (let i = 0; i < 30; i += 1) outcomes.push(await ping(ready.listen, keep));
 
-    // then one log line per second names the cause with a count, /healthz names it, /metrics counts it
-    expect(await agent.waitForEvent("accept-failed")).toMatchObject({ level: "warn", error: "EMFILE" });
-    const healthz = await get(health, "/healthz");
-    expect(healthz.status).toBe(503);
-    expect(healthz.body).toMatch(/^cannot (connect to the app|accept connections): EMFILE \(the agent is out of file descriptors\)\n$/);
-    const { body } = await get(health, "/metrics");
-    expect(metric(body, 'tcp_addon_upstream_errors_total{cause="EMFILE"}')).toBeGreaterThanOrEqual(1);
-    expect(agent.lines.filter((line) => line.event === "accept-failed").length).toBeLessThanOrEqual(2);
+    // then each client was served or reset, none saw a FIN with no byte, and the resets came from the descriptor headroom
+    const count = (o: Outcome): number => outcomes.filter((x) => x === o).length;
+    expect(count("fin-empty") + count("other")).toBe(0);
+    expect(count("served")).toBeGreaterThanOrEqual(1);
+    expect(count("reset")).toBeGreaterThanOrEqual(1);
+
+    // and the health port reset the 8 past its cap at once and the silent 32 at the request deadline
+    expect(new Set(await Promise.all(idleEnds))).toEqual(new Set(["ECONNRESET"]));
+    for (const socket of keep) socket.destroy();
+    const { body } = await httpGet(ready.healthPort!, "/metrics");
+    expect(metric(body, 'tcp_addon_health_connections_refused_total{cause="max_connections"}')).toBe(8);
+    expect(metric(body, 'tcp_addon_health_connections_refused_total{cause="deadline"}')).toBe(32);
+    expect(metric(body, 'tcp_addon_connections_refused_total{limit="descriptors"}')).toBe(count("reset"));
+    expect(body).not.toMatch(/cause="EMFILE"/);
+    expect(await agent.waitForEvent("connection-limit")).toMatchObject({ level: "warn", reason: "descriptors", limit: 64 });
   });
 });

@@ -100,10 +100,18 @@ describe("readProxyHeader on a real socket", () => {
     expect(outcome).toEqual({ kind: "invalid", reason: "no PROXY v2 signature" });
   });
 
-  it("reports a client that leaves before its header is complete", async () => {
+  it("reports a client that leaves part-way through its header as an invalid header (counted, reset)", async () => {
     const { port, next } = await start(60_000);
     const client = await connect(port);
     client.end(HEADER.subarray(0, 14));
+    const { outcome } = await next();
+    expect(outcome).toEqual({ kind: "invalid", reason: "the client closed after 14 byte(s) of a PROXY v2 header" });
+  });
+
+  it("reports a client that leaves without sending a byte as closed (no header at all)", async () => {
+    const { port, next } = await start(60_000);
+    const client = await connect(port);
+    client.end();
     const { outcome } = await next();
     expect(outcome).toEqual({ kind: "closed" });
   });

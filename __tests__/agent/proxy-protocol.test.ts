@@ -1,4 +1,5 @@
 import * as fc from "fast-check";
+import { NLB_HEALTH_CHECK_HEADER } from "../../runtime/local/nlb-health-check";
 import {
   addressBytes,
   awsVpcEndpointId,
@@ -77,6 +78,15 @@ describe("parseProxyV2 on captured headers", () => {
 
   it("reads LOCAL (a health check) with no address block", () => {
     expect(parseProxyV2(LOCAL)).toEqual({ kind: "local", tlvs: [], headerBytes: 16 });
+  });
+
+  it("reads the NLB's own health-check header (LOCAL, INET family byte, no addresses: kubernetes/kubernetes#57250)", () => {
+    expect(parseProxyV2(NLB_HEALTH_CHECK_HEADER)).toMatchObject({ kind: "local", headerBytes: 100 });
+  });
+
+  it("never refuses a LOCAL header for its block, even one whose TLVs do not parse (the spec: the receiver discards it)", () => {
+    const odd = hex(`${SIGNATURE} 20 11 000e  7f000001 7f000001 1f90 1f91  04 00`);
+    expect(parseProxyV2(odd)).toEqual({ kind: "local", tlvs: [], headerBytes: odd.length });
   });
 
   it("ignores the address block of a LOCAL header and still skips its TLVs", () => {

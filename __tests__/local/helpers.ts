@@ -6,11 +6,30 @@ import * as path from "node:path";
 import * as readline from "node:readline";
 import { freePort as freePortOn } from "../../runtime/agent/app-process";
 import mqtt, { type MqttClient } from "mqtt";
+import type { ResolvedApp } from "../../config";
 
 /** Shared by the local-mode tests and the rolling-restart measurement. */
 
 export const REPO = path.resolve(__dirname, "../..");
 export const EXAMPLE = path.join(REPO, "examples/mqtt");
+
+/** An app as the config resolves it, for tests that run the supervisor without a config file: one container, tcp-1k. */
+export function localApp(app: Pick<ResolvedApp, "name" | "command" | "deploy"> & Partial<ResolvedApp>): ResolvedApp {
+  return {
+    image: `local/${app.name}:dev`,
+    workdir: os.tmpdir(),
+    plan: { name: "tcp-1k", packetsPerSecond: 1000 },
+    containers: 1,
+    port: 1,
+    cpu: 256,
+    memory: 512,
+    env: {},
+    secrets: {},
+    allowedCidrs: ["0.0.0.0/0"],
+    loadBalancer: 0,
+    ...app,
+  };
+}
 
 /** Rejects after `ms` with `what` in the message; the timer never keeps the process alive. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -79,7 +98,10 @@ export class LocalRun {
   private readonly waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = [];
 
   constructor(args: string[], env: NodeJS.ProcessEnv = process.env) {
-    this.child = spawn(process.execPath, ["--import", "tsx", path.join(REPO, "runtime/local/main.ts"), ...args], {
+    // New targets are checked at once unless a test says otherwise (the modelled first-check delay
+    // is aws-health-checks.test.ts's subject, and would add seconds to every start and deploy here).
+    const firstCheck = args.includes("--first-check-delay") ? [] : ["--first-check-delay", "0"];
+    this.child = spawn(process.execPath, ["--import", "tsx", path.join(REPO, "runtime/local/main.ts"), ...firstCheck, ...args], {
       cwd: REPO,
       env,
       stdio: ["ignore", "pipe", "pipe"],

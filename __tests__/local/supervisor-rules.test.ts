@@ -1,23 +1,16 @@
 import { DEFAULT_DEPLOY_TIMINGS, type ResolvedApp } from "../../config";
 import { backoffDelay } from "../../runtime/local/app-supervisor";
 import { readyLine } from "../../runtime/local/platform";
+import { localApp } from "./helpers";
 
-const app: ResolvedApp = {
+const app: ResolvedApp = localApp({
   name: "mqtt",
-  image: "local/mqtt:dev",
   command: "node server.js",
   workdir: "/srv/mqtt",
-  plan: { name: "tcp-1k", packetsPerSecond: 1000 },
   containers: 2,
   port: 20003,
-  cpu: 256,
-  memory: 512,
-  env: {},
-  secrets: {},
-  allowedCidrs: ["0.0.0.0/0"],
-  loadBalancer: 0,
   deploy: DEFAULT_DEPLOY_TIMINGS,
-};
+});
 
 describe("readyLine", () => {
   it("names the app, its TCP_URL, its containers and its plan's bandwidth per container", () => {

@@ -5,7 +5,7 @@ import { deployTimings, type ResolvedApp } from "../../config";
 import { AppSupervisor } from "../../runtime/local/app-supervisor";
 import { AGENT_BUNDLE } from "../../runtime/local/cli";
 import { DeployClock, EventLog } from "../../runtime/local/deploy-clock";
-import { within } from "./helpers";
+import { localApp, within } from "./helpers";
 
 /** The supervisor in this process, with the real agent bundle and real app processes. */
 
@@ -19,36 +19,37 @@ jest.setTimeout(60_000);
 const GRACE_SECONDS = 60;
 
 /**
- * Accepts connections on $PORT until the file `marker` appears; then it removes the file
- * (the task that replaces it keeps listening) and closes its listener but keeps running.
+ * Accepts connections on $PORT until the file `stop-$PORT` appears in `markers`; then it closes
+ * its listener but keeps running (a task that replaces it gets another PORT and keeps listening).
  */
-function listenUntil(marker: string): string {
+function listenUntil(markers: string): string {
   const script =
-    `const fs = require('fs'); const s = require('net').createServer((c) => c.end()).listen(process.env.PORT, '127.0.0.1'); ` +
-    `const poll = setInterval(() => { if (fs.existsSync('${marker}')) { fs.rmSync('${marker}', { force: true }); s.close(); clearInterval(poll); } }, 50); ` +
+    `const fs = require('fs'); const m = '${markers}/stop-' + process.env.PORT; const s = require('net').createServer((c) => c.end()).listen(process.env.PORT, '127.0.0.1'); ` +
+    `const poll = setInterval(() => { if (fs.existsSync(m)) { s.close(); clearInterval(poll); } }, 50); ` +
     `setInterval(() => {}, 1000)`;
   return `node -e "${script}"`;
 }
 
+/**
+ * Makes the app of the slot's first task stop accepting. Its peer keeps serving, so the group
+ * does not fail open (with no healthy target the NLB keeps routing to an unhealthy one:
+ * aws-health-checks.test.ts).
+ */
+function stopAccepting(tap: LogTap, markers: string, replica: string): void {
+  const started = tap.lines.map((line) => new RegExp(`^${replica.replace(".", "\\.")} \\| agent app-start .* port=(\\d+)$`).exec(line)).find((m) => m !== null);
+  if (started === undefined) throw new Error(`no app-start line for ${replica}`);
+  fs.writeFileSync(path.join(markers, `stop-${started[1]}`), "");
+}
+
 function app(command: string, graceSeconds = GRACE_SECONDS): ResolvedApp {
-  return {
+  return localApp({
     name: "flaky",
-    image: "local/flaky:dev",
     command,
-    workdir: os.tmpdir(),
-    plan: { name: "tcp-1k", packetsPerSecond: 1000 },
-    containers: 1,
-    port: 1,
-    cpu: 256,
-    memory: 512,
-    env: {},
-    secrets: {},
-    allowedCidrs: ["0.0.0.0/0"],
-    loadBalancer: 0,
     // the longest health check timeout below the 10 s interval, 900 ms here rather than 500, for
     // /healthz answers slowed by a loaded machine; an app that stops accepting fails checks at once
     deploy: deployTimings({ healthCheckGracePeriodSeconds: graceSeconds, healthCheckTimeoutSeconds: 9 }),
-  };
+    containers: 2,
+  });
 }
 
 /** Log lines as they come, with a wait for the n-th one that matches. */
@@ -117,8 +118,8 @@ describe("AppSupervisor", () => {
   it("takes a task whose app stops accepting out of the rotation once unhealthy and replaces it", async () => {
     const tap = new LogTap();
     const clock = new DeployClock(0.1);
-    const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-flaky-")), "stop-accepting");
-    supervisor = new AppSupervisor(app(listenUntil(marker)), { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
+    const markers = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-flaky-"));
+    supervisor = new AppSupervisor(app(listenUntil(markers)), { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
     await supervisor.start();
     const first = supervisor.replicas[0].pid;
 
@@ -128,10 +129,10 @@ describe("AppSupervisor", () => {
     await untilHealthy(supervisor);
     const unhealthy = /flaky\.1#1 \| unhealthy: out of the rotation/;
     const seenBefore = tap.lines.filter((line) => unhealthy.test(line)).length;
-    fs.writeFileSync(marker, "");
+    stopAccepting(tap, markers, "flaky.1");
 
     await tap.waitFor(unhealthy, seenBefore + 1);
-    const inRotationWhileUnhealthy = supervisor.balancer.backends.length;
+    const inRotationWhileUnhealthy = supervisor.balancer.backends.filter((b) => b.id === "flaky.1#1").length;
     await tap.waitFor(/flaky\.1#1 \| unhealthy after its grace period: ECS starts a replacement/);
     await tap.waitFor(/flaky\.1#\d+ \| ready on/, 2);
 
@@ -142,17 +143,17 @@ describe("AppSupervisor", () => {
   it("replaces a task that turned unhealthy within its grace period once the period ends", async () => {
     const tap = new LogTap();
     const clock = new DeployClock(0.1);
-    const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-flaky-")), "stop-accepting");
+    const markers = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-flaky-"));
     // (a grace period of 12 s here: the task must start, turn healthy and fail two checks within it)
     const grace = 120;
-    supervisor = new AppSupervisor(app(listenUntil(marker), grace), { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
+    supervisor = new AppSupervisor(app(listenUntil(markers), grace), { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
     const started = Date.now();
     await supervisor.start();
     const first = supervisor.replicas[0].pid;
 
     // given a task that was healthy and stops accepting while its grace period still runs
     await untilHealthy(supervisor);
-    fs.writeFileSync(marker, "");
+    stopAccepting(tap, markers, "flaky.1");
     await tap.waitFor(/flaky\.1#1 \| unhealthy: out of the rotation/);
     const graceLeft = clock.ms(grace) - (Date.now() - started);
     expect(graceLeft).toBeGreaterThan(0); // (else the test proves nothing: start was too slow)

@@ -9,8 +9,9 @@ import { Forwarder } from "./forwarder";
 import { HealthServer } from "./health-server";
 import { type Lifeline, watchLifeline } from "./lifeline";
 import type { Logger } from "./log";
-import { renderMetrics } from "./metrics";
+import { type MetricsSnapshot, renderMetrics } from "./metrics";
 import { formatAddress } from "./upstream-health";
+import { LIMIT_REASONS } from "./connection-limits";
 
 export interface AgentDeps {
   readonly logger: Logger;
@@ -198,9 +199,15 @@ class Agent {
         this.healthServer = new HealthServer(
           {
             unhealthyReason: () => this.unhealthyReason(forwarder),
-            metrics: () => renderMetrics(forwarder.snapshot(this.draining)),
+            metrics: () => renderMetrics(this.metricsSnapshot(forwarder)),
           },
           (error) => this.logger.error("health-server-error", { error: messageOf(error) }),
+          {
+            // The NLB sends its PROXY v2 header on health-check connections too (see HealthServerOptions).
+            proxyProtocol: (options.proxyProtocol ?? "off") !== "off",
+            proxyHeaderTimeoutMs: Math.round((options.proxyHeaderTimeoutSeconds ?? 5) * 1000),
+            logger: this.logger,
+          },
         );
         healthPort = await this.healthServer.listen(options.healthPort, options.host);
       }
@@ -225,6 +232,17 @@ class Agent {
       this.logger.error("listen-failed", { code: error.code, error: error.message });
       return null;
     }
+  }
+
+  /** What /metrics shows: the forwarder's counts, every limit's refusals, the health port's and the log's. */
+  private metricsSnapshot(forwarder: Forwarder): MetricsSnapshot {
+    const snapshot = forwarder.snapshot(this.draining);
+    return {
+      ...snapshot,
+      connectionsRefusedByLimit: new Map(LIMIT_REASONS.map((r) => [r, forwarder.limits.rejectedTotal(r)] as const)),
+      ...(this.healthServer === null ? {} : { health: this.healthServer.counters }),
+      logLinesDropped: this.logger.droppedLines,
+    };
   }
 
   /** null when healthy; else the reason /healthz gives, naming the cause when it is not the app. */

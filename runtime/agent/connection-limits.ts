@@ -1,6 +1,7 @@
 import type { Clock } from "./clock";
 import { NS_PER_MS } from "./clock";
 import type { Logger } from "./log";
+import { type DescriptorBudget, processDescriptors } from "./descriptors";
 
 /**
  * Connection limits at accept time, for one container: at most `maxConnections` open at once
@@ -13,8 +14,11 @@ import type { Logger } from "./log";
  * no TIME_WAIT behind on the agent's side, which matters when one client opens thousands.
  */
 
-export type LimitReason = "max_connections" | "max_connections_per_ip";
-export const LIMIT_REASONS: readonly LimitReason[] = ["max_connections", "max_connections_per_ip"];
+export type LimitReason = "max_connections" | "max_connections_per_ip" | "descriptors";
+export const LIMIT_REASONS: readonly LimitReason[] = ["max_connections", "max_connections_per_ip", "descriptors"];
+
+/** Descriptors one client connection holds: its own socket and its connection to the app. */
+const DESCRIPTORS_PER_CONNECTION = 2;
 
 export interface ConnectionLimitsOptions {
   /** Open connections per container; 0 = no limit. */
@@ -25,6 +29,11 @@ export interface ConnectionLimitsOptions {
   readonly logger: Logger;
   /** One log line per address per this many ms at most. @default 1000 */
   readonly logIntervalMs?: number;
+  /**
+   * The process's descriptors: a connection that would leave fewer than the headroom free is
+   * refused (`descriptors`), so that the next accept still finds one. @default processDescriptors()
+   */
+  readonly descriptors?: DescriptorBudget;
 }
 
 /** A place among the open connections; `release` is safe to call twice. */
@@ -43,13 +52,15 @@ const MAX_TRACKED_ADDRESSES = 10_000;
 export class ConnectionLimits {
   private open = 0;
   private readonly perAddress = new Map<string, number>();
-  private readonly rejected: Record<LimitReason, number> = { max_connections: 0, max_connections_per_ip: 0 };
+  private readonly rejected: Record<LimitReason, number> = { max_connections: 0, max_connections_per_ip: 0, descriptors: 0 };
   /** Per address: when it was last logged, and how many rejections were not logged since. */
   private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
   private readonly logIntervalNs: number;
+  private readonly descriptors: DescriptorBudget;
 
   constructor(private readonly options: ConnectionLimitsOptions) {
     this.logIntervalNs = (options.logIntervalMs ?? 1000) * NS_PER_MS;
+    this.descriptors = options.descriptors ?? processDescriptors();
   }
 
   /**
@@ -59,7 +70,10 @@ export class ConnectionLimits {
   accept(address: string, identifyNow: boolean): ConnectionSlot | LimitReason {
     const { maxConnections } = this.options;
     if (maxConnections > 0 && this.open >= maxConnections) return this.reject("max_connections", address, maxConnections);
+    // The client's own descriptor is open already; its connection to the app would be one more.
+    if (!this.descriptors.admits(DESCRIPTORS_PER_CONNECTION - 1)) return this.reject("descriptors", address, this.descriptors.limit);
     this.open += 1;
+    this.descriptors.hold(DESCRIPTORS_PER_CONNECTION);
     let counted: string | undefined;
     let released = false;
     const slot: ConnectionSlot = {
@@ -79,6 +93,7 @@ export class ConnectionLimits {
         if (released) return;
         released = true;
         this.open -= 1;
+        this.descriptors.hold(-DESCRIPTORS_PER_CONNECTION);
         if (counted === undefined) return;
         const left = (this.perAddress.get(counted) ?? 1) - 1;
         if (left === 0) this.perAddress.delete(counted);
@@ -130,7 +145,7 @@ export class ConnectionLimits {
       client: address,
       reason,
       limit,
-      open: reason === "max_connections" ? this.open : this.openFrom(address),
+      open: reason === "max_connections_per_ip" ? this.openFrom(address) : this.open,
       notLogged: last?.suppressed ?? 0,
     });
     return reason;

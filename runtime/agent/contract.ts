@@ -134,3 +134,32 @@ export const AGENT_METRICS = {
 /** Seconds between two EMF lines unless TCP_ADDON_EMF_INTERVAL says otherwise (CloudWatch's standard resolution). */
 export const DEFAULT_EMF_INTERVAL_SECONDS = 60;
 
+
+/**
+ * Connections the health port holds at once; past it a new one is reset at accept. The NLB's
+ * checks (one connection per check, closed after it) and a metrics scraper need a few; the cap
+ * keeps idle or hostile connections to the health port from taking the descriptors the client
+ * connections need.
+ */
+export const HEALTH_MAX_CONNECTIONS = 32;
+
+/**
+ * Seconds a health-port connection has to deliver a request (from accept, and again after each
+ * answer); then it is reset (before its first request) or closed (idle after an answer). The NLB's
+ * HTTP check times out at 2-120 s (the declaration's is 5), and it sends its request at once.
+ */
+export const HEALTH_REQUEST_DEADLINE_SECONDS = 3;
+
+/**
+ * Descriptors the agent keeps free below its open-files limit: a client connection that would
+ * eat into them is accepted and reset at once (`tcp_addon_connections_refused_total{limit="descriptors"}`),
+ * so an accept never meets EMFILE, which libuv answers with a silent FIN.
+ */
+export const DESCRIPTOR_HEADROOM = 8;
+
+/**
+ * Bytes of log lines the agent keeps queued for a stdout that does not take them (a stalled log
+ * driver); past it, lines are dropped and counted (`tcp_addon_log_lines_dropped_total`), never
+ * waited for: a blocked stdout must not stop the event loop that forwards every connection.
+ */
+export const LOG_BACKLOG_BYTES = 64 * 1024;

@@ -76,12 +76,12 @@ interface RawValue {
   readonly source: string;
 }
 
-interface FlagSpec {
+export interface FlagSpec {
   readonly env: string;
   readonly key: FlagKey;
 }
 
-type FlagKey =
+export type FlagKey =
   | "listen"
   | "host"
   | "pps"
@@ -98,7 +98,8 @@ type FlagKey =
   | "maxConnections"
   | "maxConnectionsPerIp";
 
-const FLAGS: Readonly<Record<string, FlagSpec>> = {
+/** Every flag the agent reads, with its environment variable (runtime/agent/README.md's table is tested against it). */
+export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   "--listen": { env: AGENT_ENV.listen, key: "listen" },
   "--host": { env: AGENT_ENV.host, key: "host" },
   "--pps": { env: AGENT_ENV.pps, key: "pps" },

@@ -4,7 +4,7 @@ import { FlagError } from "./errors";
 import { AGENT_ENV } from "./contract";
 import { parseFlags, type ParsedFlags, USAGE } from "./flags";
 import { checkLifelineFd } from "./lifeline";
-import { Logger } from "./log";
+import { BoundedSink, Logger } from "./log";
 
 /**
  * The `tcp-addon-agent` command. Exits 2 on bad flags (one line on stderr, then the
@@ -29,7 +29,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   // Logs are best effort: a reader that went away must not take the proxy down with it.
   process.stdout.on("error", () => {});
-  const code = await runAgent(parsed.options, { logger: new Logger(process.stdout), env, clock: monotonicClock });
+  const code = await runAgent(parsed.options, { logger: new Logger(new BoundedSink(process.stdout)), env, clock: monotonicClock });
   return process.exit(code);
 }
 

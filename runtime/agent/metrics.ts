@@ -30,6 +30,14 @@ export interface MetricsSnapshot {
   /** The connection limits; 0 = none. */
   maxConnections?: number;
   maxConnectionsPerIp?: number;
+  /** The health port: what came before each request (PROXY v2 on; else null), refusals by cause, connections open. */
+  health?: {
+    readonly headers: ReadonlyMap<string, number> | null;
+    readonly refused: ReadonlyMap<string, number>;
+    readonly open: number;
+  };
+  /** Log lines dropped because stdout did not take them (a stalled log driver). */
+  logLinesDropped?: number;
 }
 
 /** Renders the snapshot in the Prometheus text exposition format (version 0.0.4). */
@@ -67,9 +75,14 @@ export function renderMetrics(m: MetricsSnapshot): string {
   const byCause = (counts: ReadonlyMap<string, number>): Array<[string, number]> =>
     [...counts].map(([cause, n]) => [`{cause="${cause.replace(/[^A-Za-z0-9_]/g, "_")}"}`, n]);
   if (m.connectionsRefusedByLimit !== undefined) {
-    family("tcp_addon_connections_refused_total", "counter", "New connections reset at accept by a connection limit, by limit (max_connections, max_connections_per_ip).", [
-      ...m.connectionsRefusedByLimit,
-    ].map(([limit, n]) => [`{limit="${limit}"}`, n]));
+    family(
+      "tcp_addon_connections_refused_total",
+      "counter",
+      "New connections reset at accept by a limit, by limit (max_connections, max_connections_per_ip, descriptors = the descriptors kept free below the open-files limit).",
+      [...m.connectionsRefusedByLimit].map(([limit, n]) => [`{limit="${limit}"}`, n]),
+    );
+  }
+  if (m.maxConnections !== undefined) {
     family("tcp_addon_max_connections", "gauge", "Open connections allowed; 0 = no limit.", [["", m.maxConnections ?? 0]]);
     family("tcp_addon_max_connections_per_ip", "gauge", "Open connections allowed per client address; 0 = no limit.", [["", m.maxConnectionsPerIp ?? 0]]);
   }
@@ -86,6 +99,26 @@ export function renderMetrics(m: MetricsSnapshot): string {
     ["", m.upstreamUp === null ? -1 : m.upstreamUp ? 1 : 0],
   ]);
   family("tcp_addon_draining", "gauge", "1 while the agent drains before stopping.", [["", m.draining ? 1 : 0]]);
+  if (m.health !== undefined) {
+    if (m.health.headers !== null) {
+      family(
+        "tcp_addon_health_proxy_headers_total",
+        "counter",
+        "Health-port connections by what came before the request: none, a PROXY v2 proxy or local header, or an invalid, late (timeout) or closed one (reset).",
+        [...m.health.headers].map(([outcome, n]) => [`{outcome="${outcome}"}`, n]),
+      );
+    }
+    family(
+      "tcp_addon_health_connections_refused_total",
+      "counter",
+      "Health-port connections reset by the agent, by cause (max_connections, descriptors, deadline = no request in time).",
+      [...m.health.refused].map(([cause, n]) => [`{cause="${cause}"}`, n]),
+    );
+    family("tcp_addon_health_connections_active", "gauge", "Health-port connections open now.", [["", m.health.open]]);
+  }
+  if (m.logLinesDropped !== undefined) {
+    family("tcp_addon_log_lines_dropped_total", "counter", "Log lines dropped because stdout did not take them in time (the backlog was full).", [["", m.logLinesDropped]]);
+  }
   return lines.join("\n") + "\n";
 }
 

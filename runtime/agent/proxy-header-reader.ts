@@ -8,6 +8,7 @@ export type HeaderOutcome =
   | ProxyHeaderLocal
   | { readonly kind: "invalid"; readonly reason: string }
   | { readonly kind: "timeout"; readonly received: number }
+  /** The client closed before sending a byte (no header at all: an NLB TLS listener's connectivity test does this). */
   | { readonly kind: "closed" };
 
 export interface ReadHeaderOptions {
@@ -49,7 +50,10 @@ export function readProxyHeader(socket: net.Socket, options: ReadHeaderOptions, 
     if (rest !== undefined && rest.length > 0) socket.unshift(rest);
     finish(header);
   };
-  const onClosed = (): void => finish({ kind: "closed" });
+  // A client that leaves part-way through its header sent an invalid one (cut short): counted and
+  // reset like any other invalid header. Only a client that sent nothing at all is `closed`.
+  const onClosed = (): void =>
+    finish(parser.buffered === 0 ? { kind: "closed" } : { kind: "invalid", reason: `the client closed after ${parser.buffered} byte(s) of a PROXY v2 header` });
   const timer = setTimeout(() => finish({ kind: "timeout", received: parser.buffered }), options.timeoutMs);
   timer.unref();
   socket.on("data", onData);

@@ -119,11 +119,14 @@ export function parseProxyV2(bytes: Uint8Array, maxHeaderBytes: number = PROXY_V
 
   const body = Buffer.from(bytes.buffer, bytes.byteOffset + PROXY_V2_FIXED_BYTES, length);
   if (command === 0) {
-    // LOCAL: the spec says to ignore the address block; TLVs after a known family are still read.
+    // LOCAL: the receiver "must discard the protocol block including the family" (the spec, 2.2),
+    // so a LOCAL header is valid whatever its block holds. TLVs after a known family's addresses
+    // are read when they parse; when they do not, none are reported. The NLB's health checks are
+    // LOCAL with the INET family byte and 84 bytes that are no INET address block
+    // (kubernetes/kubernetes#57250, pires/go-proxyproto#12): they must never be refused.
     const skip = family === 1 ? 12 : family === 2 ? 36 : length;
     const tlvs = parseTlvs(body.subarray(Math.min(skip, length)));
-    if (!Array.isArray(tlvs)) return tlvs;
-    return { kind: "local", tlvs, headerBytes: total };
+    return { kind: "local", tlvs: Array.isArray(tlvs) ? tlvs : [], headerBytes: total };
   }
   const ipv4 = family === 1;
   const addressBytes = ipv4 ? 4 : 16;

@@ -35,6 +35,12 @@ export interface AppSupervisorOptions {
    * local-certificate.ts). Required when the app has `tls:`.
    */
   readonly tls?: { readonly key: string; readonly cert: string };
+  /**
+   * AWS seconds from a new target's registration to its first health check. `tcp-addon local`
+   * passes NLB_FIRST_HEALTH_CHECK_DELAY_SECONDS unless `--first-check-delay` says otherwise.
+   * @default 0
+   */
+  readonly firstCheckDelaySeconds?: number;
 }
 
 /** The agent's PROXY protocol and connection-limit settings, as its environment, for one app. */
@@ -173,6 +179,9 @@ export class AppSupervisor extends EventEmitter {
       balancer: this.balancer,
       events: options.events,
       log: options.log,
+      // The NLB sends its PROXY v2 header on health checks too when the target group has proxy protocol on.
+      proxyProtocol: this.networking.clientIp !== "off",
+      firstCheckDelaySeconds: options.firstCheckDelaySeconds ?? 0,
     });
     this.targets.on("state", (id: string, state: TargetState) => this.onTargetState(id, state));
     this.slots = Array.from({ length: app.containers }, (_, i) => ({ index: i + 1, startFailures: 0, crashes: 0, filling: false }));

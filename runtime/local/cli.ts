@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { appNetworking, ConfigError, configPath, deployTimings, loadConfig, type ResolvedApp } from "../../config";
+import { appNetworking, ConfigError, configPath, deployTimings, loadConfig, NLB_FIRST_HEALTH_CHECK_DELAY_SECONDS, type ResolvedApp } from "../../config";
 import { PACKAGE_ROOT } from "../../config/package-root";
 import { AGENT_BUNDLE as AGENT_BUNDLE_FILE } from "../agent/contract";
 import { issuesOf } from "../agent/errors";
@@ -11,7 +11,7 @@ import { localCertificate, type LocalCertificate } from "./local-certificate";
 import { LocalPlatform } from "./platform";
 import { StatusPage } from "./status-page";
 
-export const USAGE = `usage: tcp-addon local [--config FILE] [--only APP[,APP...]] [--time-scale X] [--nlb-lag S] [--events FILE] [--drain-seconds S] [--status-port PORT]
+export const USAGE = `usage: tcp-addon local [--config FILE] [--only APP[,APP...]] [--time-scale X] [--nlb-lag S] [--first-check-delay S] [--events FILE] [--drain-seconds S] [--status-port PORT]
 
 Runs every app of the config on this machine the way ECS and the NLB run it: for each app,
 \`containers\` tasks (the agent around the Procfile's tcp command, with the plan's
@@ -24,6 +24,8 @@ Prints one line per app with its TCP_URL once its tasks are healthy.
   --time-scale X      real seconds per AWS second (default 0.1: a 60 s delay runs in 6 s; 1 = real time)
   --nlb-lag S         AWS seconds during which a deregistered target still gets new flows
                       (default: each app's deploy.propagationSeconds, 120)
+  --first-check-delay S  AWS seconds from a new target's registration to its first health check
+                      (default ${NLB_FIRST_HEALTH_CHECK_DELAY_SECONDS}, the shortest delay users report on AWS; 0 = at once)
   --events FILE       write one JSON line per target and task state change:
                       {"t": AWS seconds since start, "app", "task", "state"}
   --drain-seconds S   AWS seconds the agent drains on SIGTERM, for every app
@@ -49,6 +51,8 @@ interface LocalArgs {
   readonly timeScale: number;
   /** AWS seconds; undefined = each app's propagationSeconds. */
   readonly nlbLag?: number;
+  /** AWS seconds from a target's registration to its first health check. */
+  readonly firstCheckDelay: number;
   readonly events?: string;
   /** AWS seconds; undefined = each app's agentDrainSeconds. */
   readonly drainSeconds?: number;
@@ -59,7 +63,17 @@ interface LocalArgs {
 
 /** Parses `tcp-addon local` flags. @throws LocalError TCP_ADDON_LOCAL_USAGE */
 export function parseLocalArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LocalArgs {
-  let values: { config?: string; only?: string[]; "drain-seconds"?: string; "time-scale"?: string; "nlb-lag"?: string; events?: string; "status-port"?: string; help?: boolean };
+  let values: {
+    config?: string;
+    only?: string[];
+    "drain-seconds"?: string;
+    "time-scale"?: string;
+    "nlb-lag"?: string;
+    "first-check-delay"?: string;
+    events?: string;
+    "status-port"?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -69,6 +83,7 @@ export function parseLocalArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
         "drain-seconds": { type: "string" },
         "time-scale": { type: "string" },
         "nlb-lag": { type: "string" },
+        "first-check-delay": { type: "string" },
         events: { type: "string" },
         "status-port": { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -99,6 +114,7 @@ export function parseLocalArgs(argv: readonly string[], env: NodeJS.ProcessEnv =
     only,
     timeScale,
     nlbLag: number("nlb-lag", values["nlb-lag"], 0, 3600, "AWS seconds from 0 to 3600"),
+    firstCheckDelay: number("first-check-delay", values["first-check-delay"], 0, 3600, "AWS seconds from 0 to 3600") ?? NLB_FIRST_HEALTH_CHECK_DELAY_SECONDS,
     events: values.events === undefined ? undefined : path.resolve(values.events),
     drainSeconds,
     statusPort: statusPort(values["status-port"]),
@@ -259,6 +275,7 @@ export async function main(argv: string[]): Promise<number> {
     clock,
     events,
     lagSeconds: args.nlbLag,
+    firstCheckDelaySeconds: args.firstCheckDelay,
     log,
     ready: output.ready,
   });
@@ -300,7 +317,7 @@ function logTimings(log: (line: string) => void, args: LocalArgs, apps: readonly
     log(
       `${app.name} | deploy timings (AWS s): checks every ${t.healthCheckIntervalSeconds}, timeout ${t.healthCheckTimeoutSeconds}, healthy after ${t.healthyThreshold}, unhealthy after ${t.unhealthyThreshold}; ` +
         `grace ${t.healthCheckGracePeriodSeconds}; deregistration delay ${t.deregistrationDelaySeconds}; NLB lag ${args.nlbLag ?? t.propagationSeconds}; agent drain ${t.agentDrainSeconds}; stopTimeout ${t.stopTimeoutSeconds}; ` +
-        `unhealthy termination ${t.unhealthyConnectionTermination ? "on" : "off"}, unhealthy draining ${t.unhealthyDrainingIntervalSeconds}`,
+        `unhealthy termination ${t.unhealthyConnectionTermination ? "on" : "off"}, unhealthy draining ${t.unhealthyDrainingIntervalSeconds}; first check ${args.firstCheckDelay} after registration`,
     );
   }
 }

@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
-import * as http from "node:http";
 import type { DeployTimings } from "../../config";
 import type { Backend, Balancer } from "./balancer";
 import type { DeployClock, EventLog } from "./deploy-clock";
+import { probeHealth } from "./nlb-health-check";
 
 /** An NLB target's states, as `aws elbv2 describe-target-health` names them. */
 export type TargetState = "initial" | "healthy" | "unhealthy" | "draining" | "unused";
@@ -26,6 +26,13 @@ export interface TargetGroupOptions {
   readonly balancer: Balancer;
   readonly events: EventLog;
   readonly log: (line: string) => void;
+  /**
+   * The target group has `proxy_protocol_v2` (the app's `clientIp` is not `off`): its health
+   * checks carry the NLB's PROXY v2 header too. @default false
+   */
+  readonly proxyProtocol?: boolean;
+  /** AWS seconds from a target's registration to its first health check. @default 0 */
+  readonly firstCheckDelaySeconds?: number;
 }
 
 interface Target {
@@ -50,12 +57,20 @@ interface Target {
  *   are reset (`connection_termination`, which the declaration always turns on);
  * - an unhealthy target's flows are kept (`enable_unhealthy_connection_termination = false`)
  *   for `unhealthyDrainingIntervalSeconds`, then reset; or reset at once when it is true.
- * Emits `state` (id, TargetState) after writing the event.
+ * - the first check of a new target comes `firstCheckDelaySeconds` after its registration;
+ * - with proxy protocol on, each check starts with the PROXY v2 header the NLB sends on its
+ *   health-check connections (`NLB_HEALTH_CHECK_HEADER`);
+ * - fail-open: while no registered target is healthy (every one `initial` or `unhealthy`), new
+ *   flows go to all of them, whatever their health, and an unhealthy target's flows are not
+ *   reset for its health;
+ * Emits `state` (id, TargetState) after writing the event. Sources: docs/health-checks.md.
  */
 export class TargetGroup extends EventEmitter {
   private readonly options: TargetGroupOptions;
   private readonly targets = new Map<string, Target>();
   private closed = false;
+  /** Every registered target is unhealthy or initial: flows go to all of them. */
+  private failingOpen = false;
 
   constructor(options: TargetGroupOptions) {
     super();
@@ -73,7 +88,12 @@ export class TargetGroup extends EventEmitter {
     const target: Target = { address, state: "initial", passes: 0, fails: 0, timers: [] };
     this.targets.set(address.id, target);
     this.setState(target, "initial");
-    this.scheduleCheck(target, 0);
+    this.scheduleCheck(target, this.options.clock.ms(this.options.firstCheckDelaySeconds ?? 0));
+  }
+
+  /** Whether the group fails open now (no registered target is healthy). */
+  get failsOpen(): boolean {
+    return this.failingOpen;
   }
 
   /**
@@ -134,7 +154,31 @@ export class TargetGroup extends EventEmitter {
   private setState(target: Target, state: TargetState): void {
     target.state = state;
     this.options.events.state(this.options.app, target.address.id, state);
+    this.updateFailOpen();
     this.emit("state", target.address.id, state);
+  }
+
+  /**
+   * Fail-open, as the NLB does it: "If all targets fail health checks at the same time in all
+   * enabled Availability Zones, the load balancer fails open. ... The effect of the fail-open is to
+   * allow traffic to all targets in all enabled Availability Zones, regardless of their health
+   * status" (ELB docs, Health checks for Network Load Balancer target groups). Targets still in
+   * `initial` get flows too (aws/containers-roadmap#469: with no healthy target the NLB
+   * "distributes connections to all targets in the target group", new ones in state "initial").
+   * A deregistered (draining) target is not part of it.
+   */
+  private updateFailOpen(): void {
+    const { balancer, log, app } = this.options;
+    const registered = [...this.targets.values()].filter((t) => t.state === "initial" || t.state === "healthy" || t.state === "unhealthy");
+    const failOpen = registered.length > 0 && registered.every((t) => t.state !== "healthy");
+    if (failOpen) {
+      if (!this.failingOpen) log(`${app} | no healthy target: the NLB fails open and routes new flows to all ${registered.length} registered target(s)`);
+      for (const target of registered) balancer.add(target.address);
+    } else if (this.failingOpen) {
+      for (const target of registered) if (target.state !== "healthy") balancer.remove(target.address.id);
+      if (registered.length > 0) log(`${app} | a target is healthy again: the fail-open ends`);
+    }
+    this.failingOpen = failOpen;
   }
 
   private stopChecks(target: Target): void {
@@ -144,7 +188,14 @@ export class TargetGroup extends EventEmitter {
 
   private scheduleCheck(target: Target, delayMs: number): void {
     target.checkTimer = setTimeout(() => {
-      void probe(target.address, this.options.clock.ms(this.options.timings.healthCheckTimeoutSeconds)).then((ok) => {
+      const { address } = target;
+      const probe = {
+        host: address.host,
+        port: address.healthPort,
+        proxyHeader: this.options.proxyProtocol ?? false,
+        timeoutMs: this.options.clock.ms(this.options.timings.healthCheckTimeoutSeconds),
+      };
+      void probeHealth(probe).then((ok) => {
         if (this.closed || target.checkTimer === undefined) return;
         this.onCheck(target, ok);
         this.scheduleCheck(target, this.options.clock.ms(this.options.timings.healthCheckIntervalSeconds));
@@ -178,6 +229,13 @@ export class TargetGroup extends EventEmitter {
     const { timings, balancer, clock, log } = this.options;
     const id = target.address.id;
     const open = balancer.connectionsTo(id);
+    // "If a target becomes unhealthy, the load balancer sends a TCP RST for packets received on the
+    // client connections associated with the target, unless the unhealthy target triggers the load
+    // balancer to fail open." (ELB docs, Health checks for Network Load Balancer target groups)
+    if (this.failingOpen) {
+      log(`${id} | unhealthy, but the group fails open: its ${open} connection(s) are kept and it still gets new flows`);
+      return;
+    }
     if (timings.unhealthyConnectionTermination) {
       const reset = balancer.reset(id);
       log(`${id} | unhealthy: reset ${reset} connection(s) (unhealthy connection termination is on)`);
@@ -186,33 +244,10 @@ export class TargetGroup extends EventEmitter {
     log(`${id} | unhealthy: out of the rotation; its ${open} connection(s) are kept for up to ${timings.unhealthyDrainingIntervalSeconds} s`);
     target.timers.push(
       setTimeout(() => {
-        if (target.state !== "unhealthy") return;
+        if (target.state !== "unhealthy" || this.failingOpen) return;
         const reset = balancer.reset(id);
         log(`${id} | still unhealthy after ${timings.unhealthyDrainingIntervalSeconds} s: reset ${reset} connection(s)`);
       }, clock.ms(timings.unhealthyDrainingIntervalSeconds)),
     );
   }
-}
-
-/** GET /healthz: true on a 200 within `timeoutMs`. */
-function probe(address: TargetAddress, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let done = false;
-    const settle = (ok: boolean) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      resolve(ok);
-    };
-    const request = http.get({ host: address.host, port: address.healthPort, path: "/healthz", agent: false }, (response) => {
-      response.resume();
-      settle(response.statusCode === 200);
-      request.destroy();
-    });
-    const timer = setTimeout(() => {
-      request.destroy();
-      settle(false);
-    }, timeoutMs);
-    request.on("error", () => settle(false));
-  });
 }
