@@ -83,7 +83,7 @@ it("runs a `command:` locally in the build folder, where the image's files are",
 });
 
 it("describes the key in one line for the generated reference", () => {
-  expect(AppSchema.shape.build.description).toMatch(/^A folder with a Dockerfile .*; instead of `image`$/);
+  expect(AppSchema.shape.build.description).toMatch(/^A folder with a Dockerfile .*; exactly one of image and build\.$/);
 });
 
 it("resolves the example config as shipped to examples/mqtt", () => {
