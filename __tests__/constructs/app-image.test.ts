@@ -81,8 +81,7 @@ describe("the example config, as shipped", () => {
     const exec = localExec(tf, "mqtt_Image_Build");
     expect(path.isAbsolute(exec.working_dir)).toBe(false);
     expect(path.resolve(outdir, exec.working_dir)).toBe(EXAMPLE);
-    expect(exec.command).toContain('docker build --platform "$IMAGE_PLATFORM" -f Dockerfile -t "$REPOSITORY_URL:$IMAGE_TAG" .');
-    expect(exec.command).toContain('docker push "$REPOSITORY_URL:$IMAGE_TAG"');
+    expect(exec.command).toContain('docker buildx build --platform "$IMAGE_PLATFORM" --provenance=false -f Dockerfile -t "$REPOSITORY_URL:$IMAGE_TAG" --push .');
     const tag = `src-${hashSources(EXAMPLE, APP_SOURCE_PATHS)}`;
     expect(exec.environment).toMatchObject({ IMAGE_TAG: tag, IMAGE_PLATFORM: "linux/amd64" });
     expect(resourceIn(tf, "terraform_data", "mqtt_Image_Build").triggers_replace).toEqual({

@@ -41,7 +41,7 @@ describe("tcp-addon local: a Fargate Spot interruption (SIGUSR2)", () => {
     run.child.kill("SIGUSR2");
     const notice = await run.waitForLine(/Spot interruption of (mqtt\.\d#\d+)/, 10_000, from);
     const task = /Spot interruption of (mqtt\.\d#\d+)/.exec(notice)![1];
-    const exited = run.waitForLine(new RegExp(`${task.split("#")[0].replace(".", "\\.")} \\| agent exit code=0`), 30_000, from);
+    const exited = run.waitForLine(new RegExp(`${task.replace(".", "\\.")} \\| agent exit code=0`), 30_000, from);
     let done = false;
     void exited.finally(() => (done = true));
     const failed: string[] = [];
@@ -55,13 +55,18 @@ describe("tcp-addon local: a Fargate Spot interruption (SIGUSR2)", () => {
       }
     }
     await exited;
-    await run.waitForLine(/\.\d \| ready on/, 30_000, from); // the replacement
+    await run.waitForLine(/\.\d#\d+ \| ready on/, 30_000, from); // the replacement
 
     // then no connection was refused, the task turned unhealthy (out of the rotation) before it
     // stopped, and it stopped well inside the two-minute warning (event times are AWS seconds)
     expect(failed).toEqual([]);
     expect(run.lines.filter((line) => /refused a connection/.test(line))).toEqual([]);
     expect(ok).toBeGreaterThan(5);
+    // the task's last events are written once local mode has seen its processes exit
+    const stoppedBy = Date.now() + 30_000;
+    while (!readEvents(events).some((e) => e.task === task && e.state === "stopped") && Date.now() < stoppedBy) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const states = readEvents(events).filter((e) => e.task === task);
     const at = (state: string) => states.find((e) => e.state === state)?.t as number | undefined;
     expect(states.map((e) => e.state)).toEqual(["initial", "healthy", "stopping", "unhealthy", "unused", "stopped"]);

@@ -36,7 +36,7 @@ function listenUntil(markers: string): string {
  * aws-health-checks.test.ts).
  */
 function stopAccepting(tap: LogTap, markers: string, replica: string): void {
-  const started = tap.lines.map((line) => new RegExp(`^${replica.replace(".", "\\.")} \\| agent app-start .* port=(\\d+)$`).exec(line)).find((m) => m !== null);
+  const started = tap.lines.map((line) => new RegExp(`^${replica.replace(".", "\\.")}#\\d+ \\| agent app-start .* port=(\\d+)$`).exec(line)).find((m) => m !== null);
   if (started === undefined) throw new Error(`no app-start line for ${replica}`);
   fs.writeFileSync(path.join(markers, `stop-${started[1]}`), "");
 }
@@ -100,7 +100,7 @@ describe("AppSupervisor", () => {
     const tap = new LogTap();
     const clock = new DeployClock(0.1);
     const hello = `node -e "console.log('hello from ' + process.pid); require('net').createServer((c) => c.end()).listen(process.env.PORT, '127.0.0.1')"`;
-    const short = { ...app(hello), deploy: deployTimings({ healthCheckTimeoutSeconds: 9, propagationSeconds: 10, deregistrationDelaySeconds: 20 }) };
+    const short = { ...app(hello), containers: 1, deploy: deployTimings({ healthCheckTimeoutSeconds: 9, propagationSeconds: 10, deregistrationDelaySeconds: 20 }) };
     supervisor = new AppSupervisor(short, { agentPath: AGENT_BUNDLE, log: tap.log, clock, events: new EventLog(clock), port: 0 });
     await supervisor.start();
 

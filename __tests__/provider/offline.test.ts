@@ -117,12 +117,18 @@ describe("finding terraform and the provider mirror", () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it("finds a mirror three levels down, as find / -maxdepth 3 would", () => {
-    fs.mkdirSync(path.join(dir, "opt", "plugins", "registry.terraform.io"), { recursive: true });
+    fs.mkdirSync(path.join(dir, "opt", "plugins", "registry.terraform.io", "hashicorp", "aws"), { recursive: true });
+    expect(findProviderMirror({}, dir)).toBe(path.join(dir, "opt", "plugins"));
+  });
+
+  it("passes over a registry.terraform.io folder that holds no hashicorp/aws (a scratch mirror in /tmp)", () => {
+    fs.mkdirSync(path.join(dir, "a", "registry.terraform.io"), { recursive: true });
+    fs.mkdirSync(path.join(dir, "opt", "plugins", "registry.terraform.io", "hashicorp", "aws"), { recursive: true });
     expect(findProviderMirror({}, dir)).toBe(path.join(dir, "opt", "plugins"));
   });
 
   it("does not look deeper than three levels", () => {
-    fs.mkdirSync(path.join(dir, "a", "b", "c", "registry.terraform.io"), { recursive: true });
+    fs.mkdirSync(path.join(dir, "a", "b", "c", "registry.terraform.io", "hashicorp", "aws"), { recursive: true });
     expect(findProviderMirror({}, dir)).toBeUndefined();
   });
 

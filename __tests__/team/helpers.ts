@@ -4,6 +4,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { findProviderMirror } from "../../runtime/verify/terraform";
 
 /** The real Terraform and the offline provider mirror, when this machine has both. */
 export interface TerraformHere {
@@ -17,15 +18,12 @@ export function findTerraform(): TerraformHere | undefined {
   const which = spawnSync("sh", ["-c", "command -v terraform"], { encoding: "utf8" });
   const bin = which.stdout.trim();
   if (which.status !== 0 || bin === "") return undefined;
-  const found = spawnSync("find", ["/", "-maxdepth", "3", "-type", "d", "-name", "registry.terraform.io"], {
-    encoding: "utf8",
-    timeout: 20_000,
-  });
-  const mirror = found.stdout.split("\n").find((line) => line.trim() !== "");
+  // The mirror verify itself would use: one home for how a mirror is found.
+  const mirror = findProviderMirror();
   if (mirror === undefined) return undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-tfrc-"));
   const cliConfig = path.join(dir, "terraform.rc");
-  fs.writeFileSync(cliConfig, `provider_installation {\n  filesystem_mirror {\n    path = ${JSON.stringify(path.dirname(mirror))}\n  }\n}\n`);
+  fs.writeFileSync(cliConfig, `provider_installation {\n  filesystem_mirror {\n    path = ${JSON.stringify(mirror)}\n  }\n}\n`);
   return { bin, cliConfig };
 }
 

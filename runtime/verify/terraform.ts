@@ -55,7 +55,8 @@ export function findTerraform(env: NodeJS.ProcessEnv = process.env): string | un
 /**
  * The folder of a filesystem mirror of providers (it contains `registry.terraform.io/`):
  * $TCP_ADDON_PROVIDER_MIRROR, else the first `registry.terraform.io` folder at most three
- * levels below `/` (as `find / -maxdepth 3 -type d -name registry.terraform.io` would list it).
+ * levels below `/` that holds `hashicorp/aws` (as `find / -maxdepth 3 -type d -name
+ * registry.terraform.io` would list it; an empty one, such as a test's scratch mirror, is passed over).
  * @throws ProviderMirrorError when $TCP_ADDON_PROVIDER_MIRROR holds no `registry.terraform.io` folder.
  */
 export function findProviderMirror(env: NodeJS.ProcessEnv = process.env, root = "/"): string | undefined {
@@ -74,7 +75,7 @@ export function findProviderMirror(env: NodeJS.ProcessEnv = process.env, root = 
     for (const dir of level) {
       for (const entry of readDirs(dir)) {
         const full = path.join(dir, entry);
-        if (entry === REGISTRY_HOST) return dir;
+        if (entry === REGISTRY_HOST && isDirectory(path.join(full, "hashicorp", "aws"))) return dir;
         next.push(full);
       }
     }
