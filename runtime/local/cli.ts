@@ -7,7 +7,7 @@ import { AGENT_BUNDLE as AGENT_BUNDLE_FILE } from "../agent/contract";
 import { issuesOf } from "../agent/errors";
 import { DeployClock, EventLog } from "./deploy-clock";
 import { LocalError } from "./errors";
-import { classifySighup, findLauncher, hangupCheck, type HangupCheck, releaseTerminal, sighupIgnoredAtStart, terminalAtStart, watchLauncher } from "./launcher";
+import { classifySighup, findLauncher, hangupCheck, type HangupCheck, releaseTerminal, terminalAtStart, watchLauncher } from "./launcher";
 import { localCertificate, type LocalCertificate } from "./local-certificate";
 import { LocalPlatform } from "./platform";
 import { StatusPage } from "./status-page";
@@ -329,9 +329,7 @@ function runUntilStopped(platform: LocalPlatform, statusPage: StatusPage, events
       log(`local | ${signal}: stopping every replica`);
       finish(0);
     };
-    const nohup = sighupIgnoredAtStart();
     const onRestart = () => void onSighup(platform, hangup, (reason) => {
-      if (nohup) return log(`local | SIGHUP and ${reason}: a hangup, ignored (started under nohup)`);
       log(`local | SIGHUP and ${reason}: a hangup, not a deploy; stopping every replica`);
       finish(0);
     }, log);

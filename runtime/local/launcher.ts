@@ -65,19 +65,6 @@ export function controllingTerminal(): number | undefined {
   return fields === undefined ? undefined : Number(fields[4]);
 }
 
-/**
- * Whether SIGHUP was ignored when this process started (`nohup`): read before local mode
- * installs its own handler, which replaces the inherited disposition.
- */
-export function sighupIgnoredAtStart(): boolean {
-  try {
-    const line = /^SigIgn:\s*([0-9a-f]+)$/m.exec(fs.readFileSync("/proc/self/status", "utf8"));
-    return line !== null && (BigInt(`0x${line[1]}`) & 1n) === 1n; // bit 0 is signal 1, SIGHUP
-  } catch {
-    return false;
-  }
-}
-
 /** Why a SIGHUP is a hangup, or undefined when it is a deploy request. */
 export type HangupCheck = () => string | undefined;
 
@@ -86,13 +73,12 @@ export type HangupCheck = () => string | undefined;
  * gone. Undefined when there is nothing to watch (no npm, no terminal): every SIGHUP deploys.
  */
 export function hangupCheck(launcher: Launcher | undefined, terminalAtStart: number | undefined): HangupCheck | undefined {
-  let terminal = terminalAtStart ?? 0;
+  const terminal = terminalAtStart ?? 0;
   if (launcher === undefined && terminal === 0) return undefined;
   return () => {
     if (launcher !== undefined && !launcherAlive(launcher)) return "the npm process that started local mode is gone";
-    if (terminal === 0 || controllingTerminal() === terminal) return undefined;
-    terminal = 0; // one hangup per terminal: a later SIGHUP (under nohup) is a deploy again
-    return "its terminal is gone";
+    if (terminal !== 0 && controllingTerminal() !== terminal) return "its terminal is gone";
+    return undefined;
   };
 }
 
