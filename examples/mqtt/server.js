@@ -74,6 +74,35 @@ function holdDeliveriesUntilConnack (client) {
   }
 }
 
+// aedes-persistence-redis 12.0.0 stores a QoS 1 message once, with the number of sessions that
+// still owe it, and deletes it when that number reaches 0. Its outgoingClearMessageId takes one
+// off on every PUBACK, even for a message this session had already acknowledged. A resumed
+// session gets some messages twice (from its queue and live, each under its own message id)
+// and acknowledges both: the count falls twice, the message is deleted while another session
+// still owes it, and that session never gets it. So each session clears a message once.
+function clearEachMessageOnce (persistence) {
+  const update = persistence.outgoingUpdate.bind(persistence)
+  const clear = persistence.outgoingClearMessageId.bind(persistence)
+  persistence.outgoingUpdate = async (client, packet) => {
+    await update(client, packet)
+    if (packet.brokerId !== undefined) {
+      client.sentPackets ??= new Map()
+      client.sentPackets.set(packet.messageId, `${packet.brokerId}:${packet.brokerCounter}`)
+    }
+  }
+  persistence.outgoingClearMessageId = async (client, packet) => {
+    const key = client.sentPackets?.get(packet.messageId)
+    if (key !== undefined) {
+      client.sentPackets.delete(packet.messageId)
+      client.clearedPackets ??= new Set()
+      if (client.clearedPackets.has(key)) return undefined // acknowledged twice: already taken off
+      client.clearedPackets.add(key)
+    }
+    return clear(client, packet)
+  }
+  return persistence
+}
+
 function preConnect (client, packet, callback) {
   holdDeliveriesUntilConnack(client)
   client.conn.once('close', () => client.releaseDeliveries(false))
@@ -100,7 +129,7 @@ async function createBroker () {
     if (err.message !== lastError) log(`Redis at ${where}: ${err.message} (reconnecting)`)
     lastError = err.message
   })
-  const broker = await Aedes.createBroker({ ...options, mq, persistence: persistenceRedis(redis) })
+  const broker = await Aedes.createBroker({ ...options, mq, persistence: clearEachMessageOnce(persistenceRedis(redis)) })
   started = true
   clearTimeout(timer)
   log(`sharing messages with the other replicas through Redis at ${where}`)
