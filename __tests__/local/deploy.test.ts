@@ -151,6 +151,59 @@ describe("health checks and failed deploys", () => {
   });
 });
 
+describe("the deploy circuit breaker on a release that turns healthy, then crashes", () => {
+  // ECS counts a new task that fails after it turned healthy: "When a health check fails for the
+  // task, the deployment circuit breaker increases the failure count by one" (ECS developer
+  // guide, "How the Amazon ECS deployment circuit breaker detects failures"); a stopped task is
+  // a failed one. A task that turns healthy sets the count back to 0: "When set to true, a task
+  // that reaches a healthy state resets the failure count to 0. ... The default is true." (ECS
+  // API reference, DeploymentCircuitBreaker.resetOnHealthyTask). Threshold: "a minimum threshold
+  // of 3 and a maximum threshold of 200 ... 0.5 * desired task count" (ServiceDeploymentCircuitBreaker).
+  it("counts the new tasks that exit after turning healthy, rolls back to the old tasks still draining, and says so", async () => {
+    // given: two old tasks, and a release whose tasks turn healthy and exit once told to
+    const port = await freePort();
+    const events = tempFile("events.jsonl");
+    const marker = tempFile("crashing-release");
+    // 300 AWS s of deregistration delay (30 s here): the old tasks still drain when the new ones crash.
+    const deploy = { ...PATIENT_HEALTH_CHECKS, deregistrationDelaySeconds: 300 };
+    run = new LocalRun(["--config", writeConfig({ port, containers: 2, command: `node ${ECHO_APP} --crash-if ${marker}`, deploy }), "--events", events]);
+    await run.ready(2, 30_000);
+    const oldPids = appPids(run);
+    fs.writeFileSync(marker, "");
+    const before = run.lines.length;
+    run.child.kill("SIGHUP");
+    await nthLine(run, /\| deregistered \(pid/, 2, before); // both new tasks are healthy, both old ones drain
+
+    // when: the new release's tasks crash, and so does each one started after them
+    fs.writeFileSync(marker, "crash");
+    await run.waitForLine(/mqtt \| deploy rolled back after 3 failed task\(s\); 2 task\(s\) keep serving/, 60_000, before);
+    const after = await Promise.all(Array.from({ length: 6 }, () => transfer(port)));
+    const healthyAgain = async () => {
+      while ([...statesByTask(events).entries()].filter(([task, states]) => /#[12]$/.test(task) && states.at(-1) === "healthy").length < 2) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    await within(healthyAgain(), 20_000, "both old targets to turn healthy again");
+
+    // then: two failures after turning healthy and one before, the old tasks serve again
+    const lines = readEvents(events);
+    const failures = lines.filter((e) => typeof e.failure === "string").map((e) => [e.failure, e.breaker]);
+    expect(failures).toEqual([
+      ["exited with code 3 after turning healthy", "1/3"],
+      ["exited with code 3 after turning healthy", "2/3"],
+      ["did not turn healthy (exited before it was ready)", "3/3"],
+    ]);
+    expect(lines.filter((e) => e.deploy !== undefined).map((e) => e.deploy)).toEqual([
+      { outcome: "rolled back", breaker: "3/3", failedBeforeHealthy: 1, failedAfterHealthy: 2 },
+    ]);
+    const byTask = statesByTask(events);
+    expect(byTask.get("mqtt.1#1")).toEqual(["initial", "healthy", "draining", "initial", "healthy"]);
+    expect(byTask.get("mqtt.2#2")).toEqual(["initial", "healthy", "draining", "initial", "healthy"]);
+    expect(after.map((r) => r.kind)).toEqual(after.map(() => "ok"));
+    expect(after.filter((r) => !oldPids.has(r.pid ?? -1))).toEqual([]);
+  });
+});
+
 /** The app process under an agent (its child). */
 function appPidOfAgent(agentPid: number): number | undefined {
   for (const entry of fs.readdirSync("/proc")) {

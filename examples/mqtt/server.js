@@ -48,8 +48,69 @@ function redisOptions (url) {
   }
 }
 
+// "The first packet sent from the Server to the Client MUST be a CONNACK Packet" (MQTT 3.1.1,
+// [MQTT-3.2.0-1]). aedes 1.2.0 resumes a persistent session (clean=false) by subscribing the
+// client again (lib/handlers/connect.js, restoreSubs) before it stores the will and writes the
+// CONNACK; with Redis those steps wait on the network, and a message published meanwhile is
+// written to the client first. mosquitto's clients then fail with "protocol error" and stop.
+// So each client's deliveries wait until its CONNACK is out. One held back when the connection
+// closes first is not lost: a QoS 1 message for a persistent session is stored for it
+// (aedes' enqueueOffline) until the client acknowledges it, and sent on its next connect.
+function holdDeliveriesUntilConnack (client) {
+  const held = []
+  let open = false
+  const hold = (deliver) => (packet, done) => {
+    if (open) deliver(packet, done)
+    else held.push({ deliver, packet, done })
+  }
+  client.deliver0 = hold(client.deliver0)
+  client.deliverQoS = hold(client.deliverQoS)
+  client.releaseDeliveries = (send) => {
+    open = true
+    for (const { deliver, packet, done } of held.splice(0)) {
+      if (send) deliver(packet, done)
+      else done()
+    }
+  }
+}
+
+// aedes-persistence-redis 12.0.0 stores a QoS 1 message once, with the number of sessions that
+// still owe it, and deletes it when that number reaches 0. Its outgoingClearMessageId takes one
+// off on every PUBACK, even for a message this session had already acknowledged. A resumed
+// session gets some messages twice (from its queue and live, each under its own message id)
+// and acknowledges both: the count falls twice, the message is deleted while another session
+// still owes it, and that session never gets it. So each session clears a message once.
+function clearEachMessageOnce (persistence) {
+  const update = persistence.outgoingUpdate.bind(persistence)
+  const clear = persistence.outgoingClearMessageId.bind(persistence)
+  persistence.outgoingUpdate = async (client, packet) => {
+    await update(client, packet)
+    if (packet.brokerId !== undefined) {
+      client.sentPackets ??= new Map()
+      client.sentPackets.set(packet.messageId, `${packet.brokerId}:${packet.brokerCounter}`)
+    }
+  }
+  persistence.outgoingClearMessageId = async (client, packet) => {
+    const key = client.sentPackets?.get(packet.messageId)
+    if (key !== undefined) {
+      client.sentPackets.delete(packet.messageId)
+      client.clearedPackets ??= new Set()
+      if (client.clearedPackets.has(key)) return undefined // acknowledged twice: already taken off
+      client.clearedPackets.add(key)
+    }
+    return clear(client, packet)
+  }
+  return persistence
+}
+
+function preConnect (client, packet, callback) {
+  holdDeliveriesUntilConnack(client)
+  client.conn.once('close', () => client.releaseDeliveries(false))
+  callback(null, true)
+}
+
 async function createBroker () {
-  const options = { drainTimeout: DRAIN_TIMEOUT_MS }
+  const options = { drainTimeout: DRAIN_TIMEOUT_MS, preConnect }
   if (!redisUrl) {
     log('REDIS_URL is not set: messages stay inside this replica (fine for one container; set REDIS_URL to share them across several)')
     return Aedes.createBroker(options)
@@ -68,7 +129,7 @@ async function createBroker () {
     if (err.message !== lastError) log(`Redis at ${where}: ${err.message} (reconnecting)`)
     lastError = err.message
   })
-  const broker = await Aedes.createBroker({ ...options, mq, persistence: persistenceRedis(redis) })
+  const broker = await Aedes.createBroker({ ...options, mq, persistence: clearEachMessageOnce(persistenceRedis(redis)) })
   started = true
   clearTimeout(timer)
   log(`sharing messages with the other replicas through Redis at ${where}`)
@@ -92,6 +153,7 @@ const server = createServer((socket) => {
     broker.handle(socket, { connDetails: details })
   })
 })
+broker.on('connackSent', (connack, client) => client.releaseDeliveries?.(!connack.returnCode))
 broker.on('client', (client) => {
   const d = client.connDetails
   const via = d && d.isProxy ? ' (PROXY v2)' : ''

@@ -41,6 +41,7 @@ export function parseTimeline(text: string, file = "events"): { spans: Span[]; m
     } catch {
       throw new LocalError("TCP_ADDON_LOCAL_USAGE", `${file}:${i + 1}: not a JSON line`);
     }
+    if (typeof e.deploy === "object" && typeof e.t === "number") return; // a deploy's outcome: no row
     if (typeof e.t !== "number" || typeof e.task !== "string" || typeof e.app !== "string") {
       throw new LocalError("TCP_ADDON_LOCAL_USAGE", `${file}:${i + 1}: expected {"t": number, "app", "task", "state" or "connection"}`);
     }

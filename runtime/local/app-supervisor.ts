@@ -107,6 +107,9 @@ interface Slot {
   filling: boolean;
 }
 
+/** Why the new tasks of a deploy that rolled back are stopped. */
+const ROLLED_BACK = "the deploy rolled back";
+
 /** A task that stayed up this long resets its slot's backoff. */
 const STABLE_AFTER_MS = 10_000;
 
@@ -115,9 +118,40 @@ export function backoffDelay(crashes: number, initialMs = 250, maxMs = 10_000): 
   return Math.min(maxMs, initialMs * 2 ** Math.min(crashes, 30));
 }
 
-/** ECS's deployment circuit breaker: failed tasks after which a deploy rolls back (half the desired count, 3 to 200). */
+/**
+ * ECS's deployment circuit breaker: failed tasks after which a deploy rolls back (half the
+ * desired count, 3 to 200). "The deployment circuit breaker has a minimum threshold of 3 and a
+ * maximum threshold of 200. and uses the values in the following formula to determine the
+ * deployment failure. 0.5 * desired task count" (ECS API reference,
+ * ServiceDeploymentCircuitBreaker.threshold).
+ */
 export function circuitBreakerThreshold(desiredCount: number): number {
   return Math.min(200, Math.max(3, Math.ceil(desiredCount / 2)));
+}
+
+/**
+ * One deploy's circuit breaker, counted as ECS counts (see docs/local-mode.md for the sources):
+ * a new task that fails before it turns healthy counts one; so does one that stops, or fails
+ * its health checks, after it turned healthy ("When a health check fails for the task, the
+ * deployment circuit breaker increases the failure count by one", ECS developer guide); a new
+ * task that turns healthy sets the count back to 0 (`resetOnHealthyTask`, "The default is
+ * true", ECS API reference, DeploymentCircuitBreaker; the stack does not set it). It watches
+ * until the deploy is over (the old tasks stopped).
+ */
+interface Rollout {
+  readonly threshold: number;
+  /** The count: failed new tasks since the last new task turned healthy. */
+  failures: number;
+  /** Every task this deploy started (replacements included). */
+  readonly tasks: Set<Task>;
+  /** The task each slot ran before the deploy, for a rollback while it still runs. */
+  readonly previous: Map<Slot, Task>;
+  failedBeforeHealthy: number;
+  failedAfterHealthy: number;
+  tripped: boolean;
+  /** Resolves when the count reaches the threshold. */
+  readonly trip: Promise<void>;
+  readonly fire: () => void;
 }
 
 /**
@@ -152,6 +186,8 @@ export class AppSupervisor extends EventEmitter {
   private allReady = false;
   private deploying?: Promise<DeployOutcome>;
   private deployAgain = false;
+  /** The circuit breaker of the deploy under way. */
+  private rollout?: Rollout;
 
   constructor(app: ResolvedApp, options: AppSupervisorOptions) {
     super();
@@ -304,45 +340,114 @@ export class AppSupervisor extends EventEmitter {
   private async deployOnce(): Promise<DeployOutcome> {
     const { clock } = this.options;
     const started = Date.now();
-    const threshold = circuitBreakerThreshold(this.slots.length);
+    const rollout = this.startRollout();
     this.options.log(
-      `${this.app.name} | deploy: ${this.slots.length} new task(s) at once (minimum healthy 100 %, maximum 200 %); circuit breaker after ${threshold} failed task(s)`,
+      `${this.app.name} | deploy: ${this.slots.length} new task(s) at once (minimum healthy 100 %, maximum 200 %); circuit breaker after ${rollout.threshold} failed task(s) in a row`,
     );
-    let failures = 0;
-    let rolledBack = false;
-    const fresh = new Set<Task>();
-    await Promise.all(
+    const replaced = Promise.all(
       this.slots.map(async (slot) => {
-        while (!this.stopping && !rolledBack) {
+        while (!this.stopping && !rollout.tripped) {
           const task = this.launch(slot);
-          fresh.add(task);
           const outcome = await task.outcome;
-          if (this.stopping) return;
-          if (outcome.healthy && !rolledBack) {
-            fresh.delete(task);
+          if (this.stopping || rollout.tripped) return;
+          if (outcome.healthy) {
             this.promote(slot, task);
             return;
           }
-          if (rolledBack || outcome.healthy) return; // rolled back meanwhile: stopped below
-          failures += 1;
-          this.options.log(`${task.id} | did not turn healthy (${outcome.why}); circuit breaker ${failures}/${threshold}`);
-          if (failures >= threshold) rolledBack = true;
+          this.countFailure(rollout, task, `did not turn healthy (${outcome.why})`, false);
         }
       }),
     );
+    // The old tasks drain and stop; a new task that fails meanwhile still counts.
+    await Promise.race([replaced.then(() => Promise.all([...this.retiring])), rollout.trip]);
+    this.rollout = undefined;
     if (this.stopping) return "stopped";
-    if (rolledBack) {
-      for (const task of fresh) void this.abandon(task, "the deploy rolled back");
-      const serving = this.slots.filter((s) => s.current !== undefined).length;
-      this.options.log(`${this.app.name} | deploy rolled back after ${failures} failed task(s); ${serving} task(s) keep serving`);
+    if (rollout.tripped) {
+      this.rollBack(rollout);
+      await Promise.all([...this.retiring]);
+      return this.stopping ? "stopped" : "rolled back";
     }
-    await Promise.all([...this.retiring]);
-    if (this.stopping) return "stopped";
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    if (!rolledBack) {
-      this.options.log(`${this.app.name} | deploy done in ${seconds} s (${((Date.now() - started) / 1000 / clock.scale).toFixed(0)} AWS seconds)`);
+    const after = rollout.failedAfterHealthy === 0 ? "" : `; ${this.afterHealthyNote(rollout)}`;
+    this.options.log(`${this.app.name} | deploy done in ${seconds} s (${((Date.now() - started) / 1000 / clock.scale).toFixed(0)} AWS seconds)${after}`);
+    this.report(rollout, "done");
+    return "done";
+  }
+
+  private startRollout(): Rollout {
+    let fire!: () => void;
+    const trip = new Promise<void>((resolve) => (fire = resolve));
+    const rollout: Rollout = {
+      threshold: circuitBreakerThreshold(this.slots.length),
+      failures: 0,
+      tasks: new Set(),
+      previous: new Map(this.slots.flatMap((slot) => (slot.current === undefined ? [] : [[slot, slot.current] as const]))),
+      failedBeforeHealthy: 0,
+      failedAfterHealthy: 0,
+      tripped: false,
+      trip,
+      fire,
+    };
+    this.rollout = rollout;
+    return rollout;
+  }
+
+  /** A new task failed: one more on the breaker; at the threshold the deploy rolls back. */
+  private countFailure(rollout: Rollout, task: Task, what: string, afterHealthy: boolean): void {
+    if (rollout.tripped || !rollout.tasks.has(task)) return;
+    rollout.failures += 1;
+    if (afterHealthy) rollout.failedAfterHealthy += 1;
+    else rollout.failedBeforeHealthy += 1;
+    const breaker = `${rollout.failures}/${rollout.threshold}`;
+    this.options.log(`${task.id} | ${what}; circuit breaker ${breaker}`);
+    this.options.events.failure(this.app.name, task.id, what, breaker);
+    if (rollout.failures < rollout.threshold) return;
+    rollout.tripped = true;
+    rollout.fire();
+  }
+
+  /**
+   * ECS rolls back to the last deployment that completed. Local mode has no older release to
+   * start (the files are the new ones): the old tasks that still run serve again (a draining
+   * target is registered again), and the new ones stop.
+   */
+  private rollBack(rollout: Rollout): void {
+    for (const task of rollout.tasks) void this.abandon(task, ROLLED_BACK);
+    const gone: string[] = [];
+    for (const slot of this.slots) {
+      const old = rollout.previous.get(slot);
+      if (old !== undefined && slot.current === old) continue; // never replaced
+      if (old !== undefined && old.stopped === undefined && this.tasks.has(old.id) && this.targets.reinstate(old.id)) {
+        old.leaving = false;
+        slot.current = old;
+        this.options.log(`${old.id} | registered again: the deploy rolled back`);
+        continue;
+      }
+      slot.current = undefined;
+      gone.push(`${this.app.name}.${slot.index}`);
+      void this.fill(slot);
     }
-    return rolledBack ? "rolled back" : "done";
+    const serving = this.slots.filter((s) => s.current !== undefined).length;
+    const kinds = `${rollout.failedAfterHealthy} stopped or turned unhealthy after turning healthy, ${rollout.failedBeforeHealthy} before`;
+    const restarted = gone.length === 0 ? "" : `; ${gone.join(", ")} had no old task left and start(s) again from the current files`;
+    this.options.log(`${this.app.name} | deploy rolled back after ${rollout.failures} failed task(s); ${serving} task(s) keep serving (${kinds})${restarted}`);
+    this.report(rollout, "rolled back");
+  }
+
+  private afterHealthyNote(rollout: Rollout): string {
+    return (
+      `${rollout.failedAfterHealthy} new task(s) stopped or turned unhealthy after turning healthy; the circuit breaker counted each and went back to 0 ` +
+      `whenever a new task turned healthy (ECS's resetOnHealthyTask default), ending at ${rollout.failures}/${rollout.threshold}`
+    );
+  }
+
+  private report(rollout: Rollout, outcome: "done" | "rolled back"): void {
+    this.options.events.deploy(this.app.name, {
+      outcome,
+      breaker: `${rollout.failures}/${rollout.threshold}`,
+      failedBeforeHealthy: rollout.failedBeforeHealthy,
+      failedAfterHealthy: rollout.failedAfterHealthy,
+    });
   }
 
   private createTask(slot: Slot): Task {
@@ -378,6 +483,7 @@ export class AppSupervisor extends EventEmitter {
   /** Starts a task: it registers when its agent is up; the grace period starts now. */
   private launch(slot: Slot): Task {
     const task = this.createTask(slot);
+    this.rollout?.tasks.add(task);
     task.graceTimer = setTimeout(() => {
       task.graceOver = true;
       if (task.leaving) return;
@@ -410,6 +516,7 @@ export class AppSupervisor extends EventEmitter {
     slot.filling = true;
     try {
       while (!this.stopping) {
+        if (slot.current !== undefined && this.targets.stateOf(slot.current.id) !== "unhealthy") return; // registered again by a rollback
         const task = this.launch(slot);
         const outcome = await task.outcome;
         if (this.stopping) return;
@@ -418,6 +525,12 @@ export class AppSupervisor extends EventEmitter {
           this.promote(slot, task);
           this.checkAllReady();
           return;
+        }
+        if (outcome.why === ROLLED_BACK) return; // the slot's old task serves again, or rollBack fills it
+        const rollout = this.rollout;
+        if (rollout !== undefined) {
+          this.countFailure(rollout, task, `did not turn healthy (${outcome.why})`, false);
+          if (rollout.tripped) return;
         }
         slot.startFailures += 1;
         const limit = this.options.crashLoopLimit ?? 3;
@@ -468,7 +581,7 @@ export class AppSupervisor extends EventEmitter {
     );
     const done = this.targets
       .deregister(task.id)
-      .then(() => this.stopTask(task))
+      .then(() => (task.leaving ? this.stopTask(task) : undefined)) // not leaving: registered again by a rollback
       .finally(() => this.retiring.delete(done));
     this.retiring.add(done);
   }
@@ -500,6 +613,7 @@ export class AppSupervisor extends EventEmitter {
         task.everHealthy = true;
         const { listen, health } = task.replica.ports;
         this.options.log(`${task.id} | ready on 127.0.0.1:${listen} (pid ${task.replica.pid}, health port ${health})`);
+        if (this.rollout?.tasks.has(task)) this.rollout.failures = 0; // resetOnHealthyTask
       }
       task.settle({ healthy: true });
       return;
@@ -510,6 +624,7 @@ export class AppSupervisor extends EventEmitter {
       return;
     }
     const slot = task.slot;
+    if (this.rollout !== undefined && slot.current === task) this.countFailure(this.rollout, task, "unhealthy after turning healthy", true);
     if (slot.current === task && this.deploying === undefined && !slot.filling) {
       this.options.log(`${task.id} | unhealthy after its grace period: ECS starts a replacement, then retires it`);
       void this.fill(slot);
@@ -533,6 +648,7 @@ export class AppSupervisor extends EventEmitter {
     const delay = backoffDelay(slot.crashes, this.options.backoffInitialMs, this.options.backoffMaxMs);
     slot.crashes += 1;
     this.options.log(`${task.id} | exited ${how}: out of the rotation, restarting in ${(delay / 1000).toFixed(2)} s`);
+    if (this.rollout !== undefined) this.countFailure(this.rollout, task, `exited ${how} after turning healthy`, true);
     slot.restartTimer = setTimeout(() => void this.fill(slot), delay);
   }
 }

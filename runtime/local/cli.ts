@@ -7,6 +7,7 @@ import { AGENT_BUNDLE as AGENT_BUNDLE_FILE } from "../agent/contract";
 import { issuesOf } from "../agent/errors";
 import { DeployClock, EventLog } from "./deploy-clock";
 import { LocalError } from "./errors";
+import { classifySighup, findLauncher, hangupCheck, type HangupCheck, releaseTerminal, terminalAtStart, watchLauncher } from "./launcher";
 import { localCertificate, type LocalCertificate } from "./local-certificate";
 import { LocalPlatform } from "./platform";
 import { StatusPage } from "./status-page";
@@ -34,10 +35,12 @@ Prints one line per app with its TCP_URL once its tasks are healthy.
                       at start; each task's state, connections and packets/s against the plan)
   -h, --help          this text
 
-Signals: SIGHUP deploys every app (ECS rolling deployment, minimum 100 %, maximum 200 %);
+Signals: SIGHUP deploys every app (ECS rolling deployment, minimum 100 %, maximum 200 %),
+unless npm or the terminal goes within a second of it (a hangup: then it stops);
 SIGUSR2 interrupts one task as Fargate Spot does (SIGTERM now, a replacement starts; the first
 app with Spot capacity, else the first app); SIGINT (Ctrl-C) and SIGTERM stop everything and
-exit 0 (twice: kill at once).`;
+exit 0 (twice: kill at once). Local mode also stops when the npm process that started it goes,
+whatever the signal.`;
 
 /** Real seconds per AWS second unless --time-scale says otherwise. */
 export const DEFAULT_TIME_SCALE = 0.1;
@@ -172,41 +175,14 @@ export async function ensureAgentBundle(log: (line: string) => void, file: strin
 }
 
 /**
- * npm and npx start a command through `sh -c`, and that shell neither passes SIGTERM on nor
- * outlives its child. When local mode was started that way (by `npx tcp-addon local`), a
- * signal to npm kills the shell only: local mode notices its parent is gone and stops as on
- * SIGTERM. (`npm run local` execs, so npm's signals reach local mode itself.) Linux only.
+ * A SIGHUP: a deploy, unless npm or the terminal goes within the hangup window (a closed
+ * terminal or a SIGHUP to the whole group reaches npm too): then `onHangup`.
  */
-export function watchNpmShell(onGone: () => void): NodeJS.Timeout | undefined {
-  const parent = process.ppid;
-  const shell = cmdline(parent);
-  if (!/^(\S*\/)?(sh|dash|bash) -c /.test(shell)) return undefined;
-  if (!/\bnp[mx]\b/.test(cmdline(parentOf(parent)))) return undefined;
-  const timer = setInterval(() => {
-    if (process.ppid === parent) return;
-    clearInterval(timer);
-    onGone();
-  }, 200);
-  timer.unref();
-  return timer;
-}
-
-function cmdline(pid: number | undefined): string {
-  if (pid === undefined) return "";
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
-  } catch {
-    return "";
-  }
-}
-
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-  } catch {
-    return undefined;
-  }
+async function onSighup(platform: LocalPlatform, hangup: HangupCheck | undefined, onHangup: (reason: string) => void, log: (line: string) => void): Promise<void> {
+  const reason = hangup === undefined ? undefined : await classifySighup(hangup);
+  if (reason !== undefined) return onHangup(reason);
+  log("local | SIGHUP: deploying every app");
+  await platform.deploy();
 }
 
 function timeOfDay(): string {
@@ -345,7 +321,8 @@ function spotInterruption(platform: LocalPlatform): string {
 
 /**
  * Starts the platform and serves until SIGINT or SIGTERM (a second one kills at once), the npm
- * shell that started it goes away, its output is closed, or an app cannot run. SIGHUP deploys.
+ * process that started it goes away (whatever the signal), its output is closed, or an app
+ * cannot run. SIGHUP deploys, unless it is a hangup (see launcher.ts): then it stops.
  */
 function runUntilStopped(platform: LocalPlatform, statusPage: StatusPage, events: EventLog, output: Output): Promise<number> {
   const log = output.log;
@@ -365,6 +342,7 @@ function runUntilStopped(platform: LocalPlatform, statusPage: StatusPage, events
         process.stdout.off("error", onOutputGone);
         process.stderr.off("error", onOutputGone);
         if (error !== undefined && !output.gone) process.stderr.write(`tcp-addon local: ${error.message}\n`);
+        releaseTerminal(terminal);
         resolve(code);
       });
     };
@@ -377,16 +355,19 @@ function runUntilStopped(platform: LocalPlatform, statusPage: StatusPage, events
       log(`local | ${signal}: stopping every replica`);
       finish(0);
     };
-    const onRestart = () => {
-      log("local | SIGHUP: deploying every app");
-      void platform.deploy();
-    };
+    const onRestart = () => void onSighup(platform, hangup, (reason) => {
+      log(`local | SIGHUP and ${reason}: a hangup, not a deploy; stopping every replica`);
+      finish(0);
+    }, log);
     process.on("SIGINT", onStop);
     process.on("SIGTERM", onStop);
     process.on("SIGHUP", onRestart);
     const onSpotInterruption = () => log(`local | SIGUSR2: ${spotInterruption(platform)}`);
     process.on("SIGUSR2", onSpotInterruption);
-    const launcher = watchNpmShell(() => {
+    const started = findLauncher();
+    const terminal = terminalAtStart();
+    const hangup = hangupCheck(started, terminal.device);
+    const launcher = started && watchLauncher(started, () => {
       log("local | the npm process that started local mode is gone: stopping every replica");
       finish(0);
     });

@@ -42,7 +42,20 @@ export type ConnectionMark = "refused" | "dropped";
 /** One line of `--events`. */
 export type DeployEvent =
   | { readonly t: number; readonly app: string; readonly task: string; readonly state: DeployState }
-  | { readonly t: number; readonly app: string; readonly task: string; readonly connection: ConnectionMark; readonly count: number };
+  | { readonly t: number; readonly app: string; readonly task: string; readonly connection: ConnectionMark; readonly count: number }
+  | { readonly t: number; readonly app: string; readonly task: string; readonly failure: string; readonly breaker: string }
+  | { readonly t: number; readonly app: string; readonly deploy: DeployReport };
+
+/** How a deploy ended, for `--events`: the circuit breaker's count and what the new tasks did. */
+export interface DeployReport {
+  readonly outcome: "done" | "rolled back";
+  /** The breaker's count at the end, and its threshold: "3/3". */
+  readonly breaker: string;
+  /** New tasks that failed before they turned healthy. */
+  readonly failedBeforeHealthy: number;
+  /** New tasks that stopped, or turned unhealthy, after they had turned healthy. */
+  readonly failedAfterHealthy: number;
+}
 
 /** Where target and task state changes go: `--events FILE` (one JSON object a line), or nowhere. */
 export class EventLog {
@@ -58,6 +71,16 @@ export class EventLog {
 
   connections(app: string, task: string, connection: ConnectionMark, count: number): void {
     if (count > 0) this.write({ t: this.clock.t(), app, task, connection, count });
+  }
+
+  /** A new task of a deploy counted by the circuit breaker: why, and the count after it ("2/3"). */
+  failure(app: string, task: string, failure: string, breaker: string): void {
+    this.write({ t: this.clock.t(), app, task, failure, breaker });
+  }
+
+  /** How a deploy ended. */
+  deploy(app: string, deploy: DeployReport): void {
+    this.write({ t: this.clock.t(), app, deploy });
   }
 
   close(): void {

@@ -122,6 +122,25 @@ export class TargetGroup extends EventEmitter {
     });
   }
 
+  /**
+   * A draining target registered again (a deploy rolled back while its old task still runs):
+   * `initial`, checked again from now; the promise `deregister()` returned resolves at once.
+   * False when the target is not draining.
+   */
+  reinstate(id: string): boolean {
+    const target = this.targets.get(id);
+    if (target === undefined || target.state !== "draining") return false;
+    for (const timer of target.timers.splice(0)) clearTimeout(timer);
+    const unused = target.unused;
+    target.unused = undefined;
+    target.passes = 0;
+    target.fails = 0;
+    this.setState(target, "initial");
+    this.scheduleCheck(target, 0);
+    unused?.();
+    return true;
+  }
+
   /** A target whose task is gone (crashed, or a failed new task): `unused` now, flows reset. */
   remove(id: string): void {
     const target = this.targets.get(id);
