@@ -1,6 +1,7 @@
 import { closest, distance } from "fastest-levenshtein";
 import type { z } from "zod";
 import { isRecord, oneLine } from "../runtime/agent/errors";
+import { tooBigProblem, tooSmallProblem } from "./app-rules";
 import {
   AddonConfigSchema,
   AgentSchema,
@@ -80,12 +81,12 @@ export function zodIssue(issue: z.core.$ZodIssue, raw: unknown): Issue[] {
         return [{ path: at, message: `must list at least ${issue.minimum === 1 ? "one item" : `${issue.minimum} items`}` }];
       }
       if (issue.origin === "string") return [{ path: at, message: "must not be empty" }];
-      return [{ path: at, message: `must be at least ${issue.minimum}, got ${describe(got)}` }];
+      return [{ path: at, message: tooSmallProblem(issue.minimum, describe(got)) }];
     }
     case "too_big": {
       if (issue.origin === "array") return [{ path: at, message: `must list at most ${issue.maximum} item(s)` }];
       if (issue.origin === "string") return [{ path: at, message: `must be at most ${issue.maximum} characters` }];
-      return [{ path: at, message: `must be at most ${issue.maximum}, got ${describe(got)}` }];
+      return [{ path: at, message: tooBigProblem(issue.maximum, describe(got)) }];
     }
     case "invalid_union": {
       // A value that may take two shapes (containers: a number or { min, max }): report the

@@ -21,6 +21,7 @@ import {
   AppSchema,
   spotPercent,
   DEFAULT_RULES_PER_SECURITY_GROUP,
+  networkingOf,
   type Plan,
   type ResolvedApp,
   type ResolvedConfig,
@@ -153,13 +154,7 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
       allowedCidrs: spec.allowedCidrs,
       loadBalancer: place.loadBalancer,
       deploy,
-      networking: {
-        clientIp: spec.clientIp,
-        ...(spec.tls === undefined ? {} : { tls: spec.tls }),
-        ...(spec.domain === undefined ? {} : { domain: spec.domain }),
-        maxConnections: spec.maxConnections ?? plan.maxConnections ?? 0,
-        ...(spec.maxConnectionsPerIp === undefined ? {} : { maxConnectionsPerIp: spec.maxConnectionsPerIp }),
-      },
+      networking: networkingOf(spec, plan),
       waitForSteadyState: spec.waitForSteadyState,
       // Omitted when on-demand and x86_64, so the apps of existing configs resolve as they did.
       ...(spec.capacity === "on-demand" ? {} : { capacity: appCapacity(spec.capacity) }),

@@ -150,9 +150,9 @@ describe("TcpApp with build", () => {
   it("refuses both image and build, and neither", () => {
     const { stack, platform } = platformOf();
     expect(() => new TcpApp(stack, "both", { platform, image: "x:1", build: EXAMPLE, command: "node s.js", port: 1 })).toThrow(
-      /^both: set exactly one of image \(a prebuilt image\) and build \(a folder with a Dockerfile\)$/,
+      /^both\.build: set either `image:` or `build:`, not both; remove one$/,
     );
-    expect(() => new TcpApp(stack, "neither", { platform, command: "node s.js", port: 2 })).toThrow(/^neither: set exactly one of image/);
+    expect(() => new TcpApp(stack, "neither", { platform, command: "node s.js", port: 2 })).toThrow(/^neither\.image: no image; set `image:`/);
   });
 
   it("refuses a folder without a Dockerfile with the code TCP_ADDON_INVALID_PROPS and one line", () => {
