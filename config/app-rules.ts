@@ -1,4 +1,4 @@
-import { MAX_CONNECTIONS } from "../runtime/agent/contract";
+import { MAX_CONNECTIONS } from "../ground";
 import { fargatePairProblem } from "./fargate";
 import { looksLikeSecretName, secretValueKind } from "./secrets";
 

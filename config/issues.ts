@@ -1,6 +1,6 @@
 import { closest, distance } from "fastest-levenshtein";
 import type { z } from "zod";
-import { isRecord, oneLine } from "../runtime/agent/errors";
+import { isRecord, oneLine } from "../ground";
 import { tooBigProblem, tooSmallProblem } from "./app-rules";
 import {
   AddonConfigSchema,

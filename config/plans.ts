@@ -1,4 +1,4 @@
-import { PACKET_BYTES } from "../runtime/agent/contract";
+import { PACKET_BYTES } from "../ground";
 import { FARGATE_CPU_VALUES, FARGATE_MEMORY_BY_CPU } from "./fargate";
 import type { Plan } from "./schema";
 

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isRecord } from "../runtime/agent/errors";
+import { isRecord } from "../ground";
 import { appBuildProblem } from "./build";
 import { DEFAULT_DEPLOY_TIMINGS, deployTimings, DeployTimingsError, type DeployOverrides, type DeployTimings } from "./deploy-timings";
 import { ConfigError, ProcfileError } from "./errors";

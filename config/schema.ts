@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CLIENT_IP_MODES, MAX_BURST, MAX_CONNECTIONS, MAX_PPS, type ClientIpMode } from "../runtime/agent/contract";
+import { CLIENT_IP_MODES, MAX_BURST, MAX_CONNECTIONS, MAX_PPS, type ClientIpMode } from "../ground";
 import type { DeployTimings } from "./deploy-timings";
 import { APP_RANGES, appIssues, secretInEnv, type AppField, type IntRange, tlsCertificateIssues } from "./app-rules";
 import { BUILT_IN_PLANS, DEFAULT_PLAN } from "./plans";

@@ -31,7 +31,7 @@ import {
   type ResolvedApp,
   type TlsSpec,
 } from "../config/schema";
-import { AGENT_HEALTH_PORT, AGENT_PORT, CLIENT_IP_MODES, type ClientIpMode } from "../runtime/agent/contract";
+import { AGENT_HEALTH_PORT, AGENT_PORT, CLIENT_IP_MODES, type ClientIpMode } from "../ground";
 import { TcpAppImage } from "./app-image";
 import { AGENT_CONTAINER, containerDefinitions } from "./container-definitions";
 import { TcpAppAlarms } from "./alarms";
@@ -48,7 +48,7 @@ export const TLS_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 import { TcpAppScaling } from "./scaling";
 
 export { AGENT_CONTAINER, AGENT_UID, APP_CONTAINER } from "./container-definitions";
-export { AGENT_HEALTH_PORT, AGENT_PORT, APP_PORT } from "../runtime/agent/contract";
+export { AGENT_HEALTH_PORT, AGENT_PORT, APP_PORT } from "../ground";
 
 /** Props of {@link TcpApp}: one app on a {@link TcpPlatform}. Every prop but `platform`, `image` and `command` has a default. */
 export interface TcpAppProps {
