@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CLIENT_IP_MODES, MAX_BURST, MAX_CONNECTIONS, MAX_PPS, type ClientIpMode } from "../ground";
+import { CLIENT_IP_MODES, isRecord, MAX_BURST, MAX_CONNECTIONS, MAX_PPS, type ClientIpMode } from "../ground";
 import type { DeployTimings } from "./deploy-timings";
 import { APP_RANGES, appIssues, secretInEnv, type AppField, type IntRange, tlsCertificateIssues } from "./app-rules";
 import { BUILT_IN_PLANS, DEFAULT_PLAN } from "./plans";
@@ -37,10 +37,6 @@ const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:(ssm|secretsmanager):[a-z0-9-]+:\d{12}:(parameter\/|secret:).+$/;
 const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(3[0-2]|[12]?\d)$/;
 const IPV6_CIDR = /^[0-9a-fA-F:]+:[0-9a-fA-F:]*\/(12[0-8]|1[01]\d|[1-9]?\d)$/;
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 export { certificateCovers, RESERVED_ENV } from "./app-rules";
 
@@ -106,7 +102,7 @@ export const NetworkSchema = z
         }
       }
     },
-    { when: (payload) => isObject(payload.value) },
+    { when: (payload) => isRecord(payload.value) },
   );
 
 /** An existing VPC the stack adopts: the NLB in its public subnets, the tasks in its private ones. */
@@ -193,7 +189,7 @@ export const StateSchema = z
         });
       }
     },
-    { when: (payload) => isObject(payload.value) },
+    { when: (payload) => isRecord(payload.value) },
   );
 
 const seconds = z.number().int().min(0);
@@ -238,7 +234,7 @@ export const TlsSchema = z
     (tls, ctx) => {
       for (const issue of tlsCertificateIssues(tls)) ctx.addIssue({ code: "custom", path: [...issue.path], message: issue.message });
     },
-    { when: (payload) => isObject(payload.value) },
+    { when: (payload) => isRecord(payload.value) },
   );
 /** TLS at the NLB, as written under an app's `tls:`. */
 export type TlsSpec = z.infer<typeof TlsSchema>;
@@ -412,7 +408,7 @@ export const AppSchema = z.strictObject({
       ctx.addIssue({ code: "custom", path: [...issue.path], message: issue.message });
     }
   },
-  { when: (payload) => isObject(payload.value) },
+  { when: (payload) => isRecord(payload.value) },
 );
 /** An app as written under `apps:`, after the schema's defaults. */
 export type AppSpec = z.infer<typeof AppSchema>;
@@ -462,7 +458,7 @@ export const AddonConfigSchema = z.strictObject({
           }
         }
       },
-      { when: (payload) => isObject(payload.value) },
+      { when: (payload) => isRecord(payload.value) },
     )
     .default({})
     .describe("Plans of your own, by name, beside the built-in ones (tcp-1k, tcp-5k, tcp-20k, tcp-100k), which cannot be redefined."),
