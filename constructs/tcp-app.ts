@@ -616,7 +616,7 @@ export class TcpApp extends Construct {
 /** The props with their defaults (scaling starts at its min) (APP_DEFAULTS, DEFAULT_DEPLOY_TIMINGS), validated. */
 function settings(id: string, props: TcpAppProps): AppSettings {
   const plan = props.plan ?? BUILT_IN_PLANS[APP_DEFAULTS.plan];
-  const app: AppSettings = {
+  const app: Omit<AppSettings, "deploy"> = {
     name: props.name ?? id,
     image: props.image,
     build: props.build,
@@ -637,10 +637,9 @@ function settings(id: string, props: TcpAppProps): AppSettings {
     capacity: props.capacity,
     architecture: props.architecture,
     networking: networkingOf(props, plan),
-    deploy: timingsOf(props.name ?? id, props.deploy),
   };
   validate(app, props.maxConnections);
-  return app;
+  return { ...app, deploy: timingsOf(app.name, props.deploy) };
 }
 
 /** A resolved app (config/resolve.ts) as the construct's settings, checked by the same rules. */
@@ -662,12 +661,12 @@ function resolvedSettings(app: ResolvedApp, agentMetrics: boolean): AppSettings 
  * The app rules of config/app-rules.ts on the settings, and the ranges the config schema checks
  * by type: the first problem is thrown as `<app>.<field>: problem; fix`, the words YAML uses.
  */
-function validate(app: AppSettings, ownMaxConnections: number | undefined): void {
+function validate(app: Omit<AppSettings, "deploy">, ownMaxConnections: number | undefined): void {
   const problem = firstProblem(app, ownMaxConnections);
   if (problem !== undefined) throw new ConstructError("TCP_ADDON_INVALID_PROPS", problem);
 }
 
-function firstProblem(app: AppSettings, ownMaxConnections: number | undefined): string | undefined {
+function firstProblem(app: Omit<AppSettings, "deploy">, ownMaxConnections: number | undefined): string | undefined {
   const { name, networking: n } = app;
   if (!APP_NAME.test(name)) return `app name "${name}": expected 1-31 lowercase letters, digits or hyphens, starting with a letter`;
   const checks: [string, string | undefined][] = [
@@ -689,7 +688,7 @@ function firstProblem(app: AppSettings, ownMaxConnections: number | undefined): 
 }
 
 /** The scaling range: whole numbers, 1 <= min <= max, and `containers` inside it. */
-function scalingProblems(app: AppSettings): [string, string | undefined][] {
+function scalingProblems(app: Pick<AppSettings, "scaling" | "containers">): [string, string | undefined][] {
   const range = app.scaling;
   if (range === undefined) return [];
   if (!Number.isInteger(range.min) || !Number.isInteger(range.max) || range.min < 1 || range.max < range.min) {
