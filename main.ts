@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { configPath, loadConfig } from "./config/load";
 import { LOCAL_STATE_NOTICE, stackName } from "./config/state";
-import { issuesOf } from "./runtime/agent/errors";
+import { issuesOf } from "./ground";
 import type * as SynthModule from "./constructs/synth";
 import type * as StackModule from "./constructs/tcp-addon-stack";
 

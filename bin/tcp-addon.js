@@ -8,8 +8,8 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const root = path.resolve(__dirname, "..");
-const compiled = path.join(root, "lib", "runtime", "cli", "main.js");
-const SOURCE_DIRS = ["config", "constructs", "runtime"];
+const compiled = path.join(root, "lib", "cli", "main.js");
+const SOURCE_DIRS = ["config", "constructs", "runtime", "cli", "ground"];
 
 function mtime(file) {
   try {
@@ -51,7 +51,7 @@ if (compiledIsCurrent()) {
   cli = require(compiled);
 } else {
   require("tsx/cjs");
-  cli = require("../runtime/cli/main.ts");
+  cli = require("../cli/main.ts");
 }
 
 cli.main(process.argv.slice(2)).then(

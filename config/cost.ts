@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { z } from "zod";
-import { AGENT_METRICS } from "../runtime/agent/contract";
-import { TcpAddonError } from "../runtime/agent/errors";
+import { AGENT_METRICS } from "../ground";
+import { TcpAddonError } from "../ground";
 import { PACKAGE_ROOT } from "./package-root";
 import { bytesPerSecond, type TaskSize } from "./plans";
 import { ALARMS_ON, type AppCapacity, type Architecture, type ResolvedApp, type ResolvedConfig } from "./schema";

@@ -1,4 +1,4 @@
-import { TcpAddonError } from "../runtime/agent/errors";
+import { TcpAddonError } from "../ground";
 
 /**
  * Every timing of a deploy that the declaration writes and local mode runs, in one place.

@@ -1,6 +1,6 @@
-import { TcpAddonError } from "../runtime/agent/errors";
+import { TcpAddonError } from "../ground";
 
-export { oneLine, TcpAddonError } from "../runtime/agent/errors";
+export { oneLine, TcpAddonError } from "../ground";
 
 /** The codes a {@link ConfigError} carries. */
 export type ConfigErrorCode =

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
-import { isRecord, messageOf } from "../runtime/agent/errors";
+import { isRecord, messageOf } from "../ground";
 import { ConfigError } from "./errors";
 import type { Locate } from "./issues";
 

@@ -9,4 +9,4 @@ export * from "./fargate";
 export * from "./secrets";
 export * from "./deploy-timings";
 export * from "./state";
-export { CLIENT_IP_MODES, type ClientIpMode } from "../runtime/agent/contract";
+export { CLIENT_IP_MODES, type ClientIpMode } from "../ground";

@@ -1,6 +1,7 @@
 import { closest, distance } from "fastest-levenshtein";
 import type { z } from "zod";
-import { isRecord, oneLine } from "../runtime/agent/errors";
+import { isRecord, oneLine } from "../ground";
+import { tooBigProblem, tooSmallProblem } from "./app-rules";
 import {
   AddonConfigSchema,
   AgentSchema,
@@ -80,12 +81,12 @@ export function zodIssue(issue: z.core.$ZodIssue, raw: unknown): Issue[] {
         return [{ path: at, message: `must list at least ${issue.minimum === 1 ? "one item" : `${issue.minimum} items`}` }];
       }
       if (issue.origin === "string") return [{ path: at, message: "must not be empty" }];
-      return [{ path: at, message: `must be at least ${issue.minimum}, got ${describe(got)}` }];
+      return [{ path: at, message: tooSmallProblem(issue.minimum, describe(got)) }];
     }
     case "too_big": {
       if (issue.origin === "array") return [{ path: at, message: `must list at most ${issue.maximum} item(s)` }];
       if (issue.origin === "string") return [{ path: at, message: `must be at most ${issue.maximum} characters` }];
-      return [{ path: at, message: `must be at most ${issue.maximum}, got ${describe(got)}` }];
+      return [{ path: at, message: tooBigProblem(issue.maximum, describe(got)) }];
     }
     case "invalid_union": {
       // A value that may take two shapes (containers: a number or { min, max }): report the
@@ -116,34 +117,28 @@ export function meantKey(typed: string, known: readonly string[]): string | unde
   return known.find((k) => k.toLowerCase().includes(lower) || (k.length >= 5 && lower.includes(k.toLowerCase())));
 }
 
+/**
+ * The strict objects of the schema, by where they sit in the file: a path pattern (`*` is any
+ * name) and the object's shape, whose keys a typo is compared against.
+ */
+const KNOWN_KEYS: readonly { readonly at: readonly string[]; readonly shape: object }[] = [
+  { at: [], shape: AddonConfigSchema.shape },
+  { at: ["network"], shape: NetworkSchema.shape },
+  { at: ["agent"], shape: AgentSchema.shape },
+  { at: ["state"], shape: StateSchema.shape },
+  { at: ["state", "s3"], shape: S3StateSchema.shape },
+  { at: ["state", "local"], shape: LocalStateSchema.shape },
+  { at: ["plans", "*"], shape: PlanSchema.shape },
+  { at: ["apps", "*"], shape: AppSchema.shape },
+  { at: ["apps", "*", "deploy"], shape: DeploySchema.shape },
+  { at: ["apps", "*", "alarms"], shape: AlarmSwitchesSchema.shape },
+  { at: ["apps", "*", "containers"], shape: { min: 0, max: 0 } },
+  { at: ["alarms"], shape: ProjectAlarmsSchema.shape },
+];
+
 function knownKeysAt(at: readonly PathSegment[]): string[] | undefined {
-  const shape =
-    at.length === 0
-      ? AddonConfigSchema.shape
-      : at.length === 1 && at[0] === "network"
-        ? NetworkSchema.shape
-        : at.length === 1 && at[0] === "agent"
-          ? AgentSchema.shape
-          : at.length === 1 && at[0] === "state"
-            ? StateSchema.shape
-            : at.length === 2 && at[0] === "state" && at[1] === "s3"
-              ? S3StateSchema.shape
-              : at.length === 2 && at[0] === "state" && at[1] === "local"
-                ? LocalStateSchema.shape
-          : at.length === 2 && at[0] === "plans"
-            ? PlanSchema.shape
-            : at.length === 2 && at[0] === "apps"
-              ? AppSchema.shape
-              : at.length === 3 && at[0] === "apps" && at[2] === "deploy"
-                ? DeploySchema.shape
-                : at.length === 3 && at[0] === "apps" && at[2] === "alarms"
-                  ? AlarmSwitchesSchema.shape
-                  : at.length === 3 && at[0] === "apps" && at[2] === "containers"
-                    ? { min: 0, max: 0 }
-                    : at.length === 1 && at[0] === "alarms"
-                      ? ProjectAlarmsSchema.shape
-                      : undefined;
-  return shape === undefined ? undefined : Object.keys(shape);
+  const entry = KNOWN_KEYS.find((k) => k.at.length === at.length && k.at.every((segment, i) => segment === "*" || segment === at[i]));
+  return entry === undefined ? undefined : Object.keys(entry.shape);
 }
 
 function recordKind(at: readonly PathSegment[]): string {

@@ -1,4 +1,4 @@
-import { PACKET_BYTES } from "../runtime/agent/contract";
+import { PACKET_BYTES } from "../ground";
 import { FARGATE_CPU_VALUES, FARGATE_MEMORY_BY_CPU } from "./fargate";
 import type { Plan } from "./schema";
 
@@ -60,11 +60,10 @@ export function taskSizeFor(agentCores: number): TaskSize | undefined {
 
 /**
  * The agent's CPU (cores: CPU-seconds per second) at each built-in plan's full rate in both
- * directions with 8 connections: the median of three `npm run bench -- --only=plans` runs
- * (5 s each after the burst) on 2026-12-01 at commit 965759b, on a shared 2-core Intel Xeon
- * VM (Node 20.20) whose load average was 5.6-8.4 from other work. Per run: tcp-1k 0.052,
- * 0.052, 0.054; tcp-5k 0.094, 0.096, 0.094; tcp-20k 0.156, 0.176, 0.180; tcp-100k 0.364,
- * 0.298, 0.380. The bench's plans case prints each run's figures and sizes beside these.
+ * directions with 8 connections: the median of three `npm run bench -- --only=plans` runs,
+ * recorded on 2026-12-01 at commit 965759b. These are inputs of the sizing, not a claim about
+ * today's agent: the bench's plans case prints a fresh run's figures and sizes beside them, and
+ * docs/performance.md holds the latest measurement.
  */
 export const PLAN_AGENT_CORES: Readonly<Record<string, number>> = Object.freeze({
   "tcp-1k": 0.052,

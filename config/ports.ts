@@ -110,43 +110,92 @@ export function placeApps(
   readonly placements: readonly Placement[];
   readonly issues: readonly PlacementIssue[];
 } {
-  const issues: PlacementIssue[] = [];
-  const budget = rulesPerSecurityGroup - RESERVED_INBOUND_RULES;
-  const load = new Map<number, { listeners: number; ipv4: number; ipv6: number }>();
-  const loadOf = (lb: number) => load.get(lb) ?? { listeners: 0, ipv4: 0, ipv6: 0 };
-  const rulesOf = (app: PlacementInput) => inboundRules(app.allowedCidrs ?? ["0.0.0.0/0"]);
-  const add = (lb: number, app: PlacementInput) => {
-    const before = loadOf(lb);
-    const rules = rulesOf(app);
-    const after = { listeners: before.listeners + 1, ipv4: before.ipv4 + rules.ipv4, ipv6: before.ipv6 + rules.ipv6 };
-    load.set(lb, after);
-    lbOf.set(app.name, lb);
-    return { before, after };
-  };
-  const fits = (lb: number, app: PlacementInput) => {
-    const now = loadOf(lb);
-    const rules = rulesOf(app);
-    return now.listeners < LISTENERS_PER_LOAD_BALANCER && now.ipv4 + rules.ipv4 <= budget && now.ipv6 + rules.ipv6 <= budget;
-  };
-  const lbOf = new Map<string, number>();
+  const loads = new LoadBalancerLoads(rulesPerSecurityGroup);
+  const issues = [...apps.flatMap((app) => oversizedCidrIssue(app, loads)), ...placePinned(apps, loads)];
+  placeUnpinned(apps, loads);
+  const placements: Placement[] = apps.map((app) => ({
+    name: app.name,
+    port: app.port ?? derivePort(app.name),
+    portDerived: app.port === undefined,
+    loadBalancer: loads.loadBalancerOf(app.name) ?? 0,
+  }));
+  return { placements, issues: [...issues, ...portClashIssues(placements)] };
+}
 
-  for (const app of apps) {
-    const rules = rulesOf(app);
-    const family = rules.ipv4 > budget ? "IPv4" : rules.ipv6 > budget ? "IPv6" : undefined;
-    if (family !== undefined) {
-      issues.push({
-        app: app.name,
-        field: "allowedCidrs",
-        message:
-          `${Math.max(rules.ipv4, rules.ipv6)} ${family} CIDR blocks need more inbound rules than one security group holds ` +
-          `(${rulesPerSecurityGroup} per IP family, ${RESERVED_INBOUND_RULES} kept for ICMP); merge them into fewer, wider blocks, or ${RULES_QUOTA_FIX}`,
-      });
-    }
+/** What one NLB carries: listeners, and inbound rules per IP family. */
+interface Load {
+  readonly listeners: number;
+  readonly ipv4: number;
+  readonly ipv6: number;
+}
+
+/** The listeners and security-group rules of each NLB as apps are added, against the rules quota. */
+class LoadBalancerLoads {
+  /** Inbound rules per IP family an NLB group has left for its apps. */
+  readonly budget: number;
+  private readonly loads = new Map<number, Load>();
+  private readonly placed = new Map<string, number>();
+
+  constructor(readonly rulesPerSecurityGroup: number) {
+    this.budget = rulesPerSecurityGroup - RESERVED_INBOUND_RULES;
   }
 
+  of(lb: number): Load {
+    return this.loads.get(lb) ?? { listeners: 0, ipv4: 0, ipv6: 0 };
+  }
+
+  loadBalancerOf(app: string): number | undefined {
+    return this.placed.get(app);
+  }
+
+  /** Puts `app` on `lb`; returns the NLB's load before and after. */
+  add(lb: number, app: PlacementInput): { before: Load; after: Load } {
+    const before = this.of(lb);
+    const rules = rulesOf(app);
+    const after = { listeners: before.listeners + 1, ipv4: before.ipv4 + rules.ipv4, ipv6: before.ipv6 + rules.ipv6 };
+    this.loads.set(lb, after);
+    this.placed.set(app.name, lb);
+    return { before, after };
+  }
+
+  /** Whether `app` fits on `lb`: a free listener and room for its rules in both families. */
+  fits(lb: number, app: PlacementInput): boolean {
+    const now = this.of(lb);
+    const rules = rulesOf(app);
+    return now.listeners < LISTENERS_PER_LOAD_BALANCER && now.ipv4 + rules.ipv4 <= this.budget && now.ipv6 + rules.ipv6 <= this.budget;
+  }
+
+  /** Whether the app's own rules fit in one group at all. */
+  canEverFit(app: PlacementInput): boolean {
+    const rules = rulesOf(app);
+    return rules.ipv4 <= this.budget && rules.ipv6 <= this.budget;
+  }
+}
+
+function rulesOf(app: PlacementInput): { readonly ipv4: number; readonly ipv6: number } {
+  return inboundRules(app.allowedCidrs ?? ["0.0.0.0/0"]);
+}
+
+/** An app with more CIDR blocks of one family than one security group holds. */
+function oversizedCidrIssue(app: PlacementInput, loads: LoadBalancerLoads): PlacementIssue[] {
+  const rules = rulesOf(app);
+  const family = rules.ipv4 > loads.budget ? "IPv4" : rules.ipv6 > loads.budget ? "IPv6" : undefined;
+  if (family === undefined) return [];
+  return [{
+    app: app.name,
+    field: "allowedCidrs",
+    message:
+      `${Math.max(rules.ipv4, rules.ipv6)} ${family} CIDR blocks need more inbound rules than one security group holds ` +
+      `(${loads.rulesPerSecurityGroup} per IP family, ${RESERVED_INBOUND_RULES} kept for ICMP); merge them into fewer, wider blocks, or ${RULES_QUOTA_FIX}`,
+  }];
+}
+
+/** Apps with `loadBalancer: N` go to NLB N; the app that overfills an NLB is reported. */
+function placePinned(apps: readonly PlacementInput[], loads: LoadBalancerLoads): PlacementIssue[] {
+  const issues: PlacementIssue[] = [];
   for (const app of apps) {
     if (app.loadBalancer === undefined) continue;
-    const { before, after } = add(app.loadBalancer, app);
+    const { before, after } = loads.add(app.loadBalancer, app);
     if (after.listeners === LISTENERS_PER_LOAD_BALANCER + 1) {
       issues.push({
         app: app.name,
@@ -157,35 +206,36 @@ export function placeApps(
       });
     }
     for (const family of ["ipv4", "ipv6"] as const) {
-      if (before[family] <= budget && after[family] > budget && rulesOf(app)[family] <= budget) {
+      if (before[family] <= loads.budget && after[family] > loads.budget && rulesOf(app)[family] <= loads.budget) {
         issues.push({
           app: app.name,
           field: "loadBalancer",
           message:
             `the apps pinned to load balancer ${app.loadBalancer} need ${after[family] + RESERVED_INBOUND_RULES} ${family === "ipv4" ? "IPv4" : "IPv6"} ` +
-            `inbound rules on its security group, over the quota of ${rulesPerSecurityGroup}; pin this app to another load balancer, ` +
+            `inbound rules on its security group, over the quota of ${loads.rulesPerSecurityGroup}; pin this app to another load balancer, ` +
             `use fewer \`allowedCidrs\`, or ${RULES_QUOTA_FIX}`,
         });
       }
     }
   }
+  return issues;
+}
 
+/** The other apps fill NLB 0, 1, 2... in order, first fit, skipping full ones. */
+function placeUnpinned(apps: readonly PlacementInput[], loads: LoadBalancerLoads): void {
   let next = 0;
   for (const app of apps) {
     if (app.loadBalancer !== undefined) continue;
     // An app whose rules can never fit was reported above; it goes where it would otherwise land.
-    const placeable = rulesOf(app).ipv4 <= budget && rulesOf(app).ipv6 <= budget;
-    while (placeable ? !fits(next, app) : loadOf(next).listeners >= LISTENERS_PER_LOAD_BALANCER) next += 1;
-    add(next, app);
+    const placeable = loads.canEverFit(app);
+    while (placeable ? !loads.fits(next, app) : loads.of(next).listeners >= LISTENERS_PER_LOAD_BALANCER) next += 1;
+    loads.add(next, app);
   }
+}
 
-  const placements: Placement[] = apps.map((app) => ({
-    name: app.name,
-    port: app.port ?? derivePort(app.name),
-    portDerived: app.port === undefined,
-    loadBalancer: lbOf.get(app.name) ?? 0,
-  }));
-
+/** Two apps on the same port of the same NLB: the second is reported. */
+function portClashIssues(placements: readonly Placement[]): PlacementIssue[] {
+  const issues: PlacementIssue[] = [];
   const owner = new Map<string, Placement>();
   for (const p of placements) {
     const key = `${p.loadBalancer}:${p.port}`;
@@ -203,6 +253,5 @@ export function placeApps(
         `on load balancer ${p.loadBalancer}; set \`port:\` on "${p.name}" or "${first.name}" to a free port`,
     });
   }
-
-  return { placements, issues };
+  return issues;
 }

@@ -1,13 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isRecord } from "../runtime/agent/errors";
+import { isRecord } from "../ground";
 import { appBuildProblem } from "./build";
 import { DEFAULT_DEPLOY_TIMINGS, deployTimings, DeployTimingsError, type DeployOverrides, type DeployTimings } from "./deploy-timings";
 import { ConfigError, ProcfileError } from "./errors";
 import { displayPath, errnoCode } from "./file";
 import { formatIssues, type Issue, type Locate, zodIssue } from "./issues";
 import { planCatalogue, planSizeProblem } from "./plans";
-import { placeApps } from "./ports";
+import { type Placement, type PlacementInput, placeApps } from "./ports";
 import { parseProcfile } from "./procfile";
 import {
   type AddonConfig,
@@ -19,8 +19,10 @@ import {
   APP_NAME,
   appCapacity,
   AppSchema,
+  type AppSpec,
   spotPercent,
   DEFAULT_RULES_PER_SECURITY_GROUP,
+  networkingOf,
   type Plan,
   type ResolvedApp,
   type ResolvedConfig,
@@ -45,128 +47,155 @@ export interface ConfigOrigin {
 }
 
 /** @throws ConfigError with one line per problem. */
-export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: ConfigOrigin): ResolvedConfig {
-  const issues: Issue[] = [];
+export function resolveParsed(raw: unknown, origin: ConfigOrigin): ResolvedConfig {
   const parsed = AddonConfigSchema.safeParse(raw);
-  if (!parsed.success) issues.push(...parsed.error.issues.flatMap((i) => zodIssue(i, raw)));
-
+  const issues: Issue[] = parsed.success ? [] : parsed.error.issues.flatMap((i) => zodIssue(i, raw));
   // Cross-field rules run on every part that parsed, so that one broken app does not hide
   // another app's problems.
   const rawRoot = isRecord(raw) ? raw : {};
-  const userPlans = AddonConfigSchema.shape.plans.safeParse(rawRoot.plans);
-  const catalogue = planCatalogue(userPlans.success ? userPlans.data : {});
-  const tolerated = new Set([...Object.keys(catalogue), ...Object.keys(isRecord(rawRoot.plans) ? rawRoot.plans : {})]);
+  const catalogue = planCatalogueOf(rawRoot);
+  const apps = Object.entries(isRecord(rawRoot.apps) ? rawRoot.apps : {})
+    .filter((entry): entry is [string, Record<string, unknown>] => APP_NAME.test(entry[0]) && isRecord(entry[1]))
+    .map(([name, value]) => checkApp(name, value, catalogue, rawRoot, origin.baseDir));
+  const placement = placeCandidates(apps, rawRoot);
+  issues.push(...apps.flatMap((app) => app.issues), ...placement.issues, ...kmsKeyIssues(rawRoot));
+  if (issues.length > 0 || !parsed.success) throw new ConfigError(formatIssues(issues, origin.label, origin.locate));
+  const checked = new Map(apps.map((app) => [app.name, app]));
+  const placements = new Map(placement.placements.map((p) => [p.name, p]));
+  const resolvedApps = Object.entries(parsed.data.apps).map(([name, spec]) =>
+    resolveApp(name, spec, parsed.data, { catalogue, checked: checked.get(name), place: placements.get(name), baseDir: origin.baseDir }),
+  );
+  return resolvedConfig(parsed.data, catalogue, resolvedApps, origin);
+}
 
+/** Every plan by name: the built-in ones and the config's, as far as they parse. */
+function planCatalogueOf(rawRoot: Record<string, unknown>): Readonly<Record<string, Plan>> {
+  const userPlans = AddonConfigSchema.shape.plans.safeParse(rawRoot.plans);
+  return planCatalogue(userPlans.success ? userPlans.data : {});
+}
+
+/** What the per-app rules found of one app: its problems, and what the app resolves to when there are none. */
+interface CheckedApp {
+  readonly name: string;
+  readonly issues: readonly Issue[];
+  /** What placement needs; undefined when a field it reads did not parse. */
+  readonly placement?: PlacementInput;
+  readonly run?: { readonly command: string; readonly workdir: string };
+  readonly deploy?: DeployTimings;
+}
+
+/** The rules of one app that need more than its own fields: its plan, deploy timings, build folder and command. */
+function checkApp(name: string, value: Record<string, unknown>, catalogue: Readonly<Record<string, Plan>>, rawRoot: Record<string, unknown>, baseDir: string): CheckedApp {
   // Per app, each field is read on its own: a rule runs when the fields it needs are valid.
   const fields = AppSchema.shape;
-  const candidates: { name: string; port?: number; loadBalancer?: number; allowedCidrs?: string[]; placeable: boolean }[] = [];
-  const commands = new Map<string, { command: string; workdir: string }>();
-  const resolvedTimings = new Map<string, DeployTimings>();
-  for (const [name, value] of Object.entries(isRecord(rawRoot.apps) ? rawRoot.apps : {})) {
-    if (!APP_NAME.test(name) || !isRecord(value)) continue;
-    const at = ["apps", name];
-    const plan = fields.plan.safeParse(value.plan);
-    const port = fields.port.safeParse(value.port);
-    const loadBalancer = fields.loadBalancer.safeParse(value.loadBalancer);
-    const allowedCidrs = fields.allowedCidrs.safeParse(value.allowedCidrs);
-    candidates.push({
-      name,
-      port: port.success ? port.data : undefined,
-      loadBalancer: loadBalancer.success ? loadBalancer.data : undefined,
-      allowedCidrs: allowedCidrs.success ? allowedCidrs.data : undefined,
-      placeable: port.success && loadBalancer.success && allowedCidrs.success,
-    });
-    if (plan.success && !tolerated.has(plan.data)) {
-      issues.push({
-        path: [...at, "plan"],
-        message: `unknown plan "${plan.data}"; known: ${Object.keys(catalogue).join(", ")}`,
-      });
-    }
-    const deploy = fields.deploy.safeParse(value.deploy);
-    const capacity = fields.capacity.safeParse(value.capacity);
-    if (deploy.success) {
-      const timings = appTimings(capacity.success && spotPercent(capacity.data) > 0 ? withSpotDrain(deploy.data) : deploy.data);
-      if ("problems" in timings) issues.push(...timings.problems.map((p) => ({ path: [...at, "deploy", ...p.path], message: p.message })));
-      else resolvedTimings.set(name, timings.timings);
-    }
-    const build = fields.build.safeParse(value.build);
-    const buildDir = build.success && build.data !== undefined ? path.resolve(baseDir, build.data) : undefined;
-    const buildProblem = buildDir === undefined ? undefined : appBuildProblem(buildDir, "the config file's folder");
-    if (buildProblem !== undefined) issues.push({ path: [...at, "build"], message: buildProblem });
-    const command = fields.command.safeParse(value.command);
-    const procfile = fields.procfile.safeParse(value.procfile);
-    if (command.success && command.data !== undefined) {
-      // A `command:` runs where the image's files are: the build folder, else the config's.
-      commands.set(name, { command: command.data, workdir: buildDir ?? baseDir });
-    } else if (command.success && procfile.success && procfile.data !== undefined) {
-      const found = readTcpCommand(path.resolve(baseDir, procfile.data));
-      if ("problem" in found) issues.push({ path: [...at, "procfile"], message: found.problem });
-      else commands.set(name, found);
-    }
+  const at = ["apps", name];
+  const issues: Issue[] = [];
+  const port = fields.port.safeParse(value.port);
+  const loadBalancer = fields.loadBalancer.safeParse(value.loadBalancer);
+  const allowedCidrs = fields.allowedCidrs.safeParse(value.allowedCidrs);
+  const placement = port.success && loadBalancer.success && allowedCidrs.success
+    ? { name, port: port.data, loadBalancer: loadBalancer.data, allowedCidrs: allowedCidrs.data }
+    : undefined;
+  const plan = fields.plan.safeParse(value.plan);
+  const tolerated = new Set([...Object.keys(catalogue), ...Object.keys(isRecord(rawRoot.plans) ? rawRoot.plans : {})]);
+  if (plan.success && !tolerated.has(plan.data)) {
+    issues.push({ path: [...at, "plan"], message: `unknown plan "${plan.data}"; known: ${Object.keys(catalogue).join(", ")}` });
   }
+  const deploy = checkTimings(value, at);
+  const build = checkBuild(value, at, baseDir);
+  const run = checkCommand(value, at, baseDir, build.dir);
+  return { name, issues: [...issues, ...deploy.issues, ...build.issues, ...run.issues], placement, run: run.run, deploy: deploy.timings };
+}
 
-  const placeable = candidates.filter((c) => c.placeable);
+/** The app's deploy timings (a Spot app drains long enough by default), or their broken invariants. */
+function checkTimings(value: Record<string, unknown>, at: readonly string[]): { timings?: DeployTimings; issues: Issue[] } {
+  const deploy = AppSchema.shape.deploy.safeParse(value.deploy);
+  const capacity = AppSchema.shape.capacity.safeParse(value.capacity);
+  if (!deploy.success) return { issues: [] };
+  const timings = appTimings(capacity.success && spotPercent(capacity.data) > 0 ? withSpotDrain(deploy.data) : deploy.data);
+  if ("problems" in timings) return { issues: timings.problems.map((p) => ({ path: [...at, "deploy", ...p.path], message: p.message })) };
+  return { timings: timings.timings, issues: [] };
+}
+
+/** The app's build folder, absolute, and whether it holds what a build needs. */
+function checkBuild(value: Record<string, unknown>, at: readonly string[], baseDir: string): { dir?: string; issues: Issue[] } {
+  const build = AppSchema.shape.build.safeParse(value.build);
+  if (!build.success || build.data === undefined) return { issues: [] };
+  const dir = path.resolve(baseDir, build.data);
+  const problem = appBuildProblem(dir, "the config file's folder");
+  return { dir, issues: problem === undefined ? [] : [{ path: [...at, "build"], message: problem }] };
+}
+
+/** The app's command: `command:` (run in the build folder, else the config's) or the Procfile's `tcp:` line. */
+function checkCommand(value: Record<string, unknown>, at: readonly string[], baseDir: string, buildDir: string | undefined): { run?: { command: string; workdir: string }; issues: Issue[] } {
+  const command = AppSchema.shape.command.safeParse(value.command);
+  const procfile = AppSchema.shape.procfile.safeParse(value.procfile);
+  // A `command:` runs where the image's files are: the build folder, else the config's.
+  if (command.success && command.data !== undefined) return { run: { command: command.data, workdir: buildDir ?? baseDir }, issues: [] };
+  if (!command.success || !procfile.success || procfile.data === undefined) return { issues: [] };
+  const found = readTcpCommand(path.resolve(baseDir, procfile.data));
+  return "problem" in found ? { issues: [{ path: [...at, "procfile"], message: found.problem }] } : { run: found, issues: [] };
+}
+
+/** Ports and NLBs of the apps whose placement fields parsed, with the problems as issues. */
+function placeCandidates(apps: readonly CheckedApp[], rawRoot: Record<string, unknown>): { placements: readonly Placement[]; issues: Issue[] } {
   const quotas = AddonConfigSchema.shape.quotas.safeParse(rawRoot.quotas);
-  const placement = placeApps(
-    placeable.map(({ name, port, loadBalancer, allowedCidrs }) => ({ name, port, loadBalancer, allowedCidrs })),
-    quotas.success ? quotas.data : {},
-  );
-  for (const issue of placement.issues) issues.push({ path: ["apps", issue.app, issue.field], message: issue.message });
+  const inputs = apps.flatMap((app) => (app.placement === undefined ? [] : [app.placement]));
+  const placement = placeApps(inputs, quotas.success ? quotas.data : {});
+  return { placements: placement.placements, issues: placement.issues.map((issue) => ({ path: ["apps", issue.app, issue.field], message: issue.message })) };
+}
+
+/** KMS keys for secrets when no app has secrets: nothing to decrypt. */
+function kmsKeyIssues(rawRoot: Record<string, unknown>): Issue[] {
   const kmsKeys = AddonConfigSchema.shape.secretsKmsKeyArns.safeParse(rawRoot.secretsKmsKeyArns);
   const anySecrets = Object.values(isRecord(rawRoot.apps) ? rawRoot.apps : {}).some(
     (app) => isRecord(app) && isRecord(app.secrets) && Object.keys(app.secrets).length > 0,
   );
-  if (kmsKeys.success && kmsKeys.data.length > 0 && !anySecrets) {
-    issues.push({
-      path: ["secretsKmsKeyArns"],
-      message: "no app has `secrets:`, so no key needs to be decrypted with; remove `secretsKmsKeyArns:` or add the secrets it protects",
-    });
+  if (!kmsKeys.success || kmsKeys.data.length === 0 || anySecrets) return [];
+  return [{
+    path: ["secretsKmsKeyArns"],
+    message: "no app has `secrets:`, so no key needs to be decrypted with; remove `secretsKmsKeyArns:` or add the secrets it protects",
+  }];
+}
+
+/** One app of a config that passed every rule. */
+function resolveApp(
+  name: string,
+  spec: AppSpec,
+  config: AddonConfig,
+  found: { catalogue: Readonly<Record<string, Plan>>; checked?: CheckedApp; place?: Placement; baseDir: string },
+): ResolvedApp {
+  const plan: Plan | undefined = found.catalogue[spec.plan];
+  const { place, checked } = found;
+  if (place === undefined || plan === undefined || checked?.run === undefined || checked.deploy === undefined) {
+    throw new Error(`internal: app "${name}" passed validation without a plan, command or placement`);
   }
+  return {
+    name,
+    ...(spec.build === undefined ? { image: spec.image } : { build: path.resolve(found.baseDir, spec.build) }),
+    command: checked.run.command,
+    workdir: checked.run.workdir,
+    plan,
+    ...containerCount(spec.containers),
+    alarms: alarmSwitches(spec.alarms, config.alarms),
+    port: place.port,
+    cpu: spec.cpu,
+    memory: spec.memory,
+    env: spec.env,
+    secrets: spec.secrets,
+    allowedCidrs: spec.allowedCidrs,
+    loadBalancer: place.loadBalancer,
+    deploy: checked.deploy,
+    networking: networkingOf(spec, plan),
+    waitForSteadyState: spec.waitForSteadyState,
+    // Omitted when on-demand and x86_64, so the apps of existing configs resolve as they did.
+    ...(spec.capacity === "on-demand" ? {} : { capacity: appCapacity(spec.capacity) }),
+    ...(spec.architecture === "x86_64" ? {} : { architecture: spec.architecture }),
+  };
+}
 
-  if (issues.length > 0 || !parsed.success) {
-    throw new ConfigError(formatIssues(issues, label, locate));
-  }
-
-  const config = parsed.data;
-  const placements = new Map(placement.placements.map((p) => [p.name, p]));
-  const resolvedApps: ResolvedApp[] = Object.entries(config.apps).map(([name, spec]) => {
-    const place = placements.get(name);
-    const plan: Plan | undefined = catalogue[spec.plan];
-    const run = commands.get(name);
-    const deploy = resolvedTimings.get(name);
-    if (place === undefined || plan === undefined || run === undefined || deploy === undefined) {
-      throw new Error(`internal: app "${name}" passed validation without a plan, command or placement`);
-    }
-    return {
-      name,
-      ...(spec.build === undefined ? { image: spec.image } : { build: path.resolve(baseDir, spec.build) }),
-      command: run.command,
-      workdir: run.workdir,
-      plan,
-      ...containerCount(spec.containers),
-      alarms: alarmSwitches(spec.alarms, config.alarms),
-      port: place.port,
-      cpu: spec.cpu,
-      memory: spec.memory,
-      env: spec.env,
-      secrets: spec.secrets,
-      allowedCidrs: spec.allowedCidrs,
-      loadBalancer: place.loadBalancer,
-      deploy,
-      networking: {
-        clientIp: spec.clientIp,
-        ...(spec.tls === undefined ? {} : { tls: spec.tls }),
-        ...(spec.domain === undefined ? {} : { domain: spec.domain }),
-        maxConnections: spec.maxConnections ?? plan.maxConnections ?? 0,
-        ...(spec.maxConnectionsPerIp === undefined ? {} : { maxConnectionsPerIp: spec.maxConnectionsPerIp }),
-      },
-      waitForSteadyState: spec.waitForSteadyState,
-      // Omitted when on-demand and x86_64, so the apps of existing configs resolve as they did.
-      ...(spec.capacity === "on-demand" ? {} : { capacity: appCapacity(spec.capacity) }),
-      ...(spec.architecture === "x86_64" ? {} : { architecture: spec.architecture }),
-    };
-  });
-
+/** The whole config, resolved; the warnings worded as issues. */
+function resolvedConfig(config: AddonConfig, catalogue: Readonly<Record<string, Plan>>, apps: readonly ResolvedApp[], { baseDir, source, label, locate }: ConfigOrigin): ResolvedConfig {
   const deployment = { project: config.project, ...(config.environment === undefined ? {} : { environment: config.environment }) };
   return {
     ...deployment,
@@ -179,10 +208,10 @@ export function resolveParsed(raw: unknown, { baseDir, source, label, locate }: 
     ...(config.quotas.rulesPerSecurityGroup === DEFAULT_RULES_PER_SECURITY_GROUP
       ? {}
       : { rulesPerSecurityGroup: config.quotas.rulesPerSecurityGroup }),
-    apps: resolvedApps,
+    apps,
     ...alarmTopic(config.alarms),
     ...(source === undefined ? {} : { source }),
-    warnings: formatIssues([...sizeIssues(resolvedApps), ...spotDrainIssues(resolvedApps)], label, locate),
+    warnings: formatIssues([...sizeIssues(apps), ...spotDrainIssues(apps)], label, locate),
     ...(config.state === undefined ? {} : { state: resolveState(config.state, deployment, baseDir) }),
   };
 }

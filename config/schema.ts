@@ -1,8 +1,7 @@
 import { z } from "zod";
-import { CLIENT_IP_MODES, MAX_BURST, MAX_CONNECTIONS, MAX_PPS, type ClientIpMode } from "../runtime/agent/contract";
+import { CLIENT_IP_MODES, isRecord, MAX_BURST, MAX_CONNECTIONS, MAX_PPS, type ClientIpMode } from "../ground";
 import type { DeployTimings } from "./deploy-timings";
-import { fargatePairProblem } from "./fargate";
-import { looksLikeSecretName, secretValueKind } from "./secrets";
+import { APP_RANGES, appIssues, secretInEnv, type AppField, type IntRange, tlsCertificateIssues } from "./app-rules";
 import { BUILT_IN_PLANS, DEFAULT_PLAN } from "./plans";
 
 /**
@@ -39,12 +38,12 @@ const SECRET_ARN = /^arn:aws[a-z-]*:(ssm|secretsmanager):[a-z0-9-]+:\d{12}:(para
 const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(3[0-2]|[12]?\d)$/;
 const IPV6_CIDR = /^[0-9a-fA-F:]+:[0-9a-fA-F:]*\/(12[0-8]|1[01]\d|[1-9]?\d)$/;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+export { certificateCovers, RESERVED_ENV } from "./app-rules";
 
-/** Variables the platform sets itself; an app may not set them in `env` or `secrets`. */
-export const RESERVED_ENV = ["PORT", "TCP_URL"] as const;
+/** A whole number in one of the ranges TcpApp checks too (app-rules.ts). */
+function wholeNumberIn(range: IntRange) {
+  return z.number().int().min(range.min).max(range.max);
+}
 
 /** One entry of `plans:`: a plan of your own. */
 export const PlanSchema = z.strictObject({
@@ -103,7 +102,7 @@ export const NetworkSchema = z
         }
       }
     },
-    { when: (payload) => isObject(payload.value) },
+    { when: (payload) => isRecord(payload.value) },
   );
 
 /** An existing VPC the stack adopts: the NLB in its public subnets, the tasks in its private ones. */
@@ -190,7 +189,7 @@ export const StateSchema = z
         });
       }
     },
-    { when: (payload) => isObject(payload.value) },
+    { when: (payload) => isRecord(payload.value) },
   );
 
 const seconds = z.number().int().min(0);
@@ -233,17 +232,9 @@ export const TlsSchema = z
   })
   .superRefine(
     (tls, ctx) => {
-      if (tls.certificateArn !== undefined && (tls.domain !== undefined || tls.hostedZoneId !== undefined)) {
-        ctx.addIssue({ code: "custom", path: ["certificateArn"], message: "set either `certificateArn:` or `domain:` with `hostedZoneId:`, not both" });
-      } else if (tls.certificateArn === undefined && (tls.domain === undefined || tls.hostedZoneId === undefined)) {
-        ctx.addIssue({
-          code: "custom",
-          path: [tls.domain === undefined ? "domain" : "hostedZoneId"],
-          message: "TLS needs a certificate: set `certificateArn:`, or `domain:` and `hostedZoneId:` for a new ACM certificate validated by DNS",
-        });
-      }
+      for (const issue of tlsCertificateIssues(tls)) ctx.addIssue({ code: "custom", path: [...issue.path], message: issue.message });
     },
-    { when: (payload) => isObject(payload.value) },
+    { when: (payload) => isRecord(payload.value) },
   );
 /** TLS at the NLB, as written under an app's `tls:`. */
 export type TlsSpec = z.infer<typeof TlsSchema>;
@@ -256,7 +247,7 @@ export const DomainSchema = z.strictObject({
 /** A Route 53 alias for an app, as written under its `domain:`. */
 export type DomainSpec = z.infer<typeof DomainSchema>;
 
-const containerCount = z.number().int().min(1).max(100);
+const containerCount = wholeNumberIn(APP_RANGES.containers);
 
 /** `containers: { min, max }`: ECS scales the service between them (target tracking on plan utilisation and CPU). */
 export const ContainerRangeSchema = z
@@ -323,7 +314,7 @@ export const CapacitySchema = z
     z.enum(CAPACITY_KINDS, { error: 'expected on-demand, spot, or { spot: "70%", base: 1 }' }),
     z.strictObject({
       spot: SpotPercentSchema,
-      base: z.number().int().min(0).max(100).default(0).describe("Tasks that always run on Fargate (on-demand) before any is put on Spot"),
+      base: wholeNumberIn(APP_RANGES.capacityBase).default(0).describe("Tasks that always run on Fargate (on-demand) before any is put on Spot"),
     }),
   ])
   .describe("Fargate capacity: on-demand (default), spot, or { spot: N%, base: M } for a mix with M on-demand tasks first");
@@ -350,7 +341,7 @@ export const AppSchema = z.strictObject({
   plan: z.string().min(1).default(APP_DEFAULTS.plan).describe("The app's plan: a built-in plan or one of plans."),
   /** A number: that many tasks, always. `{ min, max }`: scaled between them. */
   containers: z.union([containerCount, ContainerRangeSchema]).default(APP_DEFAULTS.containers).describe("Tasks: a number runs that many, always; { min, max } scales between them."),
-  port: z.number().int().min(1).max(65535).optional().describe("Public port of the app's listener and TCP_URL. Omitted: derived from the app name, in 10000-32767."),
+  port: wholeNumberIn(APP_RANGES.port).optional().describe("Public port of the app's listener and TCP_URL. Omitted: derived from the app name, in 10000-32767."),
   cpu: z.number().int().default(APP_DEFAULTS.cpu).describe("Fargate task CPU units; with memory, a valid Fargate pair."),
   memory: z.number().int().default(APP_DEFAULTS.memory).describe("Fargate task memory in MiB; with cpu, a valid Fargate pair."),
   env: z.record(envName, z.string()).default({}).describe("Environment variables of the app; not PORT or TCP_URL, and no secrets."),
@@ -368,7 +359,7 @@ export const AppSchema = z.strictObject({
     .default(() => [...APP_DEFAULTS.allowedCidrs])
     .describe("CIDR blocks (IPv4 or IPv6) that may connect to the app's public port."),
   /** Pins the app to one of the project's NLBs (0-based). Omitted: placed automatically. */
-  loadBalancer: z.number().int().min(0).max(49).optional().describe("Pins the app to the project's NLB number N (0-based). Omitted: placed automatically, 50 listeners per NLB."),
+  loadBalancer: wholeNumberIn(APP_RANGES.loadBalancer).optional().describe("Pins the app to the project's NLB number N (0-based). Omitted: placed automatically, 50 listeners per NLB."),
   /** Deploy timings (deploy-timings.ts); each omitted key keeps its default. */
   deploy: DeploySchema.default({}).describe("Deploy timings; each omitted key keeps its default."),
   /** How the app learns the client's address: off, proxy-v2 (the agent reads it), proxy-v2-to-app (and passes it on). */
@@ -378,9 +369,9 @@ export const AppSchema = z.strictObject({
   /** A custom name for TCP_URL: a Route 53 alias record to the app's NLB. */
   domain: DomainSchema.optional().describe("A Route 53 alias record to the app's NLB; TCP_URL then uses this name."),
   /** Open connections per container; overrides the plan's; 0 = no limit. */
-  maxConnections: z.number().int().min(0).max(MAX_CONNECTIONS).optional().describe("Open connections per container; 0 = no limit. Omitted: the plan's."),
+  maxConnections: wholeNumberIn(APP_RANGES.maxConnections).optional().describe("Open connections per container; 0 = no limit. Omitted: the plan's."),
   /** Open connections per client address per container; needs `clientIp`. Omitted: no limit. */
-  maxConnectionsPerIp: z.number().int().min(1).max(MAX_CONNECTIONS).optional().describe("Open connections per client address per container, at most maxConnections; needs clientIp other than off. Omitted: no limit."),
+  maxConnectionsPerIp: wholeNumberIn(APP_RANGES.maxConnectionsPerIp).optional().describe("Open connections per client address per container, at most maxConnections; needs clientIp other than off. Omitted: no limit."),
   /** `terraform apply` waits until the service's rollout is done (and fails when it fails). */
   waitForSteadyState: z.boolean().default(APP_DEFAULTS.waitForSteadyState).describe("Whether cdktf deploy waits for the service's rollout and fails when it fails."),
   /** Switches for this app's alarms; omitted keys follow the project's `alarms:`, then on. */
@@ -396,17 +387,6 @@ export const AppSchema = z.strictObject({
     // rule only looks at fields that parsed.
     const broken = new Set(ctx.issues.map((issue) => issue.path?.[0]));
     const ok = (...fields: string[]): boolean => fields.every((f) => !broken.has(f));
-    if (ok("image", "build")) {
-      if (app.image !== undefined && app.build !== undefined) {
-        ctx.addIssue({ code: "custom", path: ["build"], message: "set either `image:` or `build:`, not both; remove one" });
-      } else if (app.image === undefined && app.build === undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["image"],
-          message: "no image; set `image:` (a container image reference) or `build:` (a folder with a Dockerfile)",
-        });
-      }
-    }
     if (ok("procfile", "command")) {
       if (app.procfile !== undefined && app.command !== undefined) {
         ctx.addIssue({
@@ -422,77 +402,13 @@ export const AppSchema = z.strictObject({
         });
       }
     }
-    if (ok("cpu", "memory")) {
-      const pair = fargatePairProblem(app.cpu, app.memory);
-      if (pair !== undefined) ctx.addIssue({ code: "custom", path: [pair.field], message: pair.message });
-    }
-    for (const field of ["env", "secrets"] as const) {
-      if (!ok(field)) continue;
-      for (const name of RESERVED_ENV) {
-        if (Object.prototype.hasOwnProperty.call(app[field], name)) {
-          ctx.addIssue({
-            code: "custom",
-            path: [field, name],
-            message: `${name} is set by the platform; remove it from \`${field}:\``,
-          });
-        }
-      }
-    }
-    if (ok("env")) {
-      for (const [name, value] of Object.entries(app.env)) {
-        const kind = looksLikeSecretName(name) ? "a secret" : secretValueKind(value);
-        if (kind === undefined) continue;
-        ctx.addIssue({
-          code: "custom",
-          path: ["env", name],
-          message: `looks like ${kind}, which \`env:\` would write in plain text; put it in AWS SSM Parameter Store or Secrets Manager and list its ARN under \`secrets:\``,
-        });
-      }
-    }
-    if (ok("maxConnectionsPerIp", "clientIp") && app.maxConnectionsPerIp !== undefined && app.clientIp === "off") {
-      ctx.addIssue({
-        code: "custom",
-        path: ["maxConnectionsPerIp"],
-        message: "needs the client's address, which the agent only sees through PROXY protocol v2 behind the NLB; set `clientIp: proxy-v2`",
-      });
-    }
-    if (ok("maxConnectionsPerIp", "maxConnections") && app.maxConnectionsPerIp !== undefined && app.maxConnections !== undefined
-      && app.maxConnections > 0 && app.maxConnectionsPerIp > app.maxConnections) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["maxConnectionsPerIp"],
-        message: `${app.maxConnectionsPerIp} is above maxConnections (${app.maxConnections}), so it would never apply; lower it or remove it`,
-      });
-    }
-    if (ok("tls", "domain") && app.tls?.domain !== undefined && app.domain !== undefined && !certificateCovers(app.tls.domain, app.domain.name)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["tls", "domain"],
-        message: `the certificate for ${app.tls.domain} does not cover ${app.domain.name}, the name clients connect to; use ${app.domain.name} (or a wildcard over it)`,
-      });
-    }
-    if (ok("capacity", "architecture") && app.architecture === "arm64" && spotPercent(app.capacity) > 0) {
-      // ECS docs, "AWS Fargate capacity providers": "Linux tasks with the ARM64 architecture don't
-      // support the Fargate Spot capacity provider."
-      ctx.addIssue({
-        code: "custom",
-        path: ["capacity"],
-        message: "Fargate Spot runs x86_64 tasks only; set `architecture: x86_64` or `capacity: on-demand`",
-      });
-    }
-    if (ok("env", "secrets")) {
-      for (const name of Object.keys(app.secrets)) {
-        if (Object.prototype.hasOwnProperty.call(app.env, name)) {
-          ctx.addIssue({
-            code: "custom",
-            path: ["secrets", name],
-            message: `${name} is also set in \`env:\`; keep it in one place`,
-          });
-        }
-      }
+    const facts = { ...app, spotPercent: ok("capacity") ? spotPercent(app.capacity) : undefined };
+    const issues = [...appIssues(facts, (field: AppField) => ok(field)), ...(ok("env") ? secretInEnv(app) : [])];
+    for (const issue of issues) {
+      ctx.addIssue({ code: "custom", path: [...issue.path], message: issue.message });
     }
   },
-  { when: (payload) => isObject(payload.value) },
+  { when: (payload) => isRecord(payload.value) },
 );
 /** An app as written under `apps:`, after the schema's defaults. */
 export type AppSpec = z.infer<typeof AppSchema>;
@@ -515,14 +431,6 @@ export interface AppCapacity {
 /** The capacity spec as numbers: on-demand is { 0, 0 }, spot { 100, 0 }. */
 export function appCapacity(capacity: CapacitySpec): AppCapacity {
   return { spotPercent: spotPercent(capacity), base: typeof capacity === "object" ? capacity.base : 0 };
-}
-
-/** Whether a certificate for `certificateName` (maybe `*.zone`) is valid for `host`. */
-export function certificateCovers(certificateName: string, host: string): boolean {
-  if (certificateName === host) return true;
-  if (!certificateName.startsWith("*.")) return false;
-  const dot = host.indexOf(".");
-  return dot > 0 && host.slice(dot + 1) === certificateName.slice(2);
 }
 
 /** The whole config file (`tcp-addon.yaml`); every object is strict. Its JSON Schema is shipped as `schema/tcp-addon.schema.json`. */
@@ -550,7 +458,7 @@ export const AddonConfigSchema = z.strictObject({
           }
         }
       },
-      { when: (payload) => isObject(payload.value) },
+      { when: (payload) => isRecord(payload.value) },
     )
     .default({})
     .describe("Plans of your own, by name, beside the built-in ones (tcp-1k, tcp-5k, tcp-20k, tcp-100k), which cannot be redefined."),
@@ -713,7 +621,21 @@ export interface ResolvedConfig {
 
 /** An app's networking settings with every default applied: what the constructs and local mode use. */
 export function appNetworking(app: Pick<ResolvedApp, "plan" | "networking">): AppNetworking {
-  return app.networking ?? { clientIp: APP_DEFAULTS.clientIp, maxConnections: app.plan.maxConnections ?? 0 };
+  return app.networking ?? networkingOf({}, app.plan);
+}
+
+/** The networking settings as written (config file or TcpApp props), with their defaults: the one place they are built. */
+export function networkingOf(
+  spec: { readonly clientIp?: ClientIpMode; readonly tls?: TlsSpec; readonly domain?: DomainSpec; readonly maxConnections?: number; readonly maxConnectionsPerIp?: number },
+  plan: Pick<Plan, "maxConnections">,
+): AppNetworking {
+  return {
+    clientIp: spec.clientIp ?? APP_DEFAULTS.clientIp,
+    ...(spec.tls === undefined ? {} : { tls: spec.tls }),
+    ...(spec.domain === undefined ? {} : { domain: spec.domain }),
+    maxConnections: spec.maxConnections ?? plan.maxConnections ?? 0,
+    ...(spec.maxConnectionsPerIp === undefined ? {} : { maxConnectionsPerIp: spec.maxConnectionsPerIp }),
+  };
 }
 
 /** `tls://` when the listener terminates TLS, else `tcp://`: the scheme of TCP_URL. */

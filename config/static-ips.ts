@@ -1,4 +1,4 @@
-import { isRecord } from "../runtime/agent/errors";
+import { isRecord } from "../ground";
 
 /**
  * Turning `staticIps` on or off on a load balancer that exists is not an in-place change: an NLB

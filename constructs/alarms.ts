@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { ALARMS_ON, type AlarmSwitches } from "../config/schema";
-import { AGENT_METRICS, METRICS_NAMESPACE } from "../runtime/agent/contract";
+import { AGENT_METRICS, METRICS_NAMESPACE } from "../ground";
 import { agentDimensions, type AppMetrics, serviceDimensions, targetGroupDimensions } from "./app-metrics";
 
 /**

@@ -1,4 +1,4 @@
-import { METRIC_DIMENSIONS } from "../runtime/agent/contract";
+import { METRIC_DIMENSIONS } from "../ground";
 
 /**
  * What the alarms, the scaling policies and the dashboard need to know about one app, in one

@@ -1,6 +1,6 @@
 import type { DeployTimings } from "../config/deploy-timings";
 import { appNetworking, type AppNetworking, type Plan, type ResolvedApp } from "../config/schema";
-import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT } from "../runtime/agent/contract";
+import { AGENT_ENV, AGENT_HEALTH_PORT, AGENT_PORT, APP_ENV, APP_PORT } from "../ground";
 
 /**
  * The two containers of every app's task, as typed objects. Pure: no cdktf, tokens are plain

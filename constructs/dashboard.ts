@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { type IResolveContext, Lazy, Token } from "cdktf";
 import { CloudwatchDashboard } from "@cdktf/provider-aws/lib/cloudwatch-dashboard";
-import { AGENT_METRICS, METRICS_NAMESPACE } from "../runtime/agent/contract";
+import { AGENT_METRICS, METRICS_NAMESPACE } from "../ground";
 import { agentDimensions, type AppMetrics, serviceDimensions, targetGroupDimensions } from "./app-metrics";
 import { ALARM_SETTINGS } from "./alarms";
 

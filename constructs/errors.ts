@@ -1,4 +1,4 @@
-import { TcpAddonError } from "../runtime/agent/errors";
+import { TcpAddonError } from "../ground";
 
 /** Stable codes for the errors the constructs throw; callers branch on these, not on messages. */
 export type ConstructErrorCode =

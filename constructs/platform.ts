@@ -107,6 +107,27 @@ export interface TcpPlatformProps {
 }
 
 /**
+ * What the services and task definitions point at is created before it is destroyed; only a new
+ * project name replaces these, and it is in their names, so the two never collide.
+ */
+const CREATE_FIRST = { createBeforeDestroy: true };
+
+/** Trust policy of task roles: ECS tasks of this account only. */
+function tasksAssumeRolePolicy(account: string): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Effect: "Allow",
+        Principal: { Service: "ecs-tasks.amazonaws.com" },
+        Action: "sts:AssumeRole",
+        Condition: { StringEquals: { "aws:SourceAccount": account } },
+      },
+    ],
+  });
+}
+
+/**
  * Everything the project's apps share: the network, an ECS cluster with Container Insights,
  * the network load balancers (created on first use, one per 50 listeners), the agent image, a
  * log group with retention and the task-execution role. It declares no provider, so it fits in
@@ -153,12 +174,10 @@ export class TcpPlatform extends Construct {
 
   constructor(scope: Construct, id: string, props: TcpPlatformProps) {
     super(scope, id);
-    const logRetentionDays = props.logRetentionDays ?? 30;
     this.deletionProtection = props.deletionProtection ?? false;
     this.staticIps = props.staticIps ?? false;
     this.project = props.project;
     this.deployment = { project: props.project, ...(props.environment === undefined ? {} : { environment: props.environment }) };
-    const label = deploymentLabel(this.deployment);
     this.secretsKmsKeyArns = props.secretsKmsKeyArns ?? [];
     this.rulesPerSecurityGroup = props.rulesPerSecurityGroup;
 
@@ -168,68 +187,78 @@ export class TcpPlatform extends Construct {
     this.partition = new DataAwsPartition(this, "Partition").partition;
     const account = new DataAwsCallerIdentity(this, "Account").accountId;
 
-    this.network = new TcpNetwork(this, "Network", {
-      project: label,
+    this.network = this.declareNetwork(props);
+    this.clusterName = platformName(this.deployment, "tcp-addon", MAX_NAME);
+    this.cluster = this.ecsCluster();
+    this.logGroup = this.containerLogs(props);
+    this.cpuArchitecture = props.agentBuild?.platform === "linux/arm64" ? "ARM64" : "X86_64";
+    this.tasksAssumeRolePolicy = tasksAssumeRolePolicy(account);
+    this.executionRole = this.taskExecutionRole();
+    this.alarmTopic = props.alarms === undefined ? undefined : this.alarmTopicOf(props.alarms);
+    [this.agentImage, this.agentImageUri] = this.agentImageOf(props);
+  }
+
+  /** The VPC and subnets: an existing one, or one created over two zones. */
+  private declareNetwork(props: TcpPlatformProps): TcpNetwork {
+    return new TcpNetwork(this, "Network", {
+      project: deploymentLabel(this.deployment),
       existing: props.network,
       natGateways: props.natGateways,
       vpcEndpoints: props.vpcEndpoints,
       region: props.region,
       ipv6: props.ipv6,
     });
-    // What the services and task definitions point at is created before it is destroyed; only a
-    // new project name replaces these, and it is in their names, so the two never collide.
-    const createFirst = { createBeforeDestroy: true };
-    this.clusterName = platformName(this.deployment, "tcp-addon", MAX_NAME);
-    this.cluster = new EcsCluster(this, "Cluster", {
+  }
+
+  /** The cluster of every app's service, with Container Insights. */
+  private ecsCluster(): EcsCluster {
+    return new EcsCluster(this, "Cluster", {
       name: this.clusterName,
       setting: [{ name: "containerInsights", value: "enabled" }],
-      lifecycle: createFirst,
+      lifecycle: CREATE_FIRST,
     });
-    this.logGroup = new CloudwatchLogGroup(this, "Logs", {
-      name: props.environment === undefined ? `/tcp-addon/${props.project}` : `/tcp-addon/${props.project}/${props.environment}`,
-      retentionInDays: logRetentionDays,
-      kmsKeyId: props.logKmsKeyArn,
-      lifecycle: createFirst,
-    });
+  }
 
-    this.cpuArchitecture = props.agentBuild?.platform === "linux/arm64" ? "ARM64" : "X86_64";
-    this.tasksAssumeRolePolicy = JSON.stringify({
-      Version: "2012-10-17",
-      Statement: [
-        {
-          Effect: "Allow",
-          Principal: { Service: "ecs-tasks.amazonaws.com" },
-          Action: "sts:AssumeRole",
-          Condition: { StringEquals: { "aws:SourceAccount": account } },
-        },
-      ],
+  /** The log group of every container, `/tcp-addon/<project>[/<environment>]`. */
+  private containerLogs(props: TcpPlatformProps): CloudwatchLogGroup {
+    return new CloudwatchLogGroup(this, "Logs", {
+      name: props.environment === undefined ? `/tcp-addon/${props.project}` : `/tcp-addon/${props.project}/${props.environment}`,
+      retentionInDays: props.logRetentionDays ?? 30,
+      kmsKeyId: props.logKmsKeyArn,
+      lifecycle: CREATE_FIRST,
     });
-    this.executionRole = new IamRole(this, "ExecutionRole", {
+  }
+
+  /** The role ECS uses to pull images and write logs (AWS's managed policy); secret reads are granted per app. */
+  private taskExecutionRole(): IamRole {
+    const label = deploymentLabel(this.deployment);
+    const role = new IamRole(this, "ExecutionRole", {
       namePrefix: `${label}-tcp-exec-`,
       description: `tcp-addon ${label}: ECS pulls images, writes logs and reads the apps' secrets`,
       assumeRolePolicy: this.tasksAssumeRolePolicy,
-      lifecycle: createFirst,
+      lifecycle: CREATE_FIRST,
     });
     new IamRolePolicyAttachment(this, "ExecutionPolicy", {
-      role: this.executionRole.name,
+      role: role.name,
       policyArn: `arn:${this.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy`,
     });
+    return role;
+  }
 
-    if (props.alarms !== undefined) {
-      this.alarmTopic = new TcpAlarmTopic(this, "AlarmTopic", { notify: props.alarms, name: platformName(this.deployment, "tcp-addon-alarms", MAX_NAME) });
-    }
+  private alarmTopicOf(notify: NonNullable<TcpPlatformProps["alarms"]>): TcpAlarmTopic {
+    return new TcpAlarmTopic(this, "AlarmTopic", { notify, name: platformName(this.deployment, "tcp-addon-alarms", MAX_NAME) });
+  }
 
-    if (props.agentImage !== undefined) {
-      this.agentImageUri = props.agentImage;
-    } else {
-      this.agentImage = new TcpAgentImage(this, "AgentImage", {
-        ...props.agentBuild,
-        project: props.project,
-        environment: props.environment,
-        region: this.region,
-      });
-      this.agentImageUri = this.agentImage.imageUri;
-    }
+  /** The given agent image, or one built from runtime/ and pushed to a stack-owned repository. */
+  private agentImageOf(props: TcpPlatformProps): [TcpAgentImage | undefined, string] {
+    if (props.agentImage !== undefined) return [undefined, props.agentImage];
+    const built = new TcpAgentImage(this, "AgentImage", {
+      ...props.agentBuild,
+      project: props.project,
+      environment: props.environment,
+      region: this.region,
+    });
+    return [built, built.imageUri];
   }
 
   /**

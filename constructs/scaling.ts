@@ -2,7 +2,7 @@ import { Construct } from "constructs";
 import { AppautoscalingPolicy } from "@cdktf/provider-aws/lib/appautoscaling-policy";
 import { AppautoscalingTarget } from "@cdktf/provider-aws/lib/appautoscaling-target";
 import { type DeployTimings, scaleInCooldownSeconds } from "../config/deploy-timings";
-import { AGENT_METRICS, METRIC_DIMENSIONS, METRICS_NAMESPACE } from "../runtime/agent/contract";
+import { AGENT_METRICS, METRIC_DIMENSIONS, METRICS_NAMESPACE } from "../ground";
 import type { AppMetrics } from "./app-metrics";
 import { ConstructError } from "./errors";
 

@@ -3,7 +3,7 @@ import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import * as path from "node:path";
 import { isIpv6Cidr } from "../config/ports";
-import { appNetworking, type ResolvedApp, type ResolvedConfig, type StateSpec } from "../config/schema";
+import type { ResolvedConfig, StateSpec } from "../config/schema";
 import { defaultLocalState } from "../config/state";
 import { requiredTerraformVersion } from "../config/terraform-version";
 import { relativeToStack } from "./stack-dir";
@@ -101,32 +101,7 @@ export class TcpAddonStack extends TerraformStack {
       rulesPerSecurityGroup: config.rulesPerSecurityGroup,
       alarms: config.alarmTopic,
     });
-    this.apps = config.apps.map(
-      (app) =>
-        new TcpApp(this, app.name, {
-          platform: this.platform,
-          name: app.name,
-          image: app.image,
-          build: app.build,
-          command: app.command,
-          plan: app.plan,
-          port: app.port,
-          containers: app.containers,
-          cpu: app.cpu,
-          memory: app.memory,
-          env: app.env,
-          secrets: app.secrets,
-          allowedCidrs: app.allowedCidrs,
-          loadBalancer: app.loadBalancer,
-          deploy: app.deploy,
-          ...networkingProps(app),
-          waitForSteadyState: app.waitForSteadyState,
-          scaling: app.scaling,
-          alarms: app.alarms,
-          capacity: app.capacity,
-          architecture: app.architecture,
-        }),
-    );
+    this.apps = config.apps.map((app) => TcpApp.fromResolved(this, this.platform, app));
     this.dashboard = new TcpDashboard(this, "Dashboard", {
       name: platformName(this.platform.deployment, "tcp-addon", MAX_NAME),
       region: this.platform.region,
@@ -159,17 +134,5 @@ function createdNetworkProps(config: ResolvedConfig): Pick<TcpPlatformProps, "na
   return {
     ...(created?.natGateways === undefined ? {} : { natGateways: created.natGateways === "perAz" ? NETWORK_AZS : 1 }),
     ...(created?.vpcEndpoints === undefined ? {} : { vpcEndpoints: created.vpcEndpoints }),
-  };
-}
-
-/** An app's resolved networking settings as TcpApp props. */
-function networkingProps(app: ResolvedApp) {
-  const n = appNetworking(app);
-  return {
-    clientIp: n.clientIp,
-    tls: n.tls,
-    domain: n.domain,
-    maxConnections: n.maxConnections,
-    maxConnectionsPerIp: n.maxConnectionsPerIp,
   };
 }

@@ -12,7 +12,7 @@ import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { deployTimings, DeployTimingsError, type DeployOverrides, type DeployTimings } from "../config/deploy-timings";
-import { fargatePairProblem } from "../config/fargate";
+import { APP_RANGES, appIssues, oneOfProblem, rangeProblem, tlsCertificateIssues } from "../config/app-rules";
 import { BUILT_IN_PLANS } from "../config/plans";
 import {
   ALARMS_ON,
@@ -23,8 +23,7 @@ import {
   appNetworking,
   type AppCapacity,
   type Architecture,
-  certificateCovers,
-  RESERVED_ENV,
+  networkingOf,
   tcpUrlScheme,
   type AppNetworking,
   type DomainSpec,
@@ -32,7 +31,7 @@ import {
   type ResolvedApp,
   type TlsSpec,
 } from "../config/schema";
-import { AGENT_HEALTH_PORT, AGENT_PORT, CLIENT_IP_MODES, MAX_CONNECTIONS, type ClientIpMode } from "../runtime/agent/contract";
+import { AGENT_HEALTH_PORT, AGENT_PORT, CLIENT_IP_MODES, type ClientIpMode } from "../ground";
 import { TcpAppImage } from "./app-image";
 import { AGENT_CONTAINER, containerDefinitions } from "./container-definitions";
 import { TcpAppAlarms } from "./alarms";
@@ -49,7 +48,7 @@ export const TLS_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 import { TcpAppScaling } from "./scaling";
 
 export { AGENT_CONTAINER, AGENT_UID, APP_CONTAINER } from "./container-definitions";
-export { AGENT_HEALTH_PORT, AGENT_PORT, APP_PORT } from "../runtime/agent/contract";
+export { AGENT_HEALTH_PORT, AGENT_PORT, APP_PORT } from "../ground";
 
 /** Props of {@link TcpApp}: one app on a {@link TcpPlatform}. Every prop but `platform`, `image` and `command` has a default. */
 export interface TcpAppProps {
@@ -202,7 +201,19 @@ export interface TcpAppScalingRange {
 }
 
 /** An app's props after the defaults, checked: what the loader resolves, but where it runs locally. */
-type AppSettings = Omit<ResolvedApp, "workdir" | "waitForSteadyState"> & { readonly waitForSteadyState: boolean; readonly agentMetrics: boolean };
+type AppSettings = Omit<ResolvedApp, "workdir" | "waitForSteadyState" | "scaling" | "alarms" | "networking"> & {
+  readonly waitForSteadyState: boolean;
+  readonly agentMetrics: boolean;
+  readonly scaling?: TcpAppScalingRange;
+  readonly alarms: AlarmSwitches | false;
+  readonly networking: AppNetworking;
+};
+
+/** How a resolved app reaches the constructor without being spelled out as props again. */
+const RESOLVED = Symbol("resolved app");
+interface ResolvedAppProps extends TcpAppProps {
+  readonly [RESOLVED]: AppSettings;
+}
 
 /**
  * One app's `tcp` process on the internet: a TCP listener on its port, a TCP target group of
@@ -265,13 +276,23 @@ export class TcpApp extends Construct {
   private readonly platform: TcpPlatform;
   private readonly tags: Readonly<Record<string, string>>;
 
+  /**
+   * The app of a loaded config (`loadConfig(...).apps[i]`) on `platform`, with the id `app.name`:
+   * what TcpAddonStack declares for each app. The same rules check it as the props.
+   * @param agentMetrics whether the agent writes its metrics to CloudWatch (default true)
+   */
+  static fromResolved(scope: Construct, platform: TcpPlatform, app: ResolvedApp, agentMetrics = true): TcpApp {
+    const props: ResolvedAppProps = { platform, command: app.command, port: app.port, [RESOLVED]: resolvedSettings(app, agentMetrics) };
+    return new TcpApp(scope, app.name, props);
+  }
+
   constructor(scope: Construct, id: string, props: TcpAppProps) {
     super(scope, id);
-    const app = settings(id, props);
+    const app = RESOLVED in props ? (props as ResolvedAppProps)[RESOLVED] : settings(id, props);
     this.platform = props.platform;
     this.name = app.name;
     this.timings = app.deploy;
-    this.networking = appNetworking(app);
+    this.networking = app.networking;
     this.tags = { "tcp-addon:app": app.name };
     this.loadBalancer = this.platform.loadBalancer(app.loadBalancer);
     this.loadBalancer.reserveListener(app.name, app.port, app.allowedCidrs);
@@ -289,8 +310,8 @@ export class TcpApp extends Construct {
     this.service = this.ecsService(app);
     [this.parameter, this.output] = this.publishTcpUrl(app);
     this.metrics = this.appMetrics(app);
-    this.alarms = props.alarms === false ? undefined : this.appAlarms(props.alarms ?? ALARMS_ON);
-    this.scaling = props.scaling === undefined ? undefined : this.autoScaling(props.scaling);
+    this.alarms = app.alarms === false ? undefined : this.appAlarms(app.alarms);
+    this.scaling = app.scaling === undefined ? undefined : this.autoScaling(app.scaling);
   }
 
   /**
@@ -594,15 +615,17 @@ export class TcpApp extends Construct {
 
 /** The props with their defaults (scaling starts at its min) (APP_DEFAULTS, DEFAULT_DEPLOY_TIMINGS), validated. */
 function settings(id: string, props: TcpAppProps): AppSettings {
-  const app = {
+  const plan = props.plan ?? BUILT_IN_PLANS[APP_DEFAULTS.plan];
+  const app: Omit<AppSettings, "deploy"> = {
     name: props.name ?? id,
     image: props.image,
     build: props.build,
     command: props.command,
-    plan: props.plan ?? BUILT_IN_PLANS[APP_DEFAULTS.plan],
+    plan,
     port: props.port,
     containers: props.containers ?? props.scaling?.min ?? APP_DEFAULTS.containers,
-    scaling: props.scaling === undefined ? undefined : { min: props.scaling.min, max: props.scaling.max },
+    scaling: props.scaling,
+    alarms: props.alarms ?? ALARMS_ON,
     agentMetrics: props.agentMetrics ?? true,
     cpu: props.cpu ?? APP_DEFAULTS.cpu,
     memory: props.memory ?? APP_DEFAULTS.memory,
@@ -613,78 +636,68 @@ function settings(id: string, props: TcpAppProps): AppSettings {
     waitForSteadyState: props.waitForSteadyState ?? APP_DEFAULTS.waitForSteadyState,
     capacity: props.capacity,
     architecture: props.architecture,
+    networking: networkingOf(props, plan),
   };
-  validate(app);
-  const plan = app.plan;
-  const networking: AppNetworking = {
-    clientIp: props.clientIp ?? APP_DEFAULTS.clientIp,
-    ...(props.tls === undefined ? {} : { tls: props.tls }),
-    ...(props.domain === undefined ? {} : { domain: props.domain }),
-    maxConnections: props.maxConnections ?? plan.maxConnections ?? 0,
-    ...(props.maxConnectionsPerIp === undefined ? {} : { maxConnectionsPerIp: props.maxConnectionsPerIp }),
-  };
-  validateNetworking(app.name, networking);
-  return { ...app, deploy: timingsOf(app.name, props.deploy), networking };
+  validate(app, props.maxConnections);
+  return { ...app, deploy: timingsOf(app.name, props.deploy) };
 }
 
-/** The networking props' rules, as the config schema words them, for stacks written in TypeScript. */
-function validateNetworking(name: string, n: AppNetworking): void {
-  const fail = (message: string) => {
-    throw new ConstructError("TCP_ADDON_INVALID_PROPS", `${name}.${message}`);
+/** A resolved app (config/resolve.ts) as the construct's settings, checked by the same rules. */
+function resolvedSettings(app: ResolvedApp, agentMetrics: boolean): AppSettings {
+  const networking = appNetworking(app);
+  const settings: AppSettings = {
+    ...app,
+    alarms: app.alarms ?? ALARMS_ON,
+    waitForSteadyState: app.waitForSteadyState ?? APP_DEFAULTS.waitForSteadyState,
+    agentMetrics,
+    networking,
   };
-  if (!(CLIENT_IP_MODES as readonly string[]).includes(n.clientIp)) fail(`clientIp: expected one of ${CLIENT_IP_MODES.join(", ")}, got ${n.clientIp}`);
-  const count = (value: number | undefined, min: number) => value === undefined || (Number.isInteger(value) && value >= min && value <= MAX_CONNECTIONS);
-  if (!count(n.maxConnections, 0)) fail(`maxConnections: expected 0 (no limit) to ${MAX_CONNECTIONS}, got ${n.maxConnections}`);
-  if (!count(n.maxConnectionsPerIp, 1)) fail(`maxConnectionsPerIp: expected 1 to ${MAX_CONNECTIONS}, got ${n.maxConnectionsPerIp}`);
-  if (n.maxConnectionsPerIp !== undefined && n.clientIp === "off") fail("maxConnectionsPerIp: needs the client's address; set clientIp to proxy-v2");
-  const tls = n.tls;
-  if (tls !== undefined && (tls.certificateArn === undefined) === (tls.domain === undefined || tls.hostedZoneId === undefined)) {
-    fail("tls: set either certificateArn, or domain and hostedZoneId");
-  }
-  if (tls?.domain !== undefined && n.domain !== undefined && !certificateCovers(tls.domain, n.domain.name)) {
-    fail(`tls.domain: the certificate for ${tls.domain} does not cover ${n.domain.name}`);
-  }
+  // The plan's limit is not the app's own: only a limit that differs from the plan's was set by the app.
+  validate(settings, networking.maxConnections === (app.plan.maxConnections ?? 0) ? undefined : networking.maxConnections);
+  return settings;
 }
 
-function validate(app: Omit<AppSettings, "deploy">): void {
-  const fail = (message: string) => {
-    throw new ConstructError("TCP_ADDON_INVALID_PROPS", message);
-  };
-  const { name } = app;
-  if (!APP_NAME.test(name)) {
-    fail(`app name "${name}": expected 1-31 lowercase letters, digits or hyphens, starting with a letter`);
-  }
-  if ((app.image === undefined) === (app.build === undefined)) fail(`${name}: set exactly one of image (a prebuilt image) and build (a folder with a Dockerfile)`);
-  if (!Number.isInteger(app.port) || app.port < 1 || app.port > 65535) fail(`${name}.port: expected 1-65535, got ${app.port}`);
-  if (!Number.isInteger(app.containers) || app.containers < 1) {
-    fail(`${name}.containers: expected a whole number of at least 1, got ${app.containers}`);
-  }
-  const size = fargatePairProblem(app.cpu, app.memory);
-  if (size) fail(`${name}.${size.field}: ${size.message}`);
-  for (const key of RESERVED_ENV) {
-    if (key in app.env || key in app.secrets) fail(`${name}.env.${key}: set by the platform; remove it`);
-  }
-  if (app.allowedCidrs.length === 0) fail(`${name}.allowedCidrs: expected at least one CIDR block`);
-  const capacity = app.capacity;
-  if (capacity !== undefined) {
-    const { spotPercent, base } = capacity;
-    if (!Number.isInteger(spotPercent) || spotPercent < 0 || spotPercent > 100 || !Number.isInteger(base) || base < 0 || base > 100) {
-      fail(`${name}.capacity: expected spotPercent 0-100 and base 0-100, whole numbers; got ${spotPercent} and ${base}`);
-    }
-    if (spotPercent > 0 && app.architecture === "arm64") fail(`${name}.capacity: Fargate Spot runs x86_64 tasks only; use on-demand capacity for arm64`);
-  }
-  if (app.architecture !== undefined && !(ARCHITECTURES as readonly string[]).includes(app.architecture)) {
-    fail(`${name}.architecture: expected one of ${ARCHITECTURES.join(", ")}, got ${app.architecture}`);
-  }
+/**
+ * The app rules of config/app-rules.ts on the settings, and the ranges the config schema checks
+ * by type: the first problem is thrown as `<app>.<field>: problem; fix`, the words YAML uses.
+ */
+function validate(app: Omit<AppSettings, "deploy">, ownMaxConnections: number | undefined): void {
+  const problem = firstProblem(app, ownMaxConnections);
+  if (problem !== undefined) throw new ConstructError("TCP_ADDON_INVALID_PROPS", problem);
+}
+
+function firstProblem(app: Omit<AppSettings, "deploy">, ownMaxConnections: number | undefined): string | undefined {
+  const { name, networking: n } = app;
+  if (!APP_NAME.test(name)) return `app name "${name}": expected 1-31 lowercase letters, digits or hyphens, starting with a letter`;
+  const checks: [string, string | undefined][] = [
+    ["port", rangeProblem(APP_RANGES.port, app.port)],
+    ["containers", rangeProblem(APP_RANGES.containers, app.containers)],
+    ["allowedCidrs", app.allowedCidrs.length === 0 ? "expected at least one CIDR block" : undefined],
+    ["clientIp", oneOfProblem(CLIENT_IP_MODES, n.clientIp)],
+    ["maxConnections", rangeProblem(APP_RANGES.maxConnections, n.maxConnections)],
+    ["maxConnectionsPerIp", n.maxConnectionsPerIp === undefined ? undefined : rangeProblem(APP_RANGES.maxConnectionsPerIp, n.maxConnectionsPerIp)],
+    ["architecture", app.architecture === undefined ? undefined : oneOfProblem(ARCHITECTURES, app.architecture)],
+    ["capacity.spotPercent", app.capacity === undefined ? undefined : rangeProblem(APP_RANGES.spotPercent, app.capacity.spotPercent)],
+    ["capacity.base", app.capacity === undefined ? undefined : rangeProblem(APP_RANGES.capacityBase, app.capacity.base)],
+    ...scalingProblems(app),
+    ...(n.tls === undefined ? [] : tlsCertificateIssues(n.tls).map((i): [string, string] => [["tls", ...i.path].join("."), i.message])),
+    ...appIssues({ ...app, ...n, maxConnections: ownMaxConnections, spotPercent: app.capacity?.spotPercent }).map((i): [string, string] => [i.path.join("."), i.message]),
+  ];
+  const found = checks.find(([, message]) => message !== undefined);
+  return found === undefined ? undefined : `${name}.${found[0]}: ${found[1]}`;
+}
+
+/** The scaling range: whole numbers, 1 <= min <= max, and `containers` inside it. */
+function scalingProblems(app: Pick<AppSettings, "scaling" | "containers">): [string, string | undefined][] {
   const range = app.scaling;
-  if (range !== undefined) {
-    if (!Number.isInteger(range.min) || !Number.isInteger(range.max) || range.min < 1 || range.max < range.min) {
-      fail(`${name}.scaling: expected whole numbers with 1 <= min <= max, got min ${range.min}, max ${range.max}`);
-    }
-    if (app.containers < range.min || app.containers > range.max) {
-      fail(`${name}.containers: ${app.containers} is outside scaling's ${range.min}-${range.max}; drop containers (scaling starts at min)`);
-    }
+  if (range === undefined) return [];
+  if (!Number.isInteger(range.min) || !Number.isInteger(range.max) || range.min < 1 || range.max < range.min) {
+    return [["scaling", `expected whole numbers with 1 <= min <= max, got min ${range.min}, max ${range.max}`]];
   }
+  if (app.containers < range.min || app.containers > range.max) {
+    return [["containers", `${app.containers} is outside scaling's ${range.min}-${range.max}; drop containers (scaling starts at min)`]];
+  }
+  return [];
 }
 
 /**

@@ -361,7 +361,4 @@ export function metric(text: string, sample: string): number {
   return Number(line.slice(sample.length + 1));
 }
 
-/** Resolves after `ms`; only for measurement windows and polling loops bounded in count. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { delay } from "../helpers/net";

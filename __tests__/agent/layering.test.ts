@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import { builtinModules } from "node:module";
 import * as path from "node:path";
+import { specifiers } from "../helpers/imports";
 
 const AGENT = path.resolve(__dirname, "../../runtime/agent");
 
@@ -9,18 +10,6 @@ const AGENT = path.resolve(__dirname, "../../runtime/agent");
  * the bundle (the test below proves nothing the bundle runs imports it).
  */
 const BUILD_TOOL: Readonly<Record<string, readonly string[]>> = { "build.ts": ["esbuild"] };
-
-/** Every module specifier in a TypeScript source: import/export ... from, import(), require(), bare import. */
-function specifiers(source: string): string[] {
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
-  const patterns = [
-    /\b(?:import|export)\b[^'"`;]*?\bfrom\s*["']([^"']+)["']/g,
-    /\bimport\s*["']([^"']+)["']/g,
-    /\bimport\s*\(\s*["']([^"']+)["']\s*\)/g,
-    /\brequire\s*\(\s*["']([^"']+)["']\s*\)/g,
-  ];
-  return patterns.flatMap((pattern) => [...code.matchAll(pattern)].map((match) => match[1]));
-}
 
 function sources(): string[] {
   return fs

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { main, type CliIo } from "../../runtime/cli/main";
+import { main, type CliIo } from "../../cli/main";
 
 /** `tcp-addon cost`: the estimate, its flags and its errors, in-process; and the bin on the example. */
 

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isRaw } from "../../runtime/cli/command";
-import { COMMANDS } from "../../runtime/cli/main";
+import { isRaw } from "../../cli/command";
+import { COMMANDS } from "../../cli/main";
 import { runProcess } from "../helpers/run";
 
 /**
@@ -31,10 +31,10 @@ describe("tcp-addon <command> --help", () => {
     }
   });
 
-  it("`verify --help` names every variable runtime/verify reads: the mirror, the terraform binary, the CLI config", async () => {
+  it("`verify --help` names every variable cli/verify reads: the mirror, the terraform binary, the CLI config", async () => {
     const read = new Set<string>();
-    for (const file of fs.readdirSync(path.join(REPO, "runtime", "verify"))) {
-      for (const m of fs.readFileSync(path.join(REPO, "runtime", "verify", file), "utf8").matchAll(/\benv\.([A-Z][A-Z0-9_]+)/g)) read.add(m[1]!);
+    for (const file of fs.readdirSync(path.join(REPO, "cli", "verify"))) {
+      for (const m of fs.readFileSync(path.join(REPO, "cli", "verify", file), "utf8").matchAll(/\benv\.([A-Z][A-Z0-9_]+)/g)) read.add(m[1]!);
     }
     read.delete("PATH");
     expect([...read].sort()).toEqual(expect.arrayContaining(["TCP_ADDON_PROVIDER_MIRROR", "TCP_ADDON_TERRAFORM"]));

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PLAN_SIZES } from "../../config/plans";
-import { main, type CliIo } from "../../runtime/cli/main";
+import { main, type CliIo } from "../../cli/main";
 
 /** The CLI in-process, with its output captured: the cases that need no separate process. */
 

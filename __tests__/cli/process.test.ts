@@ -7,7 +7,7 @@ import * as path from "node:path";
 
 const REPO = path.resolve(__dirname, "../..");
 const TSX = path.join(REPO, "node_modules", ".bin", "tsx");
-const MAIN = path.join(REPO, "runtime", "cli", "main.ts");
+const MAIN = path.join(REPO, "cli", "main.ts");
 const BIN = path.join(REPO, "bin", "tcp-addon.js");
 
 interface Result {

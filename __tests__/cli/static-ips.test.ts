@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { main, type CliIo } from "../../runtime/cli/main";
+import { main, type CliIo } from "../../cli/main";
 import { previousStaticIps } from "../../config/static-ips";
 import { appFixture, configFixture, synthStack } from "../constructs/fixtures";
 

@@ -4,12 +4,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { LOCAL_STATE_NOTICE } from "../../config/state";
 import { type RunResult, runProcess } from "../helpers/run";
+import { AGENT_IMAGE } from "../helpers/images";
 
 /** `tcp-addon synth` and `npm run synth` as real processes; stdout closed early by its reader. */
 
 const REPO = path.resolve(__dirname, "../..");
 const BIN = path.join(REPO, "bin", "tcp-addon.js");
-const AGENT_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tcp-agent:1.0";
 const TIMEOUT_MS = 60_000;
 
 const CONFIG = `project: acme

@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { resolveConfig } from "../../config/load";
 import { CostError, defaultAssumptions, estimateCost, loadPrices, PRICE_KEYS, regionPrices, taskSplit, type CostEstimate } from "../../config/cost";
 import type { ResolvedConfig } from "../../config/schema";
-import { costReport } from "../../runtime/cli/cost";
+import { costReport } from "../../cli/cost";
 import { synthStack, type TfJson } from "../constructs/fixtures";
 
 /**

@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import { ConfigError } from "../../config/errors";
+import { AGENT_IMAGE } from "../helpers/images";
 import { FARGATE_CPU_VALUES } from "../../config/fargate";
 import { resolveConfig } from "../../config/load";
 import { BUILT_IN_PLANS } from "../../config/plans";
@@ -75,7 +76,7 @@ function validConfig(): Raw {
       privateSubnetIds: ["subnet-0c", "subnet-0d"],
     },
     plans: { "tcp-50k": { packetsPerSecond: 50000, burst: 60000 } },
-    agent: { image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tcp-agent:1.0" },
+    agent: { image: AGENT_IMAGE },
     apps: {
       mqtt: {
         image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mqtt:1.4.2",

@@ -12,6 +12,7 @@ import { stackOutputDir } from "../../constructs/stack-dir";
 import { TcpApp } from "../../constructs/tcp-app";
 import { TcpPlatform } from "../../constructs/platform";
 import { appFixture, configFixture, containersOf, ref, resourceIn, synthStack, type TfJson } from "./fixtures";
+import { AGENT_IMAGE } from "../helpers/images";
 
 /**
  * Apps built from source (`build: <folder>`): the example config as shipped builds
@@ -50,7 +51,7 @@ describe("the example config, as shipped", () => {
 
   beforeAll(() => {
     // The example's own file (build: examples/mqtt), with the agent prebuilt so the only build is the app's.
-    const config = { ...loadConfig(path.join(ROOT, "tcp-addon.yaml")), agentImage: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tcp-agent:1.0" };
+    const config = { ...loadConfig(path.join(ROOT, "tcp-addon.yaml")), agentImage: AGENT_IMAGE };
     const synth = synthStack(config);
     ({ json, tf } = synth);
     outdir = stackOutputDir(synth.stack);
@@ -149,9 +150,9 @@ describe("TcpApp with build", () => {
   it("refuses both image and build, and neither", () => {
     const { stack, platform } = platformOf();
     expect(() => new TcpApp(stack, "both", { platform, image: "x:1", build: EXAMPLE, command: "node s.js", port: 1 })).toThrow(
-      /^both: set exactly one of image \(a prebuilt image\) and build \(a folder with a Dockerfile\)$/,
+      /^both\.build: set either `image:` or `build:`, not both; remove one$/,
     );
-    expect(() => new TcpApp(stack, "neither", { platform, command: "node s.js", port: 2 })).toThrow(/^neither: set exactly one of image/);
+    expect(() => new TcpApp(stack, "neither", { platform, command: "node s.js", port: 2 })).toThrow(/^neither\.image: no image; set `image:`/);
   });
 
   it("refuses a folder without a Dockerfile with the code TCP_ADDON_INVALID_PROPS and one line", () => {

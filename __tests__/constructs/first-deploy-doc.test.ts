@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { usage } from "../../runtime/cli/main";
+import { usage } from "../../cli/main";
 import { synthConfig } from "../provider/second-apply";
 import type { TfJson } from "./fixtures";
 

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { DEFAULT_DEPLOY_TIMINGS } from "../../config/deploy-timings";
 import type { Plan, ResolvedApp, ResolvedConfig } from "../../config/schema";
 import { TcpAddonStack, TcpAddonStackProps } from "../../constructs/tcp-addon-stack";
+import { AGENT_IMAGE } from "../helpers/images";
 
 /** Synthesized Terraform JSON, as parsed. */
 export interface TfJson {
@@ -33,7 +34,7 @@ export interface ContainerDefinition {
   logConfiguration?: { logDriver: string; options: Record<string, string> };
 }
 
-export const AGENT_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tcp-agent:1.0";
+export { AGENT_IMAGE };
 export const TCP_1K: Plan = { name: "tcp-1k", packetsPerSecond: 1000 };
 
 /** One app as the loader would resolve it; `index` spreads ports and names. */

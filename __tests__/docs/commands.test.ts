@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseFlags } from "../../runtime/agent/flags";
-import { isRaw } from "../../runtime/cli/command";
-import { COMMANDS } from "../../runtime/cli/main";
+import { isRaw } from "../../cli/command";
+import { COMMANDS } from "../../cli/main";
 import { parseLocalArgs } from "../../runtime/local/cli";
 import { docFiles, REPO } from "../helpers/docs";
 import { runProcess } from "../helpers/run";

@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { synthConfig as benchConfig } from "../../bench/cases/synth";
 import { describeSynth, synth } from "../../main";
-import { main, type CliIo } from "../../runtime/cli/main";
+import { main, type CliIo } from "../../cli/main";
 import { docFiles, REPO } from "../helpers/docs";
 import { terraformAvailability } from "../provider/second-apply";
 

@@ -4,9 +4,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
-import { freePort as freePortOn } from "../../runtime/agent/app-process";
 import mqtt, { type MqttClient } from "mqtt";
 import type { ResolvedApp } from "../../config";
+import { freePort } from "../helpers/net";
 
 /** Shared by the local-mode tests and the rolling-restart measurement. */
 
@@ -41,10 +41,7 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return freePortOn("127.0.0.1");
-}
+export { freePort };
 
 /**
  * `deploy:` overrides for tests that are not about health check timing: the longest health

@@ -7,6 +7,7 @@ import type { ResolvedConfig } from "../../config/schema";
 import { synthToDir } from "../../constructs/synth";
 import { TcpAddonStack } from "../../constructs/tcp-addon-stack";
 import { applyPolicy, PolicyViolationError, RULES, StackFacts, type PolicyReport } from "../../constructs/policy";
+import { AGENT_IMAGE } from "../helpers/images";
 
 const REPO = path.resolve(__dirname, "..", "..");
 const scratch: string[] = [];
@@ -70,7 +71,7 @@ describe("other stacks the config can describe", () => {
         project: "shop",
         region: "eu-west-1",
         network: { vpcId: "vpc-0abc", publicSubnetIds: ["subnet-0a", "subnet-0b"], privateSubnetIds: ["subnet-0c", "subnet-0d"] },
-        agent: { image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tcp-agent:1.0" },
+        agent: { image: AGENT_IMAGE },
         apps: {
           mqtt: {
             image: "public.ecr.aws/acme/mqtt:1",

@@ -2,9 +2,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isRecord } from "../../runtime/agent/errors";
-import { metadataPath, type TfJson } from "../../runtime/verify/offline";
-import { StackWorkspace } from "../../runtime/verify/stack";
-import { terraform, terraformSetup } from "../../runtime/verify/terraform";
+import { metadataPath, type TfJson } from "../../cli/verify/offline";
+import { StackWorkspace } from "../../cli/verify/stack";
+import { terraform, terraformSetup } from "../../cli/verify/terraform";
 import { synthConfig, terraformAvailability } from "./second-apply";
 
 /**

@@ -1,6 +1,6 @@
-import { addressesByLine, constructPathOf, offlineStack, PLACEHOLDER_ACCOUNT_ID } from "../../runtime/verify/offline";
-import { firstError } from "../../runtime/verify/stack";
-import { findProviderMirror, findTerraform } from "../../runtime/verify/terraform";
+import { addressesByLine, constructPathOf, offlineStack, PLACEHOLDER_ACCOUNT_ID } from "../../cli/verify/offline";
+import { firstError } from "../../cli/verify/stack";
+import { findProviderMirror, findTerraform } from "../../cli/verify/terraform";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

@@ -5,9 +5,9 @@ import { resolveConfig } from "../../config/load";
 import { synthToDir, withoutTokenStacks } from "../../constructs/synth";
 import { TcpAddonStack } from "../../constructs/tcp-addon-stack";
 import { isRecord } from "../../runtime/agent/errors";
-import { metadataPath, PLACEHOLDER_ACCOUNT_ID, type TfJson } from "../../runtime/verify/offline";
-import { StackWorkspace, STACK_FILE } from "../../runtime/verify/stack";
-import { findTerraform, terraformSetup, type TerraformSetup } from "../../runtime/verify/terraform";
+import { metadataPath, PLACEHOLDER_ACCOUNT_ID, type TfJson } from "../../cli/verify/offline";
+import { StackWorkspace, STACK_FILE } from "../../cli/verify/stack";
+import { findTerraform, terraformSetup, type TerraformSetup } from "../../cli/verify/terraform";
 
 /**
  * The second apply, with the real provider and no AWS: plan a config, build a state whose

@@ -1,9 +1,9 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { main, type CliIo } from "../../runtime/cli/main";
-import { StackWorkspace, TerraformCheckError } from "../../runtime/verify/stack";
-import { terraformSetup } from "../../runtime/verify/terraform";
+import { main, type CliIo } from "../../cli/main";
+import { StackWorkspace, TerraformCheckError } from "../../cli/verify/stack";
+import { terraformSetup } from "../../cli/verify/terraform";
 import { synthConfig, terraformAvailability } from "./second-apply";
 
 /** `tcp-addon verify` end to end: the real CLI, the real terraform and provider, offline. */

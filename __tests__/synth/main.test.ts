@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { PLAN_SIZES } from "../../config/plans";
 import { LOCAL_STATE_NOTICE } from "../../config/state";
 import { readTree } from "./tree";
+import { AGENT_IMAGE } from "../helpers/images";
 
 /**
  * `main.ts` as a real process, the way `npm run synth` and `cdktf synth` run it. Every case
@@ -14,7 +15,6 @@ import { readTree } from "./tree";
 
 const MAIN = path.resolve(__dirname, "../../main.ts");
 const TSX_LOADER = require.resolve("tsx");
-const AGENT_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tcp-agent:1.0";
 const PROCESS_TIMEOUT_MS = 60_000;
 const PARALLEL = 3;
 

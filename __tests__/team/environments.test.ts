@@ -4,7 +4,7 @@ import { ConfigError } from "../../config/errors";
 import { resolveConfig } from "../../config/load";
 import { stackName } from "../../config/state";
 import { appResourceName, fitName, loadBalancerName, platformName } from "../../constructs/names";
-import { findTcpUrls } from "../../runtime/cli/outputs";
+import { findTcpUrls } from "../../cli/outputs";
 import { configText, synthConfig, type Synthesized } from "./synth";
 
 const made: string[] = [];

@@ -6,8 +6,9 @@ import { loadConfig } from "../../config/load";
 import type { StateSpec } from "../../config/schema";
 import { stackName } from "../../config/state";
 import { TcpAddonStack } from "../../constructs/tcp-addon-stack";
+import { AGENT_IMAGE } from "../helpers/images";
 
-export const AGENT_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tcp-agent:1.0";
+export { AGENT_IMAGE };
 
 /** A config file's text: project acme, one app on a fixed port, plus `extra` top-level lines. */
 export function configText(extra: string, { project = "acme", apps = ["mqtt"] }: { project?: string; apps?: string[] } = {}): string {

@@ -8,12 +8,12 @@ import { readTree } from "../synth/tree";
 /**
  * A stack synthesized in CI deploys from another checkout: the same config synthesized by
  * `main.ts` in two checkouts at different paths gives byte-identical output, holding no path of
- * either. Each checkout is a copy of what synth reads (main.ts, config/, constructs/, runtime/,
+ * either. Each checkout is a copy of what synth reads (main.ts, ground/, config/, constructs/, runtime/,
  * the example config and the example app's folder, which it builds) with node_modules linked in.
  */
 
 const REPO = path.resolve(__dirname, "..", "..");
-const COPIED = ["main.ts", "tsconfig.json", "package.json", "tcp-addon.yaml", "config", "constructs", "runtime", "examples/mqtt"];
+const COPIED = ["main.ts", "tsconfig.json", "package.json", "tcp-addon.yaml", "ground", "config", "constructs", "runtime", "examples/mqtt"];
 const ENV_CONFIG = [
   "project: acme",
   "environment: prod",

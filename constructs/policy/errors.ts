@@ -1,4 +1,4 @@
-import { TcpAddonError } from "../../runtime/agent/errors";
+import { TcpAddonError } from "../../ground";
 import type { PolicyFinding } from "./finding";
 import { formatFinding } from "./finding";
 

@@ -1,4 +1,4 @@
-import { isRecord } from "../../runtime/agent/errors";
+import { isRecord } from "../../ground";
 import type { IConstruct } from "constructs";
 import {
   DefaultTokenResolver,

@@ -1,4 +1,4 @@
-import { oneLine } from "../../runtime/agent/errors";
+import { oneLine } from "../../ground";
 import type { PolicyLevel } from "./rule";
 
 /** One rule failing on one resource. */

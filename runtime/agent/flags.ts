@@ -128,39 +128,55 @@ const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
  * (code TCP_ADDON_AGENT_FLAG) with a one-line message on any problem.
  */
 export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedFlags {
+  const raw = environmentValues(env);
+  const args = readArgv(argv, raw);
+  if (args === "help") return { help: true };
+  const options = { ...optionValues(raw), command: args.command };
+  checkMode(raw, options);
+  const emfSettings = emfOptions(env);
+  return { help: false, options: { ...options, ...(emfSettings === null ? {} : { emf: emfSettings }) } };
+}
+
+/** The value of every FLAGS entry whose environment variable is set and not empty. */
+function environmentValues(env: NodeJS.ProcessEnv): Map<FlagKey, RawValue> {
   const raw = new Map<FlagKey, RawValue>();
   for (const spec of Object.values(FLAGS)) {
     const value = env[spec.env];
     if (value !== undefined && value !== "") raw.set(spec.key, { value, source: spec.env });
   }
+  return raw;
+}
 
-  let command: string[] | null = null;
+/** Reads `--flag value`, `--flag=value` and `-- COMMAND...` into `raw` (flags win over the environment). */
+function readArgv(argv: readonly string[], raw: Map<FlagKey, RawValue>): "help" | { command: string[] | null } {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") {
-      command = argv.slice(i + 1);
+      const command = argv.slice(i + 1);
       if (command.length === 0) throw new FlagError("-- must be followed by the app's command");
-      break;
+      return { command };
     }
-    if (arg === "-h" || arg === "--help") return { help: true };
+    if (arg === "-h" || arg === "--help") return "help";
     const eq = arg.indexOf("=");
     const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
     const spec = FLAGS[name];
     if (spec === undefined) {
       throw new FlagError(arg.startsWith("-") ? `unknown flag ${name}` : `unexpected argument "${arg}" (put the app's command after --)`);
     }
-    let value: string;
     if (eq > 0 && name !== arg) {
-      value = arg.slice(eq + 1);
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined || next === "--") throw new FlagError(`${name} needs a value`);
-      value = next;
-      i += 1;
+      raw.set(spec.key, { value: arg.slice(eq + 1), source: name });
+      continue;
     }
-    raw.set(spec.key, { value, source: name });
+    const next = argv[i + 1];
+    if (next === undefined || next === "--") throw new FlagError(`${name} needs a value`);
+    raw.set(spec.key, { value: next, source: name });
+    i += 1;
   }
+  return { command: null };
+}
 
+/** Every option but the command and EMF, each checked, with its default when not given. */
+function optionValues(raw: ReadonlyMap<FlagKey, RawValue>): Omit<AgentOptions, "command" | "emf"> {
   const read = <T>(key: FlagKey, parse: (raw: RawValue) => T, fallback: T): T => {
     const value = raw.get(key);
     return value === undefined ? fallback : parse(value);
@@ -172,21 +188,30 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   const pps = read("pps", (v) => integer(v, 0, MAX_PPS), 0);
   const burstRaw = raw.get("burst");
   if (burstRaw !== undefined && pps === 0) throw new FlagError(`${burstRaw.source} needs a packets-per-second limit (--pps)`);
-  const burst = read("burst", (v) => integer(v, 1, MAX_BURST), Math.min(pps, MAX_BURST));
-  const healthPort = read<number | null>("healthPort", port, null);
-  const drainSeconds = read("drainSeconds", (v) => seconds(v, 0), DEFAULT_DRAIN_SECONDS);
-  const idleTimeoutSeconds = read("idleTimeout", (v) => seconds(v, 0.001), DEFAULT_IDLE_TIMEOUT_SECONDS);
-  const startTimeoutSeconds = read("startTimeout", (v) => seconds(v, 0.001), 60);
-  const upstreamRaw = raw.get("upstream");
-  const upstream = upstreamRaw === undefined ? null : address(upstreamRaw);
-  const appPortRaw = raw.get("appPort");
-  const appPort = appPortRaw === undefined ? null : port(appPortRaw, 1);
-  const lifelineFd = read<number | null>("lifelineFd", (v) => integer(v, 0, 2 ** 31 - 1), null);
-  const proxyProtocol = read<ClientIpMode>("proxyProtocol", clientIpMode, "off");
-  const proxyHeaderTimeoutSeconds = read("proxyHeaderTimeout", (v) => seconds(v, 0.001), DEFAULT_PROXY_HEADER_TIMEOUT_SECONDS);
-  const maxConnections = read("maxConnections", (v) => integer(v, 0, MAX_CONNECTIONS), 0);
-  const maxConnectionsPerIp = read("maxConnectionsPerIp", (v) => integer(v, 0, MAX_CONNECTIONS), 0);
+  return {
+    listen,
+    host,
+    pps,
+    burst: read("burst", (v) => integer(v, 1, MAX_BURST), Math.min(pps, MAX_BURST)),
+    healthPort: read<number | null>("healthPort", port, null),
+    drainSeconds: read("drainSeconds", (v) => seconds(v, 0), DEFAULT_DRAIN_SECONDS),
+    idleTimeoutSeconds: read("idleTimeout", (v) => seconds(v, 0.001), DEFAULT_IDLE_TIMEOUT_SECONDS),
+    startTimeoutSeconds: read("startTimeout", (v) => seconds(v, 0.001), 60),
+    upstream: read<UpstreamAddress | null>("upstream", address, null),
+    appPort: read<number | null>("appPort", (v) => port(v, 1), null),
+    lifelineFd: read<number | null>("lifelineFd", (v) => integer(v, 0, 2 ** 31 - 1), null),
+    proxyProtocol: read<ClientIpMode>("proxyProtocol", clientIpMode, "off"),
+    proxyHeaderTimeoutSeconds: read("proxyHeaderTimeout", (v) => seconds(v, 0.001), DEFAULT_PROXY_HEADER_TIMEOUT_SECONDS),
+    maxConnections: read("maxConnections", (v) => integer(v, 0, MAX_CONNECTIONS), 0),
+    maxConnectionsPerIp: read("maxConnectionsPerIp", (v) => integer(v, 0, MAX_CONNECTIONS), 0),
+  };
+}
 
+/** Exactly one of sidecar mode (--upstream, not the agent itself) and wrapper mode (-- COMMAND, the only one with --app-port). */
+function checkMode(raw: ReadonlyMap<FlagKey, RawValue>, options: Pick<AgentOptions, "upstream" | "command" | "listen" | "host">): void {
+  const { upstream, command, listen, host } = options;
+  const upstreamRaw = raw.get("upstream");
+  const appPortRaw = raw.get("appPort");
   if (upstreamRaw !== undefined && command !== null) {
     throw new FlagError(`give either ${upstreamRaw.source} (sidecar mode) or -- COMMAND (wrapper mode), not both`);
   }
@@ -199,31 +224,6 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Par
   if (appPortRaw !== undefined && command === null) {
     throw new FlagError(`${appPortRaw.source} only applies in wrapper mode (-- COMMAND)`);
   }
-
-  const emfSettings = emfOptions(env);
-  const emf = emfSettings === null ? {} : { emf: emfSettings };
-  return {
-    help: false,
-    options: {
-      listen,
-      host,
-      pps,
-      burst,
-      healthPort,
-      drainSeconds,
-      idleTimeoutSeconds,
-      upstream,
-      appPort,
-      command,
-      startTimeoutSeconds,
-      lifelineFd,
-      proxyProtocol,
-      proxyHeaderTimeoutSeconds,
-      maxConnections,
-      maxConnectionsPerIp,
-      ...emf,
-    },
-  };
 }
 
 function clientIpMode({ value, source }: RawValue): ClientIpMode {

@@ -156,7 +156,7 @@ export interface ErrorCode {
   readonly usedIn: readonly string[];
 }
 
-const SOURCE_FOLDERS = ["config", "constructs", "runtime"];
+const SOURCE_FOLDERS = ["ground", "config", "constructs", "runtime", "cli"];
 const CODE = /"(TCP_ADDON_[A-Z0-9_]+)"/g;
 
 function sourceFiles(root: string): string[] {
@@ -232,15 +232,15 @@ export function findErrorCodes(root: string): ErrorCode[] {
 const AREAS: readonly { title: string; folder: string; text: string }[] = [
   { title: "Config", folder: "config/", text: "Reading and checking `tcp-addon.yaml` (validate, synth, local mode, `loadConfig`)." },
   { title: "Constructs and synth", folder: "constructs/", text: "Building the stack, from the config or from your own code, and the security policy." },
-  { title: "Command line and verify", folder: "runtime/cli/", text: "The `tcp-addon` command and `tcp-addon verify`." },
+  { title: "Command line and verify", folder: "cli/", text: "The `tcp-addon` command and `tcp-addon verify`." },
   { title: "Local mode", folder: "runtime/local/", text: "`tcp-addon local`." },
   { title: "The agent", folder: "runtime/agent/", text: "The `tcp-addon-agent` process next to every app." },
 ];
 
-/** The area of a code: where its first class is declared (verify sits with the command line). */
+/** The area of a code: where its first class is declared (verify, in cli/verify/, sits with the command line). */
 function areaOf(code: ErrorCode): string {
   const file = code.classes[0]?.file ?? "";
-  const found = AREAS.find((a) => file.startsWith(a.folder)) ?? (file.startsWith("runtime/verify/") ? AREAS[2] : undefined);
+  const found = AREAS.find((a) => file.startsWith(a.folder));
   return found?.title ?? "Other";
 }
 

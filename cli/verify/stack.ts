@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isRecord, oneLine, TcpAddonError } from "../agent/errors";
+import { isRecord, oneLine, TcpAddonError } from "../../ground";
 import { addressesByLine, constructPathOf, offlineStack, type TfJson } from "./offline";
 import { terraform, TerraformUnavailableError, type TerraformSetup } from "./terraform";
 

@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { PACKAGE_ROOT } from "../../config/package-root";
 import { loadConfig } from "../../config/load";
-import { issuesOf, oneLine } from "../agent/errors";
+import { issuesOf, oneLine } from "../../ground";
 import { StackWorkspace, STACK_FILE, TerraformCheckError } from "./stack";
 import { terraformSetup, TerraformUnavailableError } from "./terraform";
 

@@ -1,5 +1,5 @@
 import * as fs from "node:fs";
-import { isRecord, TcpAddonError } from "../agent/errors";
+import { isRecord, TcpAddonError } from "../ground";
 
 /**
  * Reading TCP_URLs from the file that `cdktf deploy --outputs-file FILE` writes:

@@ -1,4 +1,4 @@
-import { loadConfig, type TaskSize } from "../../config";
+import { loadConfig, type TaskSize } from "../config";
 import {
   defaultAssumptions,
   estimateCost,
@@ -9,7 +9,7 @@ import {
   taskMonthly,
   type CostEstimate,
   type PriceFile,
-} from "../../config/cost";
+} from "../config/cost";
 import { CONFIG_ENV, CONFIG_OPTION, configFile, EXIT_OK, stringFlag, table, UsageError, type CliCommand } from "./command";
 
 /**

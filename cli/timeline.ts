@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { PACKAGE_ROOT } from "../../config/package-root";
-import { LocalError } from "../local/errors";
+import { PACKAGE_ROOT } from "../config/package-root";
+import { LocalError } from "../runtime/local/errors";
 
 /**
  * `tcp-addon timeline ev.jsonl -o deploy.png`: one deploy as a picture. Tasks are rows, each

@@ -1,13 +1,13 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { configPath } from "../../config";
-import { TcpAddonError } from "../agent/errors";
+import { configPath } from "../config";
+import { TcpAddonError } from "../ground";
 
 /**
  * One `tcp-addon` command as a table row: what it does, its flags, positionals and environment
  * variables, and how it runs. The parser and the `--help` text are both made from the row, so a
  * command's help names exactly the flags it accepts. A new command is a `CliCommand` in its own
- * file and one line in `COMMANDS` (runtime/cli/main.ts).
+ * file and one line in `COMMANDS` (cli/main.ts).
  */
 
 export const EXIT_OK = 0;

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { TERRAFORM_MIN_VERSION } from "../../config/terraform-version";
-import { TcpAddonError } from "../agent/errors";
+import { TcpAddonError } from "../../ground";
 
 /**
  * Running the real Terraform CLI and the real hashicorp/aws provider, offline where a

@@ -9,13 +9,13 @@ import {
   planTaskSize,
   type Plan,
   type ResolvedConfig,
-} from "../../config";
-import { previousStaticIps, staticIpsChangeWarnings } from "../../config/static-ips";
-import { issuesOf, messageOf } from "../agent/errors";
-import type * as LocalCli from "../local/cli";
-import { stackName } from "../../config/state";
-import type * as SynthMain from "../../main";
-import type * as Verify from "../verify/verify";
+} from "../config";
+import { previousStaticIps, staticIpsChangeWarnings } from "../config/static-ips";
+import { issuesOf, messageOf } from "../ground";
+import type * as LocalCli from "../runtime/local/cli";
+import { stackName } from "../config/state";
+import type * as SynthMain from "../main";
+import type * as Verify from "./verify/verify";
 import {
   CONFIG_ENV,
   CONFIG_OPTION,
@@ -40,7 +40,7 @@ import { cost } from "./cost";
 import { findTcpUrls, OutputsError, readOutputsFile, type TcpUrl } from "./outputs";
 
 /**
- * The `tcp-addon` command line: one row per command in COMMANDS (runtime/cli/command.ts makes
+ * The `tcp-addon` command line: one row per command in COMMANDS (cli/command.ts makes
  * each command's parser and --help from its row). Exit codes: 0 ok, 1 invalid config or missing
  * file, 2 usage error.
  */
@@ -191,7 +191,7 @@ function validate(args: CliArgs, io: CliIo): number {
 /** `npm run synth`: main.ts's synth, loaded on demand (it loads cdktf and the constructs). */
 async function synth(args: CliArgs, io: CliIo): Promise<number> {
   // require, as for local: main.ts sits above runtime/ in the layers and is needed only here.
-  const { synth: run, describeSynth } = require("../../main") as typeof SynthMain;
+  const { synth: run, describeSynth } = require("../main") as typeof SynthMain;
   const summary = await run(configFile(stringFlag(args, "config"), io), path.resolve(io.cwd, io.env.CDKTF_OUTDIR || "cdktf.out"));
   io.out(describeSynth({ ...summary, outdir: relative(summary.outdir, io) }));
   return EXIT_OK;
@@ -291,11 +291,11 @@ function urls(args: CliArgs, io: CliIo): number {
 async function local(args: readonly string[]): Promise<number> {
   // require, not import(): under `require("tsx/cjs")` (bin/tcp-addon.js) only CommonJS loading
   // understands TypeScript files.
-  const { main: runLocal } = require("../local/cli") as typeof LocalCli;
+  const { main: runLocal } = require("../runtime/local/cli") as typeof LocalCli;
   return runLocal([...args]);
 }
 
-/** `timeline ev.jsonl -o deploy.png`: a deploy from `local --events` as a picture (runtime/cli/timeline.ts). */
+/** `timeline ev.jsonl -o deploy.png`: a deploy from `local --events` as a picture (cli/timeline.ts). */
 async function timeline(args: CliArgs, io: CliIo): Promise<number> {
   const output = path.resolve(io.cwd, stringFlag(args, "output")!);
   const { renderTimeline } = require("./timeline") as typeof import("./timeline");
@@ -304,9 +304,9 @@ async function timeline(args: CliArgs, io: CliIo): Promise<number> {
   return EXIT_OK;
 }
 
-/** runtime/verify, loaded on demand like local mode. */
+/** cli/verify, loaded on demand like local mode. */
 async function verify(args: CliArgs, io: CliIo): Promise<number> {
-  const { verify: run } = require("../verify/verify") as typeof Verify;
+  const { verify: run } = require("./verify/verify") as typeof Verify;
   return run({ configFile: configFile(stringFlag(args, "config"), io), out: io.out, err: io.err, env: io.env, keep: args.values.keep === true });
 }
 

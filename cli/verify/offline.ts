@@ -1,5 +1,5 @@
 import { fargateZoneIds } from "../../config/fargate-zones";
-import { isRecord } from "../agent/errors";
+import { isRecord } from "../../ground";
 
 /**
  * A synthesized stack made plannable offline, as pure data: the provider gets the skip flags
