@@ -4,7 +4,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { findProviderMirror } from "../../runtime/verify/terraform";
+import { findProviderMirror } from "../../cli/verify/terraform";
 
 /** The real Terraform and the offline provider mirror, when this machine has both. */
 export interface TerraformHere {
