@@ -27,11 +27,12 @@ const PIECE_MAX_PACKETS = 44;
 /**
  * With many connections waiting, a turn's piece shrinks so that a round of the queue takes
  * about this long: a connection waits that long for its next piece, not 50 × 40 packets
- * (0.4 s at 5000 pps). A few connections keep larger pieces (8 at 5000 pps: 31 packets;
- * at 100000 pps whole ones), so the writes stay few: at 1/50 s, 8 connections at 5000 pps
- * cost the agent 0.150 cores instead of 0.115 (the bench's plans case, tcp-5k).
+ * (0.4 s at 5000 pps; at 1/12 s it gets 8 packets every 80 ms). A few connections keep whole
+ * pieces (8 at 5000 pps: 40 packets, a round of 64 ms), so the writes stay few: each piece is
+ * a socket write, and at 1/20 s the 8 connections of the bench's tcp-5k case got 31 packets
+ * a turn, 30 % more writes than whole pieces.
  */
-const ROUND_FRACTION_OF_SECOND = 1 / 20;
+const ROUND_FRACTION_OF_SECOND = 1 / 12;
 /** ...but a piece never shrinks below this (12 kB), so writes stay large enough to cost little. */
 const SHARE_MIN_PACKETS = 8;
 
