@@ -55,18 +55,20 @@ export function taskSizeFor(agentCores: number): TaskSize | undefined {
 }
 
 /**
- * The agent's CPU (cores: CPU-seconds per second) at each built-in plan's full rate in both
- * directions with 8 connections: the median of three `npm run bench -- --only=plans` runs
- * (5 s each after the burst) on 2026-12-01 at commit 965759b, on a shared 2-core Intel Xeon
- * VM (Node 20.20) whose load average was 5.6-8.4 from other work. Per run: tcp-1k 0.052,
- * 0.052, 0.054; tcp-5k 0.094, 0.096, 0.094; tcp-20k 0.156, 0.176, 0.180; tcp-100k 0.364,
- * 0.298, 0.380. The bench's plans case prints each run's figures and sizes beside these.
+ * The agent's CPU (cores: CPU-seconds per second, all threads) at each built-in plan's full
+ * rate in both directions with 8 connections, in steady state: the median of three runs of
+ * `npm run bench -- --only=plans` (each run a fresh agent, warmed up 15-25 s until its CPU per
+ * second settled, then measured for 10 s) on 2026-12-07 (the agent of commit 437a6bd), on a shared
+ * 2-core AMD EPYC VM (Node 20.20) whose load average was 5.2-10.3 from other work. Per run:
+ * tcp-1k 0.0287, 0.0247, 0.0244; tcp-5k 0.0311, 0.0318, 0.0321; tcp-20k 0.0629, 0.0743,
+ * 0.0763; tcp-100k 0.216, 0.252, 0.234. The bench's plans case prints each run's figures and
+ * sizes beside these.
  */
 export const PLAN_AGENT_CORES: Readonly<Record<string, number>> = Object.freeze({
-  "tcp-1k": 0.052,
-  "tcp-5k": 0.094,
-  "tcp-20k": 0.176,
-  "tcp-100k": 0.364,
+  "tcp-1k": 0.0247,
+  "tcp-5k": 0.0318,
+  "tcp-20k": 0.0743,
+  "tcp-100k": 0.234,
 });
 
 /**
@@ -77,9 +79,9 @@ export const PLAN_AGENT_CORES: Readonly<Record<string, number>> = Object.freeze(
  */
 export const PLAN_SIZES: Readonly<Record<string, TaskSize>> = Object.freeze({
   "tcp-1k": Object.freeze({ cpu: 256, memory: 512 }),
-  "tcp-5k": Object.freeze({ cpu: 512, memory: 1024 }),
-  "tcp-20k": Object.freeze({ cpu: 1024, memory: 2048 }),
-  "tcp-100k": Object.freeze({ cpu: 2048, memory: 4096 }),
+  "tcp-5k": Object.freeze({ cpu: 256, memory: 512 }),
+  "tcp-20k": Object.freeze({ cpu: 256, memory: 512 }),
+  "tcp-100k": Object.freeze({ cpu: 1024, memory: 2048 }),
 });
 
 /**

@@ -216,7 +216,7 @@ async function planRun(start: (upstreamPort: number) => Promise<Forwarder>, pps:
       downRatio: round(span.down / span.seconds / target, 5),
       cores: round(span.cpu / span.seconds, 5),
       cpuSecondsPerGB: round(span.cpu / ((span.up + span.down) / 1e9), 4),
-      wakesPerSecond: round(span.wakes / span.seconds, 1),
+      wakesPerSecond: round(span.wakes / span.seconds, 4),
       rssBytes: rssBytes(forwarder.pid!),
     };
   } finally {

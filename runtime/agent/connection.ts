@@ -18,16 +18,16 @@ const FULL_READ_BYTES = 64 * 1024;
  */
 export const SHARED_READ_BYTES = 64 * 1024;
 /**
- * ...and, while a connection streams (its last read filled the shared buffer and went
- * straight to the client), one buffer of its own of this size, written from directly and
- * reused while the client's socket takes each read whole (see `Pump.fromApp`). A larger
- * read is fewer system calls per byte: with a reused 256 KiB buffer a Node pipe moved app to
- * client 2.12 GB/s at 0.36 CPU-s per GB, where a fresh buffer per read gave 1.1-1.2 GB/s at
- * 0.87-0.90 (iperf3, one stream).
+ * ...and, while a connection streams (its last read filled the shared buffer), one buffer of
+ * its own of this size, written from directly and reused while the client's socket takes
+ * each read whole (see `Pump.fromApp`). A larger read is fewer system calls per byte: with a
+ * reused 256 KiB buffer a Node pipe moved app to client 2.12 GB/s at 0.36 CPU-s per GB, where
+ * a fresh buffer per read gave 1.1-1.2 GB/s at 0.87-0.90 (iperf3, one stream).
+ *
+ * Only without a limit: a throttled app side holds its bytes until their turn, so they would
+ * be copied out of a reused buffer anyway; it reads as a stream, like the client side.
  */
 export const OWN_READ_BYTES = 256 * 1024;
-/** A throttled app-side pump holding this many bytes stops reading until a turn takes some. */
-const HOLD_BYTES = 64 * 1024;
 
 let sharedReadBuffer: Buffer | null = null;
 
@@ -101,21 +101,17 @@ interface PumpOwner {
 /**
  * Moves bytes from one socket to the other, in order, with backpressure.
  *
- * With no limit, the source flows and every read is written at once; the source pauses
- * while the destination's buffer is full (a plain pipe). With a limit, the source never
- * flows: its bytes wait where they were read (the client's socket: its stream buffer, up to
- * SOCKET_BUFFER_BYTES, after which Node stops reading it; the app's socket, which reads into
- * the agent's own buffers: copies in `held`, up to HOLD_BYTES), and each turn the limiter
- * gives writes a slice of them. So memory per direction stays bounded, nothing is gathered
- * into a new buffer, and no socket is paused and resumed per chunk.
+ * With no limit, every read is written at once and the source stops reading while the
+ * destination's buffer is full (a plain pipe); the app's socket then reads into the agent's
+ * buffers (`fromApp`). With a limit, the source never flows: its bytes wait in its stream
+ * buffer (up to SOCKET_BUFFER_BYTES, after which Node stops reading it), and each turn the
+ * limiter gives writes one `read(n)` slice of them. So memory per direction stays bounded,
+ * nothing is gathered into a new buffer, and no socket is paused and resumed per chunk.
  */
 class Pump implements Waiter {
   queued = false;
   servedInPass = 0;
-  /** Bytes read from the app's socket into the agent's buffers and copied out to wait (app side only). */
-  private held: Buffer[] = [];
-  private heldBytes = 0;
-  /** The app-side socket stopped reading because `held` is full or the destination is. */
+  /** The app-side socket stopped reading because the destination is full (reads into buffers only). */
   private readingStopped = false;
   /** The app-side socket's own read buffer while it streams; null: it reads into the shared one. */
   private ownBuffer: Buffer | null = null;
@@ -137,8 +133,8 @@ class Pump implements Waiter {
   private credit = 0;
 
   /**
-   * @param appSide the source is the app's socket, which reads through `fromApp` into the
-   *   agent's buffers; else the client's socket, read as a stream.
+   * @param readsIntoBuffers the source is the app's socket with no limit, which reads through
+   *   `fromApp` into the agent's buffers; else the source is read as a stream.
    */
   constructor(
     private readonly source: net.Socket,
@@ -146,13 +142,13 @@ class Pump implements Waiter {
     private readonly limiter: Limiter | null,
     private readonly counters: DirectionCounters,
     private readonly owner: PumpOwner,
-    private readonly appSide: boolean,
+    private readonly readsIntoBuffers: boolean,
   ) {}
 
   start(): void {
     this.source.on("end", this.onEnd);
     this.dest.on("drain", this.onDrain);
-    if (this.appSide) return; // reading since the connect, through fromApp
+    if (this.readsIntoBuffers) return; // reading since the connect, through fromApp
     if (this.limiter === null) {
       this.source.on("data", this.onData);
       this.source.resume();
@@ -165,8 +161,6 @@ class Pump implements Waiter {
   /** Forgets held bytes and ignores further events; the sockets are being destroyed. */
   stop(): void {
     this.stopped = true;
-    this.held = [];
-    this.heldBytes = 0;
     this.ownBuffer = null;
   }
 
@@ -193,7 +187,7 @@ class Pump implements Waiter {
 
   /** Bytes read and not yet written. */
   private get waitingBytes(): number {
-    return this.appSide ? this.heldBytes : this.source.readableLength;
+    return this.source.readableLength;
   }
 
   /** Packets that `bytes` more bytes cost, after the credit. */
@@ -213,40 +207,13 @@ class Pump implements Waiter {
     const n = Math.min(waiting, this.credit + packets * PACKET_BYTES);
     const spent = this.costOf(n);
     this.count(n, spent, false);
-    if (this.appSide) {
-      this.writeHeld(n);
-      if (this.heldBytes === 0 && this.sourceEnded) this.dest.end();
-      else if (this.readingStopped && !this.blocked && this.heldBytes < HOLD_BYTES) this.resumeReading();
-    } else {
-      this.write(this.source.read(n) as Buffer);
-      // Reading the last bytes exactly does not end the stream in Node: read(0) emits a pending 'end'.
-      if (this.source.readableLength === 0) this.source.read(0);
-    }
+    this.write(this.source.read(n) as Buffer);
+    // Reading the last bytes exactly does not end the stream in Node: read(0) emits a pending 'end'.
+    if (this.source.readableLength === 0) this.source.read(0);
     return spent;
   }
 
-  /** Writes the first `n` held bytes, as slices of the held copies (corked into one write when several). */
-  private writeHeld(n: number): void {
-    const several = this.held[0].length < n;
-    if (several) this.dest.cork();
-    let left = n;
-    while (left > 0) {
-      const first = this.held[0];
-      if (first.length <= left) {
-        this.held.shift();
-        left -= first.length;
-        this.write(first);
-      } else {
-        this.held[0] = first.subarray(left);
-        this.write(first.subarray(0, left));
-        left = 0;
-      }
-    }
-    this.heldBytes -= n;
-    if (several) this.dest.uncork();
-  }
-
-  /** The client's socket with no limit: a pipe. */
+  /** A stream source with no limit (the client's socket): a pipe. */
   private readonly onData = (chunk: Buffer): void => {
     if (this.stopped) return;
     if (this.endedByAgent) {
@@ -257,7 +224,7 @@ class Pump implements Waiter {
     if (!this.write(chunk)) this.source.pause();
   };
 
-  /** The client's socket with a limit: bytes were read into its stream buffer. */
+  /** A stream source with a limit: bytes were read into its stream buffer. */
   private readonly onReadable = (): void => {
     if (this.stopped) return;
     const n = this.source.readableLength;
@@ -281,14 +248,14 @@ class Pump implements Waiter {
   };
 
   /**
-   * The app's socket read `nread` bytes into `buffer` (the shared buffer or the connection's
-   * own). The shared buffer's bytes are copied before they leave this call: the next read of
-   * any app-side socket overwrites them. The own buffer's are written from directly, and the
-   * buffer is read into again only if the client's socket took them whole (after
-   * `write` returns, its `writableLength` is 0: libuv's write completed in the call and the
-   * kernel holds the bytes). Otherwise Node's pending write still points into the buffer
-   * until it completes, so the connection's next read gets a new buffer and the old one is
-   * left to that write. Returns false to stop reading.
+   * The app's socket (no limit) read `nread` bytes into `buffer` (the shared buffer or the
+   * connection's own). The shared buffer's bytes are copied before they leave this call: the
+   * next read of any app-side socket overwrites them. The own buffer's are written from
+   * directly, and the buffer is read into again only if the client's socket took them whole
+   * (after `write` returns, its `writableLength` is 0: libuv's write completed in the call
+   * and the kernel holds the bytes). Otherwise Node's pending write still points into the
+   * buffer until it completes, so the connection's next read gets a new buffer and the old
+   * one is left to that write. Returns false to stop reading (the client's socket is full).
    */
   fromApp(nread: number, buffer: Buffer): boolean {
     if (this.stopped) return false;
@@ -298,25 +265,12 @@ class Pump implements Waiter {
     }
     const shared = buffer !== this.ownBuffer;
     const bytes = buffer.subarray(0, nread);
-    const limiter = this.limiter;
-    let passes = limiter === null;
-    let cost = packetsFor(nread);
-    if (limiter !== null && this.heldBytes === 0 && !this.queued && !this.blocked) {
-      cost = this.costOf(nread);
-      passes = limiter.tryPass(cost);
-    }
-    if (!passes) {
-      this.held.push(Buffer.from(bytes));
-      this.heldBytes += nread;
-      this.nextBuffer = this.dropOwnBuffer();
-      if (!this.blocked) limiter!.enqueue(this);
-      return this.keepReading(this.heldBytes < HOLD_BYTES && !this.blocked);
-    }
-    this.count(nread, cost, limiter !== null && nread === buffer.length);
+    this.count(nread, packetsFor(nread), false);
     const flowing = this.write(shared ? Buffer.from(bytes) : bytes);
     if (!shared && this.dest.writableLength > 0) this.ownBuffer = null;
     this.nextBuffer = nread >= SHARED_READ_BYTES ? (this.ownBuffer ??= Buffer.allocUnsafe(OWN_READ_BYTES)) : this.dropOwnBuffer();
-    return this.keepReading(flowing);
+    this.readingStopped = !flowing;
+    return flowing;
   }
 
   /** The buffer the app's socket reads into next (`onread.buffer`, asked after every read). */
@@ -331,15 +285,6 @@ class Pump implements Waiter {
     return sharedAppBuffer();
   }
 
-  private keepReading(reading: boolean): boolean {
-    this.readingStopped = !reading;
-    return reading;
-  }
-
-  private resumeReading(): void {
-    this.readingStopped = false;
-    this.source.resume();
-  }
 
   /** Counts `bytes` forwarded for `packets`; `continues`: the bytes behind them complete the last packet (see `credit`). */
   private count(bytes: number, packets: number, continues: boolean): void {
@@ -359,10 +304,12 @@ class Pump implements Waiter {
     if (this.stopped || !this.blocked) return;
     this.blocked = false;
     if (this.waitingBytes > 0) this.limiter?.enqueue(this);
-    if (this.sourceEnded) return;
-    if (this.appSide) {
-      if (this.readingStopped && this.heldBytes < HOLD_BYTES) this.resumeReading();
-    } else if (this.limiter === null) this.source.resume();
+    if (this.sourceEnded || this.limiter !== null) return;
+    if (!this.readsIntoBuffers) this.source.resume();
+    else if (this.readingStopped) {
+      this.readingStopped = false;
+      this.source.resume();
+    }
   };
 
   /**
@@ -421,11 +368,16 @@ export class Connection {
       allowHalfOpen: true,
       noDelay: true,
       highWaterMark: SOCKET_BUFFER_BYTES,
-      // Reads start once 'connect' has been emitted, so the pump exists by the first one.
-      onread: {
-        buffer: () => this.outbound?.appBuffer() ?? sharedAppBuffer(),
-        callback: (nread, buffer) => this.outbound?.fromApp(nread, buffer as Buffer) ?? false,
-      },
+      // With no limit, reads into the agent's buffers (see OWN_READ_BYTES). Reads start once
+      // 'connect' has been emitted, so the pump exists by the first one.
+      ...(ctx.limiterOut === null
+        ? {
+            onread: {
+              buffer: () => this.outbound?.appBuffer() ?? sharedAppBuffer(),
+              callback: (nread: number, buffer: Uint8Array) => this.outbound?.fromApp(nread, buffer as Buffer) ?? false,
+            },
+          }
+        : {}),
     };
     this.upstream = net.connect(connectOptions);
     this.upstream.on("connect", this.onConnect);
@@ -471,7 +423,7 @@ export class Connection {
     const fromClient: PumpOwner = { broken, sourceExiting: () => false };
     const fromApp: PumpOwner = { broken, sourceExiting: () => this.ctx.upstreamExiting() };
     this.inbound = new Pump(this.client, this.upstream, this.ctx.limiterIn, this.ctx.countersIn, fromClient, false);
-    this.outbound = new Pump(this.upstream, this.client, this.ctx.limiterOut, this.ctx.countersOut, fromApp, true);
+    this.outbound = new Pump(this.upstream, this.client, this.ctx.limiterOut, this.ctx.countersOut, fromApp, this.ctx.limiterOut === null);
     this.inbound.start();
     this.outbound.start();
   };
