@@ -49,6 +49,30 @@ class HungryWaiter implements Waiter {
   }
 }
 
+/** A waiter holding `bytes` that arrived already: it forwards them and records each piece's bytes. */
+class BacklogWaiter implements Waiter {
+  queued = false;
+  servedInPass = 0;
+  readonly pieces: number[] = [];
+
+  constructor(public bytes: number) {}
+
+  get wantsTokens(): boolean {
+    return this.bytes > 0;
+  }
+
+  get packetsWanted(): number {
+    return Math.ceil(this.bytes / PACKET_BYTES);
+  }
+
+  release(packets: number): number {
+    const n = Math.min(this.bytes, packets * PACKET_BYTES);
+    this.bytes -= n;
+    this.pieces.push(n);
+    return Math.ceil(n / PACKET_BYTES);
+  }
+}
+
 describe("Limiter on a fake clock", () => {
   it("lets exactly burst + rate × seconds through to a waiter that always has bytes", () => {
     const time = new FakeTime();
@@ -170,27 +194,12 @@ describe("Limiter on a fake clock", () => {
   it("holds back bytes instead of dropping them: a waiter gets its whole backlog in time", () => {
     const time = new FakeTime();
     const limiter = new Limiter(1000, 10, time.now, new Ticker(time.now, time));
-    let held = 50_000 * PACKET_BYTES;
-    const waiter: Waiter = {
-      queued: false,
-      servedInPass: 0,
-      get wantsTokens() {
-        return held > 0;
-      },
-      get packetsWanted() {
-        return Math.ceil(held / PACKET_BYTES);
-      },
-      release(packets) {
-        const bytes = Math.min(held, packets * PACKET_BYTES);
-        held -= bytes;
-        return Math.ceil(bytes / PACKET_BYTES);
-      },
-    };
+    const waiter = new BacklogWaiter(50_000 * PACKET_BYTES);
     limiter.enqueue(waiter);
     time.advance(49 * NS_PER_SECOND);
-    expect(held).toBeGreaterThan(0);
+    expect(waiter.bytes).toBeGreaterThan(0);
     time.advance(NS_PER_SECOND);
-    expect(held).toBe(0);
+    expect(waiter.bytes).toBe(0);
   });
 
   it("serves both directions from one timer, 125 ticks a second, only while something waits", () => {
@@ -269,24 +278,8 @@ describe("Limiter on a fake clock", () => {
     // 64 KiB read: 43.7 packets' worth
     const time = new FakeTime();
     const limiter = new Limiter(5000, 5000, time.now, new Ticker(time.now, time));
-    let bytes = 65536;
-    const pieces: number[] = [];
-    const waiter: Waiter = {
-      queued: false,
-      servedInPass: 0,
-      get wantsTokens() {
-        return bytes > 0;
-      },
-      get packetsWanted() {
-        return Math.ceil(bytes / PACKET_BYTES);
-      },
-      release(packets) {
-        const n = Math.min(bytes, packets * PACKET_BYTES);
-        bytes -= n;
-        pieces.push(n);
-        return Math.ceil(n / PACKET_BYTES);
-      },
-    };
+    const waiter = new BacklogWaiter(65536);
+    const pieces = waiter.pieces;
 
     // when it joins the queue with the whole burst in the bucket
     limiter.enqueue(waiter);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import * as net from "node:net";
-import { HOST, random, Resources, sendRandom } from "./helpers";
+import { HOST, random, receiveHash, Resources, sendRandom } from "./helpers";
 
 /**
  * The app-side sockets read into buffers the agent reuses (`net.connect`'s `onread`): one
@@ -16,25 +16,6 @@ const resources = new Resources();
 afterEach(() => resources.closeAll());
 
 const CONNECTIONS = 4;
-
-/** Reads a socket to its end, stopping now and then for up to 100 ms (a slow reader); resolves with the SHA-256 and length. */
-function receiveSlowly(socket: net.Socket, seed: number): Promise<{ hash: string; bytes: number }> {
-  const next = random(seed);
-  return new Promise((resolve, reject) => {
-    const hash = createHash("sha256");
-    let bytes = 0;
-    socket.on("data", (chunk: Buffer) => {
-      hash.update(chunk);
-      bytes += chunk.length;
-      if (next() < 0.05) {
-        socket.pause();
-        setTimeout(() => socket.resume(), 1 + Math.floor(next() * 100));
-      }
-    });
-    socket.once("end", () => resolve({ hash: hash.digest("hex"), bytes }));
-    socket.once("error", reject);
-  });
-}
 
 /**
  * Writes `total` pseudo-random bytes in writes of 1 byte to 4 kB, one per event-loop turn,
@@ -99,9 +80,9 @@ describe.each([
       transfers.push(
         Promise.all([
           sendRandom(client, size, 10 + i),
-          receiveSlowly(app, 20 + i),
+          receiveHash(app, 20 + i),
           i % 2 === 0 ? sendRandom(app, size, 30 + i) : sendInSmallWrites(app, Math.min(size, 4 << 20), 30 + i),
-          receiveSlowly(client, 40 + i),
+          receiveHash(client, 40 + i),
         ]),
       );
     }
