@@ -6,7 +6,7 @@
  * against its plans and against the kernel's tbf shaper; each built-in plan at its full
  * rate both ways with the agent's CPU share, and CPU per GB beside HAProxy's; memory per
  * idle connection; synth time and memory. Writes bench/results/latest.json, latest.md and
- * latest.png (plus a dated JSON copy, not committed).
+ * latest.png for a full run, quick.* for `--quick` (plus a dated JSON copy, not committed).
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -37,20 +37,20 @@ const RESULTS = path.join(__dirname, "results");
 
 interface Settings {
   readonly mode: "quick" | "full";
-  readonly throughput: { reps: number; seconds: number; warmupSeconds: number; streams: number[]; iperf3Reps: number };
+  readonly throughput: { reps: number; seconds: number; warmupSeconds: number; streams: number[]; iperf3Reps: number; directionReps: number };
   readonly latency: { rounds: number; reps: number; size: number };
-  readonly rate: { warmupSeconds: number; windows: number; sampleMs: number; connections: number[]; concurrency: number };
-  readonly plans: { connections: number; settleSeconds: number; seconds: number };
+  readonly rate: { warmupSeconds: number; windows: number; sampleMs: number; connections: number[]; concurrency: number; smallWriterRates: number[] };
+  readonly plans: { connections: number; warmupSeconds: number; maxWarmupSeconds: number; seconds: number; reps: number };
   readonly memory: { connections: number; pps: number };
   readonly synth: { appCounts: number[]; reps: number };
 }
 
 const FULL: Settings = {
   mode: "full",
-  throughput: { reps: 5, seconds: 2, warmupSeconds: 0.5, streams: [1, 8], iperf3Reps: 3 },
+  throughput: { reps: 5, seconds: 2, warmupSeconds: 0.5, streams: [1, 8], iperf3Reps: 3, directionReps: 3 },
   latency: { rounds: 30_000, reps: 5, size: 64 },
-  rate: { warmupSeconds: 1, windows: 8, sampleMs: 100, connections: [1, 50], concurrency: 1 },
-  plans: { connections: 8, settleSeconds: 1, seconds: 5 },
+  rate: { warmupSeconds: 1, windows: 8, sampleMs: 100, connections: [1, 50], concurrency: 1, smallWriterRates: [1000, 5000] },
+  plans: { connections: 8, warmupSeconds: 15, maxWarmupSeconds: 25, seconds: 10, reps: 3 },
   memory: { connections: 10_000, pps: 1000 },
   synth: { appCounts: [1, 10, 100, 200], reps: 3 },
 };
@@ -58,10 +58,10 @@ const FULL: Settings = {
 /** The full run, shorter: fewer and briefer repetitions of the same cases. */
 const QUICK: Settings = {
   mode: "quick",
-  throughput: { ...FULL.throughput, reps: 3, seconds: 0.4, warmupSeconds: 0.15, iperf3Reps: 0 },
+  throughput: { ...FULL.throughput, reps: 3, seconds: 0.4, warmupSeconds: 0.15, iperf3Reps: 0, directionReps: 1 },
   latency: { ...FULL.latency, rounds: 3000, reps: 3 },
   rate: { ...FULL.rate, warmupSeconds: 0.5, windows: 2, concurrency: 6 },
-  plans: { ...FULL.plans, settleSeconds: 0.5, seconds: 2 },
+  plans: { ...FULL.plans, warmupSeconds: 4, maxWarmupSeconds: 6, seconds: 2 },
   memory: { ...FULL.memory, connections: 2000 },
   synth: { ...FULL.synth, reps: 1 },
 };
@@ -205,26 +205,26 @@ async function main(): Promise<void> {
   };
   const json = JSON.stringify(report, null, 2) + "\n";
   const stamp = environment.date.replace(/[:.]/g, "-");
-  // A run of some cases, or of an agent other than this tree's, leaves latest.* alone: they
-  // always hold one whole run of this tree's agent.
+  // latest.* always hold one whole full run of this tree's agent (the docs link to them);
+  // quick.* one whole quick run. A run of some cases, or of another agent, writes only a dated
+  // JSON file (and its chart to the temp folder).
   const partial = only.size < CASES.length || agent !== undefined;
-  const base = partial ? `${stamp}-${settings.mode}-partial` : "latest";
+  const base = partial ? `${stamp}-${settings.mode}-partial` : settings.mode === "full" ? "latest" : "quick";
   fs.writeFileSync(path.join(RESULTS, `${stamp}-${settings.mode}${partial ? "-partial" : ""}.json`), json);
-  if (!partial) fs.writeFileSync(path.join(RESULTS, "latest.json"), json);
-  const written = [`${base}.json`];
+  const written = [`${stamp}-${settings.mode}${partial ? "-partial" : ""}.json`];
   if (!partial) {
+    fs.writeFileSync(path.join(RESULTS, `${base}.json`), json);
     fs.writeFileSync(
-      path.join(RESULTS, "latest.md"),
+      path.join(RESULTS, `${base}.md`),
       `Made by \`${command}\` on ${environment.date.slice(0, 10)} (${environment.cpus} x ${environment.cpu}, ` +
         `node ${environment.node}, commit ${environment.commit}).\n\n${formatMarkdown(rows)}\n`,
     );
-    written.push("latest.md");
+    written.push(`${base}.json`, `${base}.md`);
   }
   if (results.rate || results.throughput) {
     try {
       const title = `tcp-addon bench (${settings.mode}), ${environment.date.slice(0, 10)}`;
-      // Only latest.png is kept in the repository; a partial run's chart goes to the temp folder.
-      const file = partial ? path.join(os.tmpdir(), `tcp-addon-bench-${base}.png`) : path.join(RESULTS, "latest.png");
+      const file = partial ? path.join(os.tmpdir(), `tcp-addon-bench-${base}.png`) : path.join(RESULTS, `${base}.png`);
       fs.writeFileSync(file, await renderPng(chartSpec(results.rate, results.throughput, title)));
       written.push(path.relative(RESULTS, file));
     } catch (err) {

@@ -59,17 +59,18 @@ export function taskSizeFor(agentCores: number): TaskSize | undefined {
 }
 
 /**
- * The agent's CPU (cores: CPU-seconds per second) at each built-in plan's full rate in both
- * directions with 8 connections: the median of three `npm run bench -- --only=plans` runs,
- * recorded on 2026-12-01 at commit 965759b. These are inputs of the sizing, not a claim about
- * today's agent: the bench's plans case prints a fresh run's figures and sizes beside them, and
- * docs/performance.md holds the latest measurement.
+ * The agent's CPU (cores: CPU-seconds per second, all threads) at each built-in plan's full
+ * rate in both directions with 8 connections, in steady state: the median of three
+ * `npm run bench -- --only=plans` runs (each a fresh agent, warmed up until its CPU per second
+ * settled, then measured), recorded on 2026-12-07 at commit 437a6bd. These are inputs of the
+ * sizing, not a claim about today's agent: the bench's plans case prints a fresh run's figures
+ * and sizes beside them, and docs/performance.md holds the latest measurement.
  */
 export const PLAN_AGENT_CORES: Readonly<Record<string, number>> = Object.freeze({
-  "tcp-1k": 0.052,
-  "tcp-5k": 0.094,
-  "tcp-20k": 0.176,
-  "tcp-100k": 0.364,
+  "tcp-1k": 0.0247,
+  "tcp-5k": 0.0318,
+  "tcp-20k": 0.0743,
+  "tcp-100k": 0.234,
 });
 
 /**
@@ -80,9 +81,9 @@ export const PLAN_AGENT_CORES: Readonly<Record<string, number>> = Object.freeze(
  */
 export const PLAN_SIZES: Readonly<Record<string, TaskSize>> = Object.freeze({
   "tcp-1k": Object.freeze({ cpu: 256, memory: 512 }),
-  "tcp-5k": Object.freeze({ cpu: 512, memory: 1024 }),
-  "tcp-20k": Object.freeze({ cpu: 1024, memory: 2048 }),
-  "tcp-100k": Object.freeze({ cpu: 2048, memory: 4096 }),
+  "tcp-5k": Object.freeze({ cpu: 256, memory: 512 }),
+  "tcp-20k": Object.freeze({ cpu: 256, memory: 512 }),
+  "tcp-100k": Object.freeze({ cpu: 1024, memory: 2048 }),
 });
 
 /**

@@ -332,14 +332,22 @@ export function sendRandom(socket: net.Socket, total: number, seed: number): Pro
   });
 }
 
-/** Reads a socket to its end; resolves with the SHA-256 and length of what arrived. */
-export function receiveHash(socket: net.Socket): Promise<{ hash: string; bytes: number }> {
+/**
+ * Reads a socket to its end; resolves with the SHA-256 and length of what arrived. With
+ * `slowSeed`, a slow reader: after one chunk in twenty it stops reading for up to 100 ms.
+ */
+export function receiveHash(socket: net.Socket, slowSeed?: number): Promise<{ hash: string; bytes: number }> {
+  const next = slowSeed === undefined ? null : random(slowSeed);
   return new Promise((resolve, reject) => {
     const hash = createHash("sha256");
     let bytes = 0;
     socket.on("data", (chunk: Buffer) => {
       hash.update(chunk);
       bytes += chunk.length;
+      if (next !== null && next() < 0.05) {
+        socket.pause();
+        setTimeout(() => socket.resume(), 1 + Math.floor(next() * 100));
+      }
     });
     socket.once("end", () => resolve({ hash: hash.digest("hex"), bytes }));
     socket.once("error", reject);

@@ -103,13 +103,14 @@ describe("TokenBucket on a fake clock", () => {
 });
 
 describe("pieceLimit", () => {
-  it("keeps one piece at 100 pps to a single packet (1/100 s of traffic), so 1-second windows stay accurate", () => {
+  it("keeps one piece at 100 pps to a single packet (less than one tick's tokens), so 1-second windows stay accurate", () => {
     expect(pieceLimit(100, 100)).toBe(1);
   });
 
-  it("sizes a piece at 1/100 s of the rate, so a throttled direction wakes about 100 times a second", () => {
-    expect(pieceLimit(2000, 2000)).toBe(20);
-    expect(pieceLimit(1000, 1000)).toBe(10);
+  it("sizes a piece at what one tick brings (1/125 s of the rate), so a piece never waits for more than one tick", () => {
+    expect(pieceLimit(2000, 2000)).toBe(16);
+    expect(pieceLimit(1000, 1000)).toBe(8);
+    expect(pieceLimit(5000, 5000)).toBe(40);
   });
 
   it("never lets a piece cost more than the burst", () => {

@@ -8,6 +8,9 @@ import { workerScript } from "../lib/workers";
 /** The goal for the agent's RSS per idle proxied connection (HAProxy: about 3.3 KB). */
 export const MEMORY_GOAL_KB = 6;
 
+/** The agent's RSS per idle proxied connection before the reused read buffers (commit fc7a8a7), which it must not exceed. */
+export const MEMORY_BEFORE_KB = 9.3;
+
 export interface MemoryOptions {
   /** Idle proxied connections wanted; capped by the open-files hard limit. */
   readonly connections: number;

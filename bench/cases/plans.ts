@@ -1,38 +1,77 @@
 import { BUILT_IN_PLANS, PLAN_SIZES, SIZING, taskSizeFor, type TaskSize } from "../../config/plans";
 import { PACKET_BYTES } from "../../runtime/agent/contract";
 import { duplexClients, duplexServer, Meter } from "../lib/load";
-import { AgentProcess, Forwarder, metric, startAgent, startHaproxy } from "../lib/peers";
-import { cpuSeconds, delay, now, processTree, rssBytes } from "../lib/proc";
+import { Forwarder, startAgent, startHaproxy, startReference } from "../lib/peers";
+import { delay, now, rssBytes, schedstat } from "../lib/proc";
 import { fmt, Row } from "../lib/report";
-import { round } from "../lib/stats";
+import { median, round } from "../lib/stats";
 
 export interface PlansOptions {
   /** Client connections per case; each pumps and counts, and so does the upstream's end. */
   readonly connections: number;
-  /** Seconds after the initial burst is spent in both directions before the measured span. */
-  readonly settleSeconds: number;
-  /** Measured seconds per case. */
+  /** Warm-up before the measured span: at least this long... */
+  readonly warmupSeconds: number;
+  /** ...and longer, up to this, until the CPU per second settles (see `warmUp`). */
+  readonly maxWarmupSeconds: number;
+  /** Measured seconds per run. */
   readonly seconds: number;
+  /** Runs per plan (each a fresh process); the agent's and the reference's alternate. */
+  readonly reps: number;
   readonly agentBundle?: string;
   readonly log: (line: string) => void;
+}
+
+/** The warm-up of one run, reported apart from the measured span. */
+export interface WarmUp {
+  readonly seconds: number;
+  /** Cores over the whole warm-up, and over its first 5 s (while V8 still optimises). */
+  readonly cores: number;
+  readonly firstSecondsCores: number;
+  /** The CPU per second settled before the longest warm-up ran out. */
+  readonly settled: boolean;
+}
+
+/** One run of one forwarder at a plan's full rate both ways, measured in steady state. */
+export interface PlanRun {
+  readonly warmup: WarmUp;
+  readonly seconds: number;
+  /** Client to app: packets/s (bytes / 1500) received by the upstream, / target. */
+  readonly upRatio: number;
+  /** App to client: packets/s received by the clients, / target. */
+  readonly downRatio: number;
+  /** CPU-seconds per second (all threads, from schedstat): the forwarder's share of one core. */
+  readonly cores: number;
+  /** CPU-seconds per GB forwarded (both directions counted). */
+  readonly cpuSecondsPerGB: number;
+  /** Times per second its event loop was put on a CPU (wake-ups). */
+  readonly wakesPerSecond: number;
+  readonly rssBytes: number;
+}
+
+/** Median, lowest and highest of a measure over the runs. */
+export interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
 }
 
 export interface PlanCase {
   readonly plan: string;
   readonly pps: number;
   readonly connections: number;
-  readonly seconds: number;
-  /** Client to app: packets/s (bytes / 1500) received by the upstream, / target. */
+  readonly agentRuns: PlanRun[];
+  /** The one-timer reference forwarder's runs at the same plan (bench/lib/reference-worker.ts). */
+  readonly referenceRuns: PlanRun[];
+  /** The agent's cores, median and range over its runs: what the task size follows from. */
+  readonly agentCores: Spread;
+  readonly referenceCores?: Spread;
   readonly upRatio: number;
-  /** App to client: packets/s received by the clients, / target. */
   readonly downRatio: number;
-  /** CPU-seconds per second the agent used: its share of one core. */
-  readonly agentCores: number;
-  /** Agent CPU-seconds per GB forwarded (both directions counted). */
   readonly cpuSecondsPerGB: number;
-  /** Agent VmRSS at the end of the measured span. */
+  readonly wakesPerSecond: number;
+  readonly referenceWakesPerSecond?: number;
   readonly agentRssBytes: number;
-  /** The task size this run's measurement asks for (see SIZING in config/plans.ts). */
+  /** The task size this run's median asks for (see SIZING in config/plans.ts). */
   readonly measuredSize?: TaskSize;
   /** The size recorded in config/plans.ts, which `validate` uses. */
   readonly recordedSize?: TaskSize;
@@ -55,12 +94,18 @@ export interface PlansResult {
   readonly failures: { case: string; reason: string }[];
 }
 
+/** The plans whose CPU is held to the one-timer reference's (issue goal: within 10 %). */
+export const REFERENCE_PLANS = ["tcp-1k", "tcp-5k", "tcp-20k"];
+/** How far above the reference's the agent's steady-state CPU may be. */
+export const REFERENCE_CPU_MARGIN = 0.1;
+
 /**
  * Every built-in plan at its full rate in both directions at once: a duplex upstream that
- * pumps and sinks, N clients that pump and count. Measured once the initial burst is
- * spent both ways: achieved pps each way / target, the agent's CPU share and CPU-s per GB.
- * As the reference, the same duplex load with no limit through HAProxy (nbthread 1) and
- * through the agent (--pps 0): CPU-s per GB each.
+ * pumps and sinks, N clients that pump and count. Each run warms up first (reported apart),
+ * then measures: achieved pps each way / target, CPU share and CPU-s per GB, wake-ups per
+ * second. `reps` runs of the agent per plan, alternated with as many of the one-timer
+ * reference forwarder at tcp-1k, 5k and 20k. As the reference for no limit, the same duplex
+ * load through HAProxy (nbthread 1) and through the agent (--pps 0): CPU-s per GB each.
  */
 export async function plans(options: PlansOptions): Promise<PlansResult> {
   const cases: PlanCase[] = [];
@@ -70,11 +115,20 @@ export async function plans(options: PlansOptions): Promise<PlansResult> {
   if (bundle) {
     for (const plan of Object.values(BUILT_IN_PLANS)) {
       try {
-        const c = await planCase(bundle, plan.name, plan.packetsPerSecond, options);
-        options.log(
-          `  plans ${plan.name}: up ${c.upRatio.toFixed(3)} down ${c.downRatio.toFixed(3)} of target,` +
-            ` agent ${c.agentCores.toFixed(3)} cores, ${c.cpuSecondsPerGB.toFixed(2)} CPU-s/GB`,
-        );
+        const pps = plan.packetsPerSecond;
+        const agentRuns: PlanRun[] = [];
+        const referenceRuns: PlanRun[] = [];
+        for (let rep = 0; rep < options.reps; rep++) {
+          const a = await planRun((port) => startAgent({ bundle, upstreamPort: port, pps, name: `agent ${plan.name}` }), pps, options);
+          agentRuns.push(a);
+          options.log(`  plans ${plan.name} agent run ${rep + 1}: ${runText(a)}`);
+          if (!REFERENCE_PLANS.includes(plan.name)) continue;
+          const r = await planRun((port) => startReference("one-timer", port, pps), pps, options);
+          referenceRuns.push(r);
+          options.log(`  plans ${plan.name} one-timer reference run ${rep + 1}: ${runText(r)}`);
+        }
+        const c = planCase(plan.name, pps, options.connections, agentRuns, referenceRuns);
+        options.log(`  plans ${plan.name}: agent ${spreadText(c.agentCores)} cores${c.referenceCores ? `, reference ${spreadText(c.referenceCores)}` : ""}`);
         cases.push(c);
       } catch (err) {
         failures.push({ case: plan.name, reason: (err as Error).message });
@@ -99,40 +153,110 @@ export async function plans(options: PlansOptions): Promise<PlansResult> {
   return { cases, reference, failures };
 }
 
-async function planCase(bundle: string, plan: string, pps: number, options: PlansOptions): Promise<PlanCase> {
+function runText(r: PlanRun): string {
+  return (
+    `warm-up ${r.warmup.seconds.toFixed(0)} s at ${r.warmup.cores.toFixed(3)} cores (first 5 s ${r.warmup.firstSecondsCores.toFixed(3)}); ` +
+    `then up ${r.upRatio.toFixed(3)} down ${r.downRatio.toFixed(3)} of target, ${r.cores.toFixed(4)} cores, ` +
+    `${r.wakesPerSecond.toFixed(0)} wakes/s, ${r.cpuSecondsPerGB.toFixed(2)} CPU-s/GB`
+  );
+}
+
+function spreadOf(values: readonly number[]): Spread {
+  return { median: round(median(values), 4), min: round(Math.min(...values), 4), max: round(Math.max(...values), 4) };
+}
+
+function spreadText(s: Spread): string {
+  return `${s.median.toFixed(4)} (${s.min.toFixed(4)}-${s.max.toFixed(4)})`;
+}
+
+function planCase(plan: string, pps: number, connections: number, agentRuns: PlanRun[], referenceRuns: PlanRun[]): PlanCase {
+  const agentCores = spreadOf(agentRuns.map((r) => r.cores));
+  const of = (runs: PlanRun[], pick: (r: PlanRun) => number) => round(median(runs.map(pick)), 5);
+  return {
+    plan,
+    pps,
+    connections,
+    agentRuns,
+    referenceRuns,
+    agentCores,
+    referenceCores: referenceRuns.length > 0 ? spreadOf(referenceRuns.map((r) => r.cores)) : undefined,
+    upRatio: of(agentRuns, (r) => r.upRatio),
+    downRatio: of(agentRuns, (r) => r.downRatio),
+    cpuSecondsPerGB: of(agentRuns, (r) => r.cpuSecondsPerGB),
+    wakesPerSecond: of(agentRuns, (r) => r.wakesPerSecond),
+    referenceWakesPerSecond: referenceRuns.length > 0 ? of(referenceRuns, (r) => r.wakesPerSecond) : undefined,
+    agentRssBytes: Math.max(...agentRuns.map((r) => r.rssBytes)),
+    measuredSize: taskSizeFor(agentCores.median),
+    recordedSize: PLAN_SIZES[plan],
+  };
+}
+
+/**
+ * One forwarder (a fresh process) at `pps` both ways: connects the load, warms up (see
+ * `warmUp`), then measures one span.
+ */
+async function planRun(start: (upstreamPort: number) => Promise<Forwarder>, pps: number, options: PlansOptions): Promise<PlanRun> {
   const up = new Meter();
   const down = new Meter();
   const upstream = duplexServer(up);
   const upstreamPort = await upstream.listen();
-  let agent: AgentProcess | undefined;
+  let forwarder: Forwarder | undefined;
   let load: { stop(): void } | undefined;
   try {
-    agent = await startAgent({ bundle, upstreamPort, pps, name: `agent ${plan}` });
-    load = await duplexClients(agent.port, options.connections, down);
+    forwarder = await start(upstreamPort);
+    load = await duplexClients(forwarder.port, options.connections, down);
     await upstream.waitConnections(options.connections);
-    await burstSpentBothWays(agent);
-    await delay(options.settleSeconds * 1000);
-    const span = await measureSpan(agent.pid, up, down, options.seconds);
-    const agentRssBytes = rssBytes(agent.pid);
+    const warmup = await warmUp(forwarder.pid!, options);
+    const span = await measureSpan(forwarder.pid!, up, down, options.seconds);
     const target = pps * PACKET_BYTES;
-    const agentCores = span.cpu / span.seconds;
     return {
-      plan,
-      pps,
-      connections: options.connections,
+      warmup,
       seconds: round(span.seconds, 4),
       upRatio: round(span.up / span.seconds / target, 5),
       downRatio: round(span.down / span.seconds / target, 5),
-      agentCores: round(agentCores, 4),
+      cores: round(span.cpu / span.seconds, 5),
       cpuSecondsPerGB: round(span.cpu / ((span.up + span.down) / 1e9), 4),
-      agentRssBytes,
-      measuredSize: taskSizeFor(agentCores),
-      recordedSize: PLAN_SIZES[plan],
+      wakesPerSecond: round(span.wakes / span.seconds, 4),
+      rssBytes: rssBytes(forwarder.pid!),
     };
   } finally {
     load?.stop();
-    await agent?.stop();
+    await forwarder?.stop();
     await upstream.close();
+  }
+}
+
+/**
+ * Waits while the forwarder warms up under the load: at least `warmupSeconds` (the burst is
+ * spent in the first second or two, and V8 optimises the hot path over the first 10 s or
+ * so: at tcp-1k the same process used 0.031-0.059 cores in its first 5 s and 0.015-0.030
+ * after 10 s), then until its CPU per second settles (each of the last three 1-s samples
+ * within 15 % of their mean), at most `maxWarmupSeconds`.
+ */
+async function warmUp(pid: number, options: PlansOptions): Promise<WarmUp> {
+  const t0 = now();
+  const cpu0 = schedstat(pid).cpuSeconds;
+  const perSecond: number[] = [];
+  let firstSecondsCores = Number.NaN;
+  let last = { t: t0, cpu: cpu0 };
+  let settled = false;
+  for (;;) {
+    await delay(1000);
+    const sample = { t: now(), cpu: schedstat(pid).cpuSeconds };
+    perSecond.push((sample.cpu - last.cpu) / (sample.t - last.t));
+    last = sample;
+    const elapsed = sample.t - t0;
+    if (Number.isNaN(firstSecondsCores) && elapsed >= 5) firstSecondsCores = (sample.cpu - cpu0) / elapsed;
+    if (elapsed >= options.warmupSeconds && perSecond.length >= 3) {
+      const recent = perSecond.slice(-3);
+      const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
+      settled = recent.every((v) => Math.abs(v - mean) <= 0.15 * mean);
+    }
+    if ((settled && elapsed >= options.warmupSeconds) || elapsed >= options.maxWarmupSeconds) {
+      const seconds = elapsed;
+      const cores = (sample.cpu - cpu0) / seconds;
+      return { seconds: round(seconds, 2), cores: round(cores, 4), firstSecondsCores: round(Number.isNaN(firstSecondsCores) ? cores : firstSecondsCores, 4), settled };
+    }
   }
 }
 
@@ -151,8 +275,8 @@ async function referenceCase(
     forwarder = await start(upstreamPort);
     load = await duplexClients(forwarder.port, options.connections, down);
     await upstream.waitConnections(options.connections);
-    await delay(options.settleSeconds * 1000);
-    const span = await measureSpan(forwarder.pid!, up, down, options.seconds);
+    await delay(Math.min(options.warmupSeconds, 5) * 1000);
+    const span = await measureSpan(forwarder.pid!, up, down, Math.min(options.seconds, 5));
     const bytes = span.up + span.down;
     return {
       forwarder: name,
@@ -169,50 +293,32 @@ async function referenceCase(
   }
 }
 
-/** Bytes each way, CPU-seconds of the process tree and real seconds over `seconds`. */
+/** Bytes each way, CPU-seconds (schedstat, all threads), wake-ups and real seconds over `seconds`. */
 async function measureSpan(
   pid: number,
   up: Meter,
   down: Meter,
   seconds: number,
-): Promise<{ up: number; down: number; cpu: number; seconds: number }> {
-  const pids = processTree(pid);
-  const cpu = () => pids.reduce((sum, p) => sum + cpuSeconds(p), 0);
+): Promise<{ up: number; down: number; cpu: number; wakes: number; seconds: number }> {
   const up0 = up.total;
   const down0 = down.total;
-  const cpu0 = cpu();
+  const s0 = schedstat(pid);
   const t0 = now();
   await delay(seconds * 1000);
-  const cpu1 = cpu();
+  const s1 = schedstat(pid);
   const t1 = now();
-  return { up: up.total - up0, down: down.total - down0, cpu: cpu1 - cpu0, seconds: t1 - t0 };
-}
-
-/**
- * Resolves at the first 200 ms in which the agent's /metrics show traffic held back at
- * least half the time in each direction (its initial burst is spent both ways), or after
- * `maxSeconds` if that never happens (the load cannot reach the limit).
- */
-async function burstSpentBothWays(agent: AgentProcess, maxSeconds = 15): Promise<void> {
-  const deadline = now() + maxSeconds;
-  let last: { t: number; held: number[] } | undefined;
-  while (now() < deadline) {
-    try {
-      const samples = await agent.metrics();
-      const held = ["in", "out"].map((direction) => metric(samples, "tcp_addon_throttled_seconds_total", { direction }));
-      const t = now();
-      if (last && held.every((h, i) => (h - last!.held[i]) / (t - last!.t) >= 0.5)) return;
-      last = { t, held };
-    } catch {
-      // not answering yet: try again
-    }
-    await delay(200);
-  }
+  return { up: up.total - up0, down: down.total - down0, cpu: s1.cpuSeconds - s0.cpuSeconds, wakes: s1.mainThreadWakes - s0.mainThreadWakes, seconds: t1 - t0 };
 }
 
 /** Each way within 1 % of the plan's rate over the measured span. */
 export function planRateMet(c: PlanCase): boolean {
   return Math.abs(c.upRatio - 1) <= 0.01 && Math.abs(c.downRatio - 1) <= 0.01;
+}
+
+/** The agent's median steady-state CPU within REFERENCE_CPU_MARGIN of the one-timer reference's. */
+export function referenceCpuMet(c: PlanCase): boolean | undefined {
+  if (!c.referenceCores) return undefined;
+  return c.agentCores.median <= (1 + REFERENCE_CPU_MARGIN) * c.referenceCores.median;
 }
 
 function sizeText(size: TaskSize | undefined): string {
@@ -222,22 +328,41 @@ function sizeText(size: TaskSize | undefined): string {
 export function plansRows(result: PlansResult): Row[] {
   const rows: Row[] = [];
   for (const c of result.cases) {
+    const warm = c.agentRuns.map((r) => r.warmup);
     rows.push({
       section: "plans",
-      measure: `${c.plan} (${c.pps} pps) both ways, ${c.connections} conn`,
+      measure: `${c.plan} (${c.pps} pps) both ways, ${c.connections} conn, warm-up (not measured)`,
       value:
-        `up ${c.upRatio.toFixed(3)}, down ${c.downRatio.toFixed(3)} of target; agent ${c.agentCores.toFixed(3)} cores, ` +
-        `${c.cpuSecondsPerGB.toFixed(2)} CPU-s per GB, RSS ${fmt.mb(c.agentRssBytes)}`,
+        `${warm.map((w) => w.seconds.toFixed(0)).join("/")} s at ${warm.map((w) => w.cores.toFixed(3)).join("/")} cores ` +
+        `(first 5 s: ${warm.map((w) => w.firstSecondsCores.toFixed(3)).join("/")})${warm.every((w) => w.settled) ? "" : "; CPU had not settled in one"}`,
+    });
+    rows.push({
+      section: "plans",
+      measure: `${c.plan} (${c.pps} pps) both ways, ${c.connections} conn, steady state (median of ${c.agentRuns.length})`,
+      value:
+        `up ${c.upRatio.toFixed(3)}, down ${c.downRatio.toFixed(3)} of target; agent ${spreadText(c.agentCores)} cores, ` +
+        `${c.wakesPerSecond.toFixed(0)} wakes/s, ${c.cpuSecondsPerGB.toFixed(2)} CPU-s per GB, RSS ${fmt.mb(c.agentRssBytes)}`,
       goal: "each way ±1%",
       met: planRateMet(c),
     });
+    if (c.referenceCores) {
+      rows.push({
+        section: "plans",
+        measure: `${c.plan}: agent / one-timer reference forwarder, steady-state CPU (medians)`,
+        value:
+          `${fmt.ratio(c.agentCores.median / c.referenceCores.median)} (reference ${spreadText(c.referenceCores)} cores, ` +
+          `${(c.referenceWakesPerSecond ?? Number.NaN).toFixed(0)} wakes/s)`,
+        goal: `<= ${(1 + REFERENCE_CPU_MARGIN).toFixed(2)}`,
+        met: referenceCpuMet(c),
+      });
+    }
   }
   for (const c of result.cases) {
     const recorded = c.recordedSize;
     const holds = recorded !== undefined && c.measuredSize !== undefined && recorded.cpu >= c.measuredSize.cpu;
     rows.push({
       section: "plans",
-      measure: `${c.plan} task size (agent x ${SIZING.margin} <= ${SIZING.agentShare * 100}% of the task's cpu)`,
+      measure: `${c.plan} task size (median agent cores x ${SIZING.margin} <= ${SIZING.agentShare * 100}% of the task's cpu)`,
       value: `this run: ${sizeText(c.measuredSize)}; recorded in config/plans.ts: ${sizeText(recorded)}`,
       goal: "recorded >= this run",
       met: holds,

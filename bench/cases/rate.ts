@@ -1,4 +1,4 @@
-import { Meter, receivers, Server, sinkServer, sourceServer, sources } from "../lib/load";
+import { Meter, receivers, Server, sinkServer, smallSources, sourceServer, sources } from "../lib/load";
 import { AgentProcess, metric, startAgent } from "../lib/peers";
 import { cpuSeconds, delay, now } from "../lib/proc";
 import { measureRate, RateMeasurement } from "../lib/rate";
@@ -25,6 +25,8 @@ export interface RateOptions {
    * another. Cases at the highest rate always run alone.
    */
   readonly concurrency: number;
+  /** Cases of 50 connections writing 100 bytes at a time, client to app (the fairness goal), at these rates. */
+  readonly smallWriterRates: readonly number[];
   readonly agentBundle?: string;
   readonly log: (line: string) => void;
 }
@@ -33,6 +35,8 @@ export interface AgentRateCase {
   readonly pps: number;
   readonly connections: number;
   readonly direction: Direction;
+  /** The senders' write size when they write small buffers (else 64 KiB). */
+  readonly writeBytes?: number;
   readonly measured: RateMeasurement;
   /** Packets/s by the agent's own /metrics counters over the same span, / target. */
   readonly metricsRatio?: number;
@@ -63,14 +67,15 @@ export async function rateAccuracy(options: RateOptions): Promise<RateResult> {
   const agentUnavailable = options.agentBundle ? undefined : "agent bundle not available";
   if (options.agentBundle) {
     const bundle = options.agentBundle;
-    const cases = options.connections.flatMap((connections) =>
+    const cases: { pps: number; connections: number; direction: Direction; writeBytes?: number }[] = options.connections.flatMap((connections) =>
       options.directions.flatMap((direction) => options.rates.map((pps) => ({ pps, connections, direction }))),
     );
-    await schedule(cases, options.concurrency, async ({ pps, connections, direction }) => {
-      const name = `agent ${pps} pps x${connections} ${direction}`;
+    cases.push(...options.smallWriterRates.map((pps) => ({ pps, connections: SMALL_WRITERS, direction: "up" as const, writeBytes: SMALL_WRITE_BYTES })));
+    await schedule(cases, options.concurrency, async ({ pps, connections, direction, writeBytes }) => {
+      const name = `agent ${pps} pps x${connections} ${direction}${writeBytes ? ` in ${writeBytes}-byte writes` : ""}`;
       const t0 = now();
       try {
-        const result = await agentCase(bundle, pps, connections, direction, options);
+        const result = await agentCase(bundle, pps, connections, direction, options, writeBytes);
         options.log(
           `  rate ${name}: long-run ${result.measured.longRunRatio.toFixed(3)}` +
             ` windows ${result.measured.worstWindowRatio.toFixed(3)}..${result.measured.bestWindowRatio.toFixed(3)}` +
@@ -152,6 +157,7 @@ async function agentCase(
   connections: number,
   direction: Direction,
   options: RateOptions,
+  writeBytes?: number,
 ): Promise<AgentRateCase> {
   const meter = new Meter();
   const upstream: Server = direction === "up" ? sinkServer(meter) : sourceServer();
@@ -161,7 +167,12 @@ async function agentCase(
   try {
     agent = await startAgent({ bundle, upstreamPort, pps, name: `agent ${pps} pps` });
     const running = agent;
-    load = direction === "up" ? await sources(running.port, connections) : await receivers(running.port, connections, meter);
+    load =
+      direction === "down"
+        ? await receivers(running.port, connections, meter)
+        : writeBytes
+          ? await smallSources(running.port, connections, writeBytes)
+          : await sources(running.port, connections);
     await upstream.waitConnections(connections);
     const marks: Record<string, { packets: number; at: number; cpu: number; bytes: number }> = {};
     const measured = await measureRate(meter, {
@@ -192,6 +203,7 @@ async function agentCase(
       pps,
       connections,
       direction,
+      writeBytes,
       measured,
       metricsRatio: Number.isFinite(metricsRatio) ? round(metricsRatio, 5) : undefined,
       cpuSecondsPerGB: gb > 0 ? round((end.cpu - start.cpu) / gb, 4) : undefined,
@@ -203,9 +215,16 @@ async function agentCase(
   }
 }
 
-/** Long-run within 1% and every 1-second window within 5%, at 1000 pps and above. */
+/** The small writers of the fairness goal: this many connections... */
+export const SMALL_WRITERS = 50;
+/** ...each writing this many bytes at a time. */
+export const SMALL_WRITE_BYTES = 100;
+/** Jain's index the small writers' shares must reach. */
+export const JAIN_GOAL = 0.98;
+
+/** Long-run within 1% and every 1-second window within 1%, at 1000 pps and above. */
 export function rateGoalMet(m: RateMeasurement): boolean {
-  return Math.abs(m.longRunRatio - 1) <= 0.01 && m.worstWindowError <= 0.05;
+  return Math.abs(m.longRunRatio - 1) <= 0.01 && m.worstWindowError <= 0.01;
 }
 
 function describe(m: RateMeasurement): string {
@@ -220,10 +239,10 @@ export function rateRows(result: RateResult): Row[] {
     const metrics = c.metricsRatio !== undefined ? `, /metrics ${c.metricsRatio.toFixed(3)}` : "";
     rows.push({
       section: "rate",
-      measure: `agent ${c.pps} pps, ${c.connections} conn, ${c.direction}`,
+      measure: `agent ${c.pps} pps, ${c.connections} conn, ${c.direction}${c.writeBytes ? `, ${c.writeBytes}-byte writes` : ""}`,
       value: describe(c.measured) + metrics,
-      goal: goal ? "long-run ±1%, windows ±5%" : undefined,
-      met: goal ? rateGoalMet(c.measured) : undefined,
+      goal: c.writeBytes ? `Jain >= ${JAIN_GOAL}` : goal ? "long-run ±1%, windows ±1%" : undefined,
+      met: c.writeBytes ? c.measured.jain >= JAIN_GOAL : goal ? rateGoalMet(c.measured) : undefined,
     });
   }
   if (result.agentUnavailable) rows.push({ section: "rate", measure: "agent", value: `unavailable: ${result.agentUnavailable}` });

@@ -1,6 +1,6 @@
 import { Meter, sinkServer, sources } from "../lib/load";
-import { direct, Forwarder, startAgent, startForwarders, startHaproxy } from "../lib/peers";
-import { BenchError, cpuSeconds, delay, freePort, HOST, now, Peer, processTree, run, waitForPort, which } from "../lib/proc";
+import { direct, Forwarder, startAgent, startForwarders, startHaproxy, startReference } from "../lib/peers";
+import { BenchError, cpuSeconds, delay, freePort, HOST, now, Peer, processTree, run, schedstat, waitForPort, which } from "../lib/proc";
 import { fmt, Row } from "../lib/report";
 import { median, round } from "../lib/stats";
 
@@ -15,6 +15,8 @@ export interface ThroughputOptions {
   readonly agentBundle?: string;
   /** Also run direct, HAProxy and the agent under iperf3 (runs per cell; 0 = skip). */
   readonly iperf3Reps: number;
+  /** Runs per (forwarder, direction) of the one-stream iperf3 comparison of each direction (0 = skip). */
+  readonly directionReps: number;
   readonly log: (line: string) => void;
 }
 
@@ -37,6 +39,18 @@ export interface ThroughputResult {
   readonly haproxyCpuSecondsPerGB?: number;
   /** The same comparison driven by iperf3 (a C load generator), when it is installed and asked for. */
   readonly iperf3?: { cells: ThroughputCell[]; ratios: ThroughputResult["ratios"] };
+  /** One iperf3 stream each way through the agent, HAProxy and a plain Node pipe, with CPU-s per GB. */
+  readonly directions?: DirectionCell[];
+}
+
+/** up: client to app (iperf3's client sends); down: app to client (`iperf3 -R`, the server sends). */
+export interface DirectionCell {
+  readonly forwarder: string;
+  readonly direction: "up" | "down";
+  readonly runsGBps: number[];
+  readonly medianGBps: number;
+  /** The forwarder's CPU-seconds (schedstat, all threads) per GB received, median over the runs. */
+  readonly cpuSecondsPerGB: number;
 }
 
 /**
@@ -115,7 +129,89 @@ export async function throughput(options: ThroughputOptions): Promise<Throughput
       skipped.push({ forwarder: "iperf3", reason: (err as Error).message });
     }
   }
-  return { cells, skipped, ratios, agentCpuSecondsPerGB, haproxyCpuSecondsPerGB, iperf3 };
+  let directions: DirectionCell[] | undefined;
+  if (options.directionReps > 0 && which("iperf3")) {
+    try {
+      directions = await directionSession(options);
+    } catch (err) {
+      skipped.push({ forwarder: "iperf3 each direction", reason: (err as Error).message });
+    }
+  } else if (options.directionReps > 0) {
+    skipped.push({ forwarder: "iperf3 each direction", reason: "iperf3 not found; install it with: apt-get install -y iperf3" });
+  }
+  return { cells, skipped, ratios, agentCpuSecondsPerGB, haproxyCpuSecondsPerGB, iperf3, directions };
+}
+
+/**
+ * One iperf3 stream with no limit through the agent, HAProxy (nbthread 1) and a plain Node
+ * pipe, each direction, the forwarders in alternation: GB/s received and the forwarder's
+ * CPU-seconds per GB. The app side is where the agent reads into reused buffers (`onread`);
+ * the client side, which `net.createServer` reads with Node's fresh buffer per read, is held
+ * to the plain pipe's figures.
+ */
+async function directionSession(options: ThroughputOptions): Promise<DirectionCell[]> {
+  const serverPort = await freePort();
+  const server = new Peer("iperf3 server", "iperf3", ["-s", "-B", HOST, "-p", String(serverPort)]);
+  const forwarders: Forwarder[] = [];
+  try {
+    await waitForPort(serverPort, 10_000, () => server.alive);
+    if (options.agentBundle) forwarders.push(await startAgent({ bundle: options.agentBundle, upstreamPort: serverPort, pps: 0 }));
+    forwarders.push(await startHaproxy(serverPort, 1), await startReference("pipe", serverPort));
+    const runs = new Map<string, { gbps: number[]; cpuPerGB: number[] }>();
+    for (let rep = 0; rep < options.directionReps; rep++) {
+      for (const direction of ["up", "down"] as const) {
+        for (const fw of forwarders) {
+          const before = schedstat(fw.pid!).cpuSeconds;
+          const { gbps, bytes } = await iperfRun(fw.port, 1, Math.max(2, options.seconds), direction === "down");
+          const cpu = schedstat(fw.pid!).cpuSeconds - before;
+          const key = `${fw.name}/${direction}`;
+          const cell = runs.get(key) ?? { gbps: [], cpuPerGB: [] };
+          cell.gbps.push(gbps);
+          cell.cpuPerGB.push(cpu / (bytes / 1e9));
+          runs.set(key, cell);
+          options.log(`  iperf3 ${direction} via ${fw.name} run ${rep + 1}: ${fmt.gbps(gbps)}, ${(cpu / (bytes / 1e9)).toFixed(3)} CPU-s/GB`);
+        }
+      }
+    }
+    return forwarders.flatMap((fw) =>
+      (["up", "down"] as const).map((direction) => {
+        const cell = runs.get(`${fw.name}/${direction}`)!;
+        return {
+          forwarder: fw.name,
+          direction,
+          runsGBps: cell.gbps.map((v) => round(v)),
+          medianGBps: round(median(cell.gbps)),
+          cpuSecondsPerGB: round(median(cell.cpuPerGB), 4),
+        };
+      }),
+    );
+  } finally {
+    for (const fw of forwarders) await fw.stop();
+    await server.stop();
+  }
+}
+
+/** The agent's one-stream figures each way against HAProxy's (app to client) and the plain pipe's (client to app). */
+export function directionGoals(cells: readonly DirectionCell[] | undefined): { direction: "up" | "down"; against: string; met?: boolean; text: string }[] {
+  const get = (forwarder: string, direction: "up" | "down") => cells?.find((c) => c.forwarder === forwarder && c.direction === direction);
+  return (
+    [
+      ["down", "haproxy"],
+      ["up", "node pipe"],
+    ] as const
+  ).map(([direction, against]) => {
+    const agent = get("agent", direction);
+    const other = get(against, direction);
+    if (!agent || !other) return { direction, against, text: "not measured" };
+    return {
+      direction,
+      against,
+      met: agent.medianGBps >= other.medianGBps && agent.cpuSecondsPerGB <= other.cpuSecondsPerGB,
+      text:
+        `agent ${fmt.gbps(agent.medianGBps)} at ${agent.cpuSecondsPerGB.toFixed(3)} CPU-s/GB, ` +
+        `${against} ${fmt.gbps(other.medianGBps)} at ${other.cpuSecondsPerGB.toFixed(3)}`,
+    };
+  });
 }
 
 function ratiosOf(cells: readonly ThroughputCell[], streamCounts: readonly number[]): ThroughputResult["ratios"] {
@@ -168,12 +264,18 @@ async function iperfSession(options: ThroughputOptions): Promise<NonNullable<Thr
   }
 }
 
-/**
- * One iperf3 client run; GB/s received by the server. The iperf3 server stops listening
- * between tests for a moment, so a refused connection is tried again (bounded).
- */
+/** One iperf3 client run; GB/s received by the server. */
 async function iperfClient(port: number, streams: number, seconds: number): Promise<number> {
-  const args = ["-c", HOST, "-p", String(port), "-P", String(streams), "-t", String(Math.max(1, Math.round(seconds))), "-J"];
+  return (await iperfRun(port, streams, seconds, false)).gbps;
+}
+
+/**
+ * One iperf3 client run: GB/s and bytes received (by the server; with `reverse`, the server
+ * sends and the client receives). The iperf3 server stops listening between tests for a
+ * moment, so a refused connection is tried again (bounded).
+ */
+async function iperfRun(port: number, streams: number, seconds: number, reverse: boolean): Promise<{ gbps: number; bytes: number }> {
+  const args = ["-c", HOST, "-p", String(port), "-P", String(streams), "-t", String(Math.max(1, Math.round(seconds))), "-J", ...(reverse ? ["-R"] : [])];
   for (let attempt = 1; ; attempt++) {
     let out: string;
     try {
@@ -181,9 +283,10 @@ async function iperfClient(port: number, streams: number, seconds: number): Prom
     } catch (err) {
       out = String((err as { stdout?: string }).stdout ?? "");
     }
-    const report = JSON.parse(out || "{}") as { end?: { sum_received?: { bits_per_second?: number } }; error?: string };
+    const report = JSON.parse(out || "{}") as { end?: { sum_received?: { bits_per_second?: number; bytes?: number } }; error?: string };
     const bps = report.end?.sum_received?.bits_per_second;
-    if (typeof bps === "number") return bps / 8 / 1e9;
+    const bytes = report.end?.sum_received?.bytes;
+    if (typeof bps === "number") return { gbps: bps / 8 / 1e9, bytes: bytes ?? (bps / 8) * seconds };
     const refused = /refused|unable to connect/i.test(report.error ?? "");
     if (!refused || attempt >= 20) throw new BenchError("PEER_FAILED", `iperf3: ${report.error ?? "no result"}`);
     await delay(100);
@@ -243,6 +346,13 @@ export function throughputRows(result: ThroughputResult): Row[] {
         met: r.agentOverHaproxy !== undefined ? r.agentOverHaproxy >= 1 : undefined,
       });
     }
+  }
+  for (const c of result.directions ?? []) {
+    rows.push({
+      section: "throughput",
+      measure: `iperf3, 1 stream, ${c.direction === "up" ? "client to app" : "app to client"}, via ${c.forwarder}`,
+      value: `${fmt.gbps(c.medianGBps)} at ${c.cpuSecondsPerGB.toFixed(3)} CPU-s per GB (median of ${c.runsGBps.length})`,
+    });
   }
   for (const s of result.skipped) {
     rows.push({ section: "throughput", measure: `${s.forwarder}`, value: `unavailable: ${s.reason}` });

@@ -195,6 +195,24 @@ export async function sources(port: number, streams: number, host = HOST): Promi
   return { stop: () => sockets.forEach((s) => s.destroy()) };
 }
 
+/**
+ * Connections that each keep writing `size`-byte buffers (100 bytes: the small writers of the
+ * fairness goal) for as long as the socket takes them, then again on `drain`; `stop` destroys them.
+ */
+export async function smallSources(port: number, streams: number, size: number): Promise<{ stop(): void }> {
+  const sockets = await connectMany(port, streams);
+  const small = Buffer.alloc(size, 0x5a);
+  for (const socket of sockets) {
+    socket.resume();
+    const go = () => {
+      while (!socket.destroyed && socket.write(small));
+    };
+    socket.on("drain", go);
+    go();
+  }
+  return { stop: () => sockets.forEach((s) => s.destroy()) };
+}
+
 /** Connections whose received bytes are counted by `meter`; `stop` destroys them. */
 export async function receivers(port: number, streams: number, meter: Meter): Promise<{ stop(): void }> {
   const sockets = await connectMany(port, streams);

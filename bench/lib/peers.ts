@@ -3,6 +3,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { BenchError, freePort, hardNofile, HOST, jsonEvents, Peer, RAISE_NOFILE, run, waitForPort, which } from "./proc";
+import { workerScript } from "./workers";
 
 /** A TCP forwarder under test: clients connect to `port`, bytes reach the upstream. */
 export interface Forwarder {
@@ -138,6 +139,26 @@ export async function startSocat(upstreamPort: number): Promise<Forwarder> {
     throw new BenchError("PEER_FAILED", `socat did not start: ${peer.stderrTail || (err as Error).message}`);
   }
   return { name: "socat", port, pid: peer.pid, stop: () => peer.stop() };
+}
+
+/**
+ * One of the bench's minimal Node forwarders (bench/lib/reference-worker.ts): `pipe`, a plain
+ * Node pipe with no limit, or `one-timer`, the same held to `pps` per direction by one shared
+ * 125/s timer.
+ */
+export async function startReference(kind: "pipe" | "one-timer", upstreamPort: number, pps = 0): Promise<Forwarder> {
+  const script = await workerScript("reference-worker");
+  const args = kind === "pipe" ? [script, kind, String(upstreamPort)] : [script, kind, String(upstreamPort), String(pps)];
+  const name = kind === "pipe" ? "node pipe" : "one-timer reference";
+  const peer = new Peer(name, process.execPath, args);
+  const next = jsonEvents(peer);
+  try {
+    const ready = await next("ready", 10_000);
+    return { name, port: ready.listen as number, pid: peer.pid, stop: () => peer.stop() };
+  } catch (err) {
+    await peer.stop();
+    throw err;
+  }
 }
 
 /** The agent as a running process with its health/metrics port. */

@@ -167,6 +167,27 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / CLK_TCK;
 }
 
+/**
+ * CPU time of a process from the scheduler's own accounting, summed over its threads
+ * (`/proc/<pid>/task/<tid>/schedstat`, nanoseconds on a CPU: exact, where `/proc/<pid>/stat`
+ * counts whole 10 ms ticks; threads that ended are not counted), and the wake-ups of its
+ * main thread, the event loop: its voluntary context switches (each time it went to sleep
+ * in epoll_wait, to be woken by a socket or a timer).
+ */
+export function schedstat(pid: number): { cpuSeconds: number; mainThreadWakes: number } {
+  let ns = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  const status = fs.readFileSync(`/proc/${pid}/task/${pid}/status`, "utf8");
+  const wakes = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN);
+  return { cpuSeconds: ns / 1e9, mainThreadWakes: wakes };
+}
+
 /** The pid and every descendant of it, read from /proc. */
 export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();

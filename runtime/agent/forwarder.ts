@@ -2,7 +2,7 @@ import * as net from "node:net";
 import { type Clock } from "./clock";
 import { Connection, type ConnectionContext, SOCKET_BUFFER_BYTES, type UpstreamAddress } from "./connection";
 import { ListenError, messageOf } from "./errors";
-import { Limiter } from "./limiter";
+import { Limiter, Ticker } from "./limiter";
 import type { Timers } from "./timers";
 import type { Logger } from "./log";
 import { DirectionCounters, type MetricsSnapshot } from "./metrics";
@@ -55,10 +55,13 @@ const FAILURE_LOG_MS = 1000;
 /**
  * The TCP listener and its table of connections: every accepted client gets its own new
  * upstream connection. Owns the two limiters (one per direction, shared by all
- * connections), the traffic counters, the error counts and the upstream health.
+ * connections) and their one timer, the traffic counters, the error counts and the upstream
+ * health.
  */
 export class Forwarder {
   readonly health: UpstreamHealth;
+  /** The limiters' one timer (see `Ticker`). */
+  readonly ticker: Ticker;
   readonly limiterIn: Limiter | null;
   readonly limiterOut: Limiter | null;
   readonly countersIn = new DirectionCounters();
@@ -92,8 +95,9 @@ export class Forwarder {
 
   constructor(private readonly options: ForwarderOptions) {
     const { pps, burst, clock, timers } = options;
-    this.limiterIn = pps > 0 ? new Limiter(pps, burst, clock, timers) : null;
-    this.limiterOut = pps > 0 ? new Limiter(pps, burst, clock, timers) : null;
+    this.ticker = new Ticker(clock, timers);
+    this.limiterIn = pps > 0 ? new Limiter(pps, burst, clock, this.ticker) : null;
+    this.limiterOut = pps > 0 ? new Limiter(pps, burst, clock, this.ticker) : null;
     this.health = new UpstreamHealth(options.upstream, clock, options.logger);
     this.context = {
       upstream: options.upstream,

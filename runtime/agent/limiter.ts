@@ -1,4 +1,5 @@
 import { type Clock, NS_PER_MS, NS_PER_SECOND } from "./clock";
+import { LIMITER_TICK_MS, LIMITER_TICKS_PER_SECOND } from "./contract";
 import { TokenBucket } from "./token-bucket";
 import { realTimers, type Timers } from "./timers";
 
@@ -10,35 +11,106 @@ export interface Waiter {
   readonly packetsWanted: number;
   /** Set by the limiter while the waiter is in its queue. */
   queued: boolean;
+  /** Set by the limiter: the serve pass that last gave the waiter a turn (0: none yet). */
+  servedInPass: number;
   /** Forwards held bytes worth at most `packets` packets; returns the packets spent (0 if it held none). */
   release(packets: number): number;
 }
 
 /**
- * A forwarded piece costs at most this fraction of a second of the rate (at least one
- * packet): small enough that a 1-second window is off by at most 1 % (1 packet at 100
- * pps), large enough that a throttled direction wakes at most about 100 times a second.
- * Each wake is a timer and a socket write, the agent's main cost at low rates: at 1/500 s
- * a tcp-1k plan both ways cost about twice the CPU (the bench's plans case).
+ * A forwarded piece costs at most what one tick brings (at least one packet; see
+ * `pieceLimit`): a piece never waits for the tokens of more than one tick, so pieces do not
+ * bunch and a 1-second window stays within one tick's share of the rate (see
+ * LIMITER_TICKS_PER_SECOND); and at most this many packets (66 kB, one socket read).
  */
-const PIECE_FRACTION_OF_SECOND = 1 / 100;
-/** ...and at most this many packets (66 kB, the size of one socket read). */
 const PIECE_MAX_PACKETS = 44;
 /**
  * With many connections waiting, a turn's piece shrinks so that a round of the queue takes
- * about this long: a connection waits that long for its next piece, not 50 × 44 packets
- * (0.44 s at 5000 pps). A few connections keep larger pieces (8 at 5000 pps: 31 packets;
- * at 100000 pps whole ones), so the writes stay few: at 1/50 s, 8 connections at 5000 pps
- * cost the agent 0.150 cores instead of 0.115 (the bench's plans case, tcp-5k).
+ * about this long: a connection waits that long for its next piece, not 50 × 40 packets
+ * (0.4 s at 5000 pps; at 1/12 s it gets 8 packets every 80 ms). A few connections keep whole
+ * pieces (8 at 5000 pps: 40 packets, a round of 64 ms), so the writes stay few: each piece is
+ * a socket write, and at 1/20 s the 8 connections of the bench's tcp-5k case got 31 packets
+ * a turn, 30 % more writes than whole pieces.
  */
-const ROUND_FRACTION_OF_SECOND = 1 / 20;
+const ROUND_FRACTION_OF_SECOND = 1 / 12;
 /** ...but a piece never shrinks below this (12 kB), so writes stay large enough to cost little. */
 const SHARE_MIN_PACKETS = 8;
 
+const TICK_NS = LIMITER_TICK_MS * NS_PER_MS;
+
 /** The most packets one forwarded piece may cost at `rate` packets/s with `burst`. */
 export function pieceLimit(rate: number, burst: number): number {
-  const byRate = Math.ceil(rate * PIECE_FRACTION_OF_SECOND);
-  return Math.max(1, Math.min(byRate, PIECE_MAX_PACKETS, burst));
+  const byTick = Math.ceil(rate / LIMITER_TICKS_PER_SECOND);
+  return Math.max(1, Math.min(byTick, PIECE_MAX_PACKETS, burst));
+}
+
+/**
+ * The agent's one limiter timer: while any limiter holds a waiting connection it fires
+ * LIMITER_TICKS_PER_SECOND times a second and serves every limiter (both directions) in
+ * the same callback; once no connection waits it stops. One timer for the whole agent, not
+ * one per direction or per connection: a timer's wake is the main cost of a throttled
+ * direction, and two timers not in step woke the agent almost twice as often as needed.
+ *
+ * The ticks keep to a schedule (the n-th at start + n × 8 ms), so a tick that fires late
+ * does not push the later ones back; one more than a period late, the schedule restarts
+ * from now instead of firing the missed ticks at once.
+ */
+export class Ticker {
+  private readonly limiters: Limiter[] = [];
+  private timer: unknown = null;
+  private ticking = false;
+  private due = 0;
+  /** Ticks fired since the agent started. */
+  ticks = 0;
+
+  constructor(
+    private readonly now: Clock,
+    private readonly timers: Timers = realTimers,
+  ) {}
+
+  /** True while the timer is set. */
+  get running(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Serves `limiter` at every tick from now on. */
+  add(limiter: Limiter): void {
+    this.limiters.push(limiter);
+  }
+
+  /** Starts the ticks unless they run (a limiter has connections waiting). */
+  start(): void {
+    if (this.timer !== null || this.ticking) return;
+    this.due = this.now() + TICK_NS;
+    this.timer = this.timers.setTimeout(this.tick, LIMITER_TICK_MS);
+  }
+
+  /** Stops the ticks if no limiter has a connection waiting. */
+  stopIfIdle(): void {
+    if (this.timer === null || this.limiters.some((limiter) => limiter.waiting > 0)) return;
+    this.timers.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private readonly tick = (): void => {
+    this.timer = null;
+    this.ticks += 1;
+    this.ticking = true;
+    let waiting = false;
+    try {
+      for (const limiter of this.limiters) {
+        limiter.serve();
+        if (limiter.waiting > 0) waiting = true;
+      }
+    } finally {
+      this.ticking = false;
+    }
+    if (!waiting) return;
+    const now = this.now();
+    this.due += TICK_NS;
+    if (this.due <= now) this.due = now + TICK_NS;
+    this.timer = this.timers.setTimeout(this.tick, Math.max(1, Math.round((this.due - now) / NS_PER_MS)));
+  };
 }
 
 /**
@@ -48,8 +120,8 @@ export function pieceLimit(rate: number, burst: number): number {
  * the connection holds less), so every waiting connection gets the same share of packets.
  *
  * A chunk passes straight through when nobody is waiting, it fits in one piece and the
- * bucket covers it; otherwise its connection joins the back of the queue. When the head
- * of the queue cannot have its piece, one timer wakes the limiter once it can.
+ * bucket covers it; otherwise its connection joins the back of the queue, and the agent's
+ * `Ticker` serves the queue at every tick with what the bucket holds by then.
  */
 export class Limiter {
   readonly bucket: TokenBucket;
@@ -59,15 +131,21 @@ export class Limiter {
   private readonly roundPackets: number;
   private queue: Waiter[] = [];
   private head = 0;
-  private timer: unknown = null;
-  private running = false;
+  private serving = false;
+  private passes = 0;
   private throttledNs = 0;
   private throttledSince = -1;
 
-  constructor(rate: number, burst: number, private readonly now: Clock, private readonly timers: Timers = realTimers) {
+  constructor(
+    rate: number,
+    burst: number,
+    private readonly now: Clock,
+    private readonly ticker: Ticker,
+  ) {
     this.bucket = new TokenBucket(rate, burst, now);
     this.pieceLimit = pieceLimit(rate, burst);
     this.roundPackets = rate * ROUND_FRACTION_OF_SECOND;
+    ticker.add(this);
   }
 
   /** Connections waiting for tokens. */
@@ -92,7 +170,7 @@ export class Limiter {
     return true;
   }
 
-  /** Puts a waiter at the back of the queue (once) and serves what the bucket allows. */
+  /** Puts a waiter at the back of the queue (once) and serves what the bucket allows now. */
   enqueue(waiter: Waiter): void {
     if (waiter.queued) return;
     waiter.queued = true;
@@ -101,20 +179,31 @@ export class Limiter {
     this.serve();
   }
 
-  /** Drops every waiter and the timer (the limiter stays usable). */
+  /** Drops every waiter (the limiter stays usable); the ticks stop if nothing else waits. */
   clear(): void {
     for (let i = this.head; i < this.queue.length; i++) this.queue[i].queued = false;
     this.queue = [];
     this.head = 0;
-    this.stopTimer();
     this.endThrottle();
+    this.ticker.stopIfIdle();
   }
 
-  private serve(): void {
-    if (this.running) return;
-    this.running = true;
+  /**
+   * Serves the queue round robin while the bucket covers the head's piece; with connections
+   * still waiting, makes sure the ticks run. Called at enqueue and at every tick.
+   *
+   * A waiter that holds less than a full piece and already had a turn in this pass waits for
+   * the next one: what it holds is the rest of a read a turn cut into, and the bytes behind
+   * it are still on their way from the kernel (Node reads again once a turn took bytes), so
+   * serving it now would pay a partial packet a moment before the bytes that fill it arrive.
+   */
+  serve(): void {
+    if (this.serving) return;
+    this.serving = true;
+    const pass = ++this.passes;
+    let deferred = 0;
     try {
-      while (this.waiting > 0) {
+      while (this.waiting > deferred) {
         const waiter = this.queue[this.head];
         if (!waiter.wantsTokens) {
           this.dequeue().queued = false;
@@ -122,22 +211,25 @@ export class Limiter {
         }
         const share = this.share();
         const piece = Math.min(waiter.packetsWanted, share);
-        if (this.bucket.available() < piece) {
-          // Woken once as many whole pieces as fit in a piece limit are there: no more wakes than before.
-          this.sleepUntil(piece * Math.max(1, Math.min(this.waiting, Math.floor(this.pieceLimit / piece))));
-          return;
+        if (piece < share && waiter.servedInPass === pass) {
+          const later = this.dequeue(); // (dequeue may replace the array: push onto the new one)
+          this.queue.push(later);
+          deferred += 1;
+          continue;
         }
+        if (this.bucket.available() < piece) break;
+        waiter.servedInPass = pass;
         this.dequeue();
         const spent = waiter.release(piece);
         this.bucket.take(spent);
         if (waiter.wantsTokens) this.queue.push(waiter);
         else waiter.queued = false;
       }
-      this.stopTimer();
-      this.endThrottle();
     } finally {
-      this.running = false;
+      this.serving = false;
     }
+    if (this.waiting > 0) this.ticker.start();
+    else this.endThrottle();
   }
 
   /** The packets one turn may release while `waiting` connections wait. */
@@ -156,23 +248,6 @@ export class Limiter {
       this.head = 0;
     }
     return waiter;
-  }
-
-  private sleepUntil(packets: number): void {
-    if (this.timer !== null) return;
-    const ms = Math.max(1, Math.ceil(this.bucket.delayFor(packets) / NS_PER_MS));
-    this.timer = this.timers.setTimeout(this.wake, ms);
-  }
-
-  private readonly wake = (): void => {
-    this.timer = null;
-    this.serve();
-  };
-
-  private stopTimer(): void {
-    if (this.timer === null) return;
-    this.timers.clearTimeout(this.timer);
-    this.timer = null;
   }
 
   private endThrottle(): void {
