@@ -114,7 +114,7 @@ describe("tcp-addon plans", () => {
       "150 MB/s",
       "150 MB/s",
       `${PLAN_SIZES["tcp-100k"].cpu}/${PLAN_SIZES["tcp-100k"].memory}`,
-      "$72.08", // 2 vCPU x 730 h x $0.04048 + 4 GB x 730 h x $0.004445 (us-east-1, prices/aws-prices.json)
+      "$36.04", // 1 vCPU x 730 h x $0.04048 + 2 GB x 730 h x $0.004445 (us-east-1, prices/aws-prices.json)
     ]);
   });
 
@@ -128,7 +128,7 @@ describe("tcp-addon plans", () => {
       "150 MB/s",
       // Between tcp-20k and tcp-100k: sized as the larger one.
       `${PLAN_SIZES["tcp-100k"].cpu}/${PLAN_SIZES["tcp-100k"].memory}`,
-      "$72.08", // the same size at eu-west-1's Fargate rates, equal to us-east-1's
+      "$36.04", // the same size at eu-west-1's Fargate rates, equal to us-east-1's
     ]);
   });
 
