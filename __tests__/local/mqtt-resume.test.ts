@@ -151,16 +151,32 @@ describe("the MQTT sample through two local deploys", () => {
 /** How long the link to Redis holds each chunk. */
 const link = { ms: 30 };
 
-/** A TCP proxy to `port` that holds every chunk `link.ms` before passing it on (in order): a slow network to Redis. */
+/**
+ * A TCP proxy to `port` that holds every chunk `link.ms` before passing it on, in order: a slow
+ * network to Redis. Each direction is one queue drained by one timer, so a chunk never leaves
+ * before the chunks that came before it. A timer per chunk did not keep that order: "Node.js makes
+ * no guarantees about the exact timing of when callbacks will fire, nor of their ordering"
+ * (https://nodejs.org/api/timers.html#settimeoutcallback-delay-args), and a delay computed after
+ * the clock had moved on a millisecond (29 ms instead of 30) fired before the chunk ahead of it
+ * (in 29 of 42 runs beside a CPU hog). Redis' replies then reached the wrong commands, and a
+ * resume got no CONNACK: aedes-persistence-redis failed to decode a reply meant for another
+ * command, and the broker closed that connection or exited.
+ */
 async function slowProxy(port: number): Promise<number> {
   const server = net.createServer((client) => {
     const upstream = net.connect(port, "127.0.0.1");
-    let last = 0; // chunks keep their order when the delay changes
-    const delayed = (from: net.Socket, to: net.Socket) =>
-      from.on("data", (chunk) => {
-        last = Math.max(last, Date.now() + link.ms);
-        setTimeout(() => to.write(chunk), last - Date.now());
+    const delayed = (from: net.Socket, to: net.Socket) => {
+      const queue: { due: number; chunk: Buffer }[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      const flush = () => {
+        while (queue.length > 0 && queue[0].due <= Date.now()) to.write(queue.shift()!.chunk);
+        timer = queue.length > 0 ? setTimeout(flush, queue[0].due - Date.now()) : undefined;
+      };
+      from.on("data", (chunk: Buffer) => {
+        queue.push({ due: Date.now() + link.ms, chunk });
+        timer ??= setTimeout(flush, link.ms);
       });
+    };
     delayed(client, upstream);
     delayed(upstream, client);
     const end = () => (client.destroy(), upstream.destroy());
