@@ -10,6 +10,7 @@ import { HealthServer } from "./health-server";
 import { type Lifeline, watchLifeline } from "./lifeline";
 import type { Logger } from "./log";
 import { type MetricsSnapshot, renderMetrics } from "./metrics";
+import { stopWithGrace } from "./processes";
 import { formatAddress } from "./upstream-health";
 import { LIMIT_REASONS } from "./connection-limits";
 
@@ -299,14 +300,9 @@ class Agent {
 
   /** Sends the app a signal and waits for it; with a grace, SIGKILL follows after it. */
   private async stopApp(app: AppProcess, signal: "SIGTERM" | "SIGINT", killAfterMs: number | null): Promise<number> {
+    if (killAfterMs !== null) return stopWithGrace(app.exited, () => app.signal(signal), () => app.signal("SIGKILL"), killAfterMs);
     app.signal(signal);
-    if (killAfterMs === null) return app.exited;
-    const timer = setTimeout(() => app.signal("SIGKILL"), killAfterMs);
-    try {
-      return await app.exited;
-    } finally {
-      clearTimeout(timer);
-    }
+    return app.exited;
   }
 }
 

@@ -1,6 +1,5 @@
-import type { Clock } from "./clock";
-import { NS_PER_MS } from "./clock";
-import type { Logger } from "./log";
+import { type Clock, NS_PER_MS } from "./clock";
+import { type Logger, RateLimitedLog } from "./log";
 import { type DescriptorBudget, processDescriptors } from "./descriptors";
 
 /**
@@ -46,20 +45,16 @@ export interface ConnectionSlot {
   release(): void;
 }
 
-/** Log entries kept for rate limiting before the old ones are swept. */
-const MAX_TRACKED_ADDRESSES = 10_000;
-
 export class ConnectionLimits {
   private open = 0;
   private readonly perAddress = new Map<string, number>();
   private readonly rejected: Record<LimitReason, number> = { max_connections: 0, max_connections_per_ip: 0, descriptors: 0 };
-  /** Per address: when it was last logged, and how many rejections were not logged since. */
-  private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
-  private readonly logIntervalNs: number;
+  /** One `connection-limit` line per address per interval. */
+  private readonly rejections: RateLimitedLog;
   private readonly descriptors: DescriptorBudget;
 
   constructor(private readonly options: ConnectionLimitsOptions) {
-    this.logIntervalNs = (options.logIntervalMs ?? 1000) * NS_PER_MS;
+    this.rejections = new RateLimitedLog(options.logger, options.clock, (options.logIntervalMs ?? 1000) * NS_PER_MS);
     this.descriptors = options.descriptors ?? processDescriptors();
   }
 
@@ -131,31 +126,12 @@ export class ConnectionLimits {
 
   private reject(reason: LimitReason, address: string, limit: number): LimitReason {
     this.rejected[reason] += 1;
-    const now = this.options.clock();
-    const last = this.lastLogged.get(address);
-    if (last !== undefined && now - last.at < this.logIntervalNs) {
-      last.suppressed += 1;
-      return reason;
-    }
-    // Re-inserted so that the map stays in order of last log: the sweep stops at the first recent one.
-    this.lastLogged.delete(address);
-    this.lastLogged.set(address, { at: now, suppressed: 0 });
-    this.sweep(now);
-    this.options.logger.warn("connection-limit", {
+    this.rejections.warn(address, "connection-limit", {
       client: address,
       reason,
       limit,
       open: reason === "max_connections_per_ip" ? this.openFrom(address) : this.open,
-      notLogged: last?.suppressed ?? 0,
     });
     return reason;
-  }
-
-  private sweep(now: number): void {
-    if (this.lastLogged.size <= MAX_TRACKED_ADDRESSES) return;
-    for (const [address, entry] of this.lastLogged) {
-      if (now - entry.at < this.logIntervalNs) break;
-      this.lastLogged.delete(address);
-    }
   }
 }

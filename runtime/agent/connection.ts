@@ -1,5 +1,6 @@
 import * as net from "node:net";
 import { PACKET_BYTES } from "./contract";
+import { abortSocket } from "./sockets";
 import type { Limiter, Waiter } from "./limiter";
 import type { DirectionCounters } from "./metrics";
 import { packetsFor } from "./token-bucket";
@@ -60,18 +61,6 @@ export interface ConnectionContext {
   upstreamResult(ok: boolean, error?: NodeJS.ErrnoException): void;
   /** Called once, when both sockets are closed. */
   closed(connection: Connection): void;
-}
-
-/**
- * Closes a socket with a TCP reset, so that its peer sees an abort, never a clean end
- * of stream. Safe to call twice.
- */
-export function abortSocket(socket: net.Socket): void {
-  if (socket.destroyed) return;
-  // Once the FIN is on its way (ended, nothing left to write), libuv refuses a reset and the
-  // socket would stay open: a plain close is all there is (and resets if bytes are unread).
-  if (socket.pending || socket.connecting || (socket.writableEnded && socket.writableLength === 0)) socket.destroy();
-  else socket.resetAndDestroy();
 }
 
 /**

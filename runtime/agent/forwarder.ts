@@ -1,14 +1,14 @@
 import * as net from "node:net";
-import { type Clock } from "./clock";
+import { type Clock, NS_PER_MS } from "./clock";
 import { Connection, type ConnectionContext, SOCKET_BUFFER_BYTES, type UpstreamAddress } from "./connection";
 import { ListenError, messageOf } from "./errors";
 import { Limiter, Ticker } from "./limiter";
 import type { Timers } from "./timers";
-import type { Logger } from "./log";
+import { type Logger, RateLimitedLog } from "./log";
 import { DirectionCounters, type MetricsSnapshot } from "./metrics";
 import { UpstreamHealth } from "./upstream-health";
 import { ConnectionLimits, type ConnectionSlot, LIMIT_REASONS } from "./connection-limits";
-import { abortSocket } from "./connection";
+import { abortSocket, listenOrFail } from "./sockets";
 import type { ClientIpMode } from "./contract";
 import { readProxyHeader, type HeaderOutcome } from "./proxy-header-reader";
 import { encodeProxyV2 } from "./proxy-protocol";
@@ -81,8 +81,8 @@ export class Forwarder {
   /** Connections reset for their PROXY v2 header, by cause. */
   readonly proxyHeaderErrors = new Map<string, number>();
   private proxyLocal = 0;
-  private lastHeaderLogAt = -Infinity;
-  private headerErrorsUnlogged = 0;
+  /** One `proxy-header` line per second at most. */
+  private readonly headerErrorLog: RateLimitedLog;
   private readonly context: ConnectionContext;
   private connectionsTotal = 0;
   private draining = false;
@@ -99,6 +99,7 @@ export class Forwarder {
     this.limiterIn = pps > 0 ? new Limiter(pps, burst, clock, this.ticker) : null;
     this.limiterOut = pps > 0 ? new Limiter(pps, burst, clock, this.ticker) : null;
     this.health = new UpstreamHealth(options.upstream, clock, options.logger);
+    this.headerErrorLog = new RateLimitedLog(options.logger, clock, FAILURE_LOG_MS * NS_PER_MS);
     this.context = {
       upstream: options.upstream,
       limiterIn: this.limiterIn,
@@ -128,16 +129,10 @@ export class Forwarder {
   }
 
   /** Binds the listener; resolves with the port (useful with port 0). */
-  listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException): void => reject(new ListenError("connections", host, port, error));
-      this.server.once("error", onError);
-      this.server.listen({ port, host }, () => {
-        this.server.off("error", onError);
-        this.server.on("error", this.onServerError);
-        resolve((this.server.address() as net.AddressInfo).port);
-      });
-    });
+  async listen(port: number, host: string): Promise<number> {
+    const bound = await listenOrFail(this.server, port, host, (error) => new ListenError("connections", host, port, error));
+    this.server.on("error", this.onServerError);
+    return bound;
   }
 
   get activeConnections(): number {
@@ -264,14 +259,7 @@ export class Forwarder {
 
   /** One `proxy-header` line per second at most, with the count since the last one. */
   private logHeaderError(socket: net.Socket, reason: string): void {
-    const now = this.options.clock();
-    if (now - this.lastHeaderLogAt < FAILURE_LOG_MS * 1e6) {
-      this.headerErrorsUnlogged += 1;
-      return;
-    }
-    this.lastHeaderLogAt = now;
-    this.options.logger.warn("proxy-header", { peer: socket.remoteAddress ?? null, reason, notLogged: this.headerErrorsUnlogged });
-    this.headerErrorsUnlogged = 0;
+    this.headerErrorLog.warn("proxy-header", "proxy-header", { peer: socket.remoteAddress ?? null, reason });
   }
 
   private open(socket: net.Socket, slot: ConnectionSlot, headerToApp?: Buffer): void {

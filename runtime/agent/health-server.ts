@@ -1,10 +1,10 @@
 import * as http from "node:http";
 import * as net from "node:net";
-import { abortSocket } from "./connection";
+import { abortSocket, listenOrFail } from "./sockets";
 import { HEALTH_MAX_CONNECTIONS, HEALTH_REQUEST_DEADLINE_SECONDS } from "./contract";
 import { type DescriptorBudget, processDescriptors } from "./descriptors";
 import { ListenError, messageOf } from "./errors";
-import type { Logger } from "./log";
+import { type Logger, RateLimitedLog } from "./log";
 import { readProxyHeader, type HeaderOutcome } from "./proxy-header-reader";
 import { PROXY_V2_SIGNATURE } from "./proxy-protocol";
 
@@ -85,8 +85,8 @@ export class HealthServer {
   private readonly maxConnections: number;
   private readonly deadlineMs: number;
   private readonly descriptors: DescriptorBudget;
-  private lastRefusalLogAt = -Infinity;
-  private refusalsNotLogged = 0;
+  /** One `health-refused` line per second at most (wall clock). */
+  private readonly refusalLog: RateLimitedLog | undefined;
 
   constructor(
     private readonly source: HealthSource,
@@ -96,6 +96,7 @@ export class HealthServer {
     this.maxConnections = options.maxConnections ?? HEALTH_MAX_CONNECTIONS;
     this.deadlineMs = options.requestDeadlineMs ?? HEALTH_REQUEST_DEADLINE_SECONDS * 1000;
     this.descriptors = options.descriptors ?? processDescriptors();
+    this.refusalLog = options.logger && new RateLimitedLog(options.logger, () => Date.now(), REFUSAL_LOG_MS);
     this.http = http.createServer((req, res) => this.handle(req, res));
     // The server's own timers stay behind the deadline, which decides first.
     this.http.keepAliveTimeout = this.deadlineMs + 1000;
@@ -104,16 +105,10 @@ export class HealthServer {
     this.front = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
   }
 
-  listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException): void => reject(new ListenError("health checks", host, port, error));
-      this.front.once("error", onError);
-      this.front.listen({ port, host }, () => {
-        this.front.off("error", onError);
-        this.front.on("error", (error) => this.onError(error));
-        resolve((this.front.address() as net.AddressInfo).port);
-      });
-    });
+  async listen(port: number, host: string): Promise<number> {
+    const bound = await listenOrFail(this.front, port, host, (error) => new ListenError("health checks", host, port, error));
+    this.front.on("error", (error) => this.onError(error));
+    return bound;
   }
 
   close(): void {
@@ -219,14 +214,7 @@ export class HealthServer {
 
   /** One `health-refused` line per second at most, with the count since the last one. */
   private logRefusal(reason: string, socket: net.Socket): void {
-    const now = Date.now();
-    if (now - this.lastRefusalLogAt < REFUSAL_LOG_MS) {
-      this.refusalsNotLogged += 1;
-      return;
-    }
-    this.lastRefusalLogAt = now;
-    this.options.logger?.warn("health-refused", { peer: socket.remoteAddress ?? null, reason, notLogged: this.refusalsNotLogged });
-    this.refusalsNotLogged = 0;
+    this.refusalLog?.warn("health-refused", "health-refused", { peer: socket.remoteAddress ?? null, reason });
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {

@@ -84,3 +84,43 @@ export class Logger {
     this.sink.write(JSON.stringify(record) + "\n");
   }
 }
+
+/** Keys a RateLimitedLog remembers before it forgets the ones not logged within the interval. */
+const MAX_TRACKED_KEYS = 10_000;
+
+/**
+ * A `warn` line at most once per key per interval (a peer's address, or one key for a whole
+ * event), so that a flood of the same failure costs a line a second, not a line each. A line
+ * that goes out carries `notLogged`: how many for its key were held back since the one before.
+ * Keys are kept in order of last log, so past MAX_TRACKED_KEYS the oldest ones are forgotten.
+ * `now` and `interval` share one unit: the agent's clock in nanoseconds, or `Date.now` in ms.
+ */
+export class RateLimitedLog {
+  /** Per key: when it was last logged, and how many were held back since. */
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(private readonly logger: Logger, private readonly now: () => number, private readonly interval: number) {}
+
+  /** Logs `event` with `fields` and `notLogged`, unless `key` was logged within the interval. */
+  warn(key: string, event: string, fields: LogFields): void {
+    const now = this.now();
+    const last = this.last.get(key);
+    if (last !== undefined && now - last.at < this.interval) {
+      last.suppressed += 1;
+      return;
+    }
+    // Re-inserted so that the map stays in order of last log: the sweep stops at the first recent one.
+    this.last.delete(key);
+    this.last.set(key, { at: now, suppressed: 0 });
+    this.sweep(now);
+    this.logger.warn(event, { ...fields, notLogged: last?.suppressed ?? 0 });
+  }
+
+  private sweep(now: number): void {
+    if (this.last.size <= MAX_TRACKED_KEYS) return;
+    for (const [key, entry] of this.last) {
+      if (now - entry.at < this.interval) break;
+      this.last.delete(key);
+    }
+  }
+}

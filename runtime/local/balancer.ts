@@ -1,6 +1,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { encodeProxyV2 } from "../agent/proxy-protocol";
+import { abortSocket, listenOrFail } from "../agent/sockets";
 import { LocalError } from "./errors";
 import { earlierRunHolding } from "./port-owner";
 
@@ -134,17 +135,10 @@ export class Balancer {
 
   /** Starts listening; resolves with the port. Fails with TCP_ADDON_LOCAL_PORT_UNAVAILABLE. */
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException) => {
-        const earlier = err.code === "EADDRINUSE" ? earlierRunHolding(this.requestedPort) : undefined;
-        const why = earlier !== undefined ? `is ${earlier}` : err.code === "EADDRINUSE" ? "is already in use" : `cannot be used (${err.code ?? err.message})`;
-        reject(new LocalError("TCP_ADDON_LOCAL_PORT_UNAVAILABLE", `${this.host}:${this.requestedPort} ${why}`));
-      };
-      this.server.once("error", onError);
-      this.server.listen(this.requestedPort, this.host, () => {
-        this.server.off("error", onError);
-        resolve(this.port);
-      });
+    return listenOrFail(this.server, this.requestedPort, this.host, (err) => {
+      const earlier = err.code === "EADDRINUSE" ? earlierRunHolding(this.requestedPort) : undefined;
+      const why = earlier !== undefined ? `is ${earlier}` : err.code === "EADDRINUSE" ? "is already in use" : `cannot be used (${err.code ?? err.message})`;
+      return new LocalError("TCP_ADDON_LOCAL_PORT_UNAVAILABLE", `${this.host}:${this.requestedPort} ${why}`);
     });
   }
 
@@ -196,7 +190,7 @@ export class Balancer {
       count += 1;
       this.resetting.add(client);
       this.upstreams.get(client)?.resetAndDestroy();
-      resetIfOpen(client);
+      abortSocket(client);
     }
     this.report(backendId, "dropped", count);
     return count;
@@ -268,7 +262,7 @@ export class Balancer {
       if (client.destroyed) return;
       this.log(`${backend.id} refused a connection: the client is reset`);
       this.report(backend.id, "refused", 1);
-      resetIfOpen(client);
+      abortSocket(client);
     };
     upstream.once("timeout", giveUp);
     upstream.once("error", giveUp);
@@ -315,20 +309,20 @@ export class Balancer {
     upstream.setNoDelay(true);
     upstream.setTimeout(0);
     client.setTimeout(this.idleTimeoutMs, () => {
-      resetIfOpen(upstream);
-      resetIfOpen(client);
+      abortSocket(upstream);
+      abortSocket(client);
     });
     const upstreamGone = () => {
       if (upstream.readableEnded && upstream.writableFinished && !upstream.errored) return;
       if (!client.destroyed && !this.resetting.has(client)) {
         this.report(backend.id, "dropped", 1);
-        resetIfOpen(client);
+        abortSocket(client);
       }
       upstream.destroy();
     };
     const clientGone = () => {
       if (client.readableEnded && client.writableFinished && !client.errored) return;
-      resetIfOpen(upstream);
+      abortSocket(upstream);
       client.destroy();
     };
     upstream.on("error", upstreamGone);
@@ -351,21 +345,4 @@ function proxyHeaderFor(client: net.Socket): Buffer {
     source: { address: client.remoteAddress ?? "0.0.0.0", port: client.remotePort ?? 0 },
     destination: { address: client.localAddress ?? "0.0.0.0", port: client.localPort ?? 0 },
   });
-}
-
-/**
- * Closes a socket with a TCP reset. A TLS socket cannot be reset through its TLS handle, so
- * its TCP socket is; the peer sees the reset either way.
- */
-function resetIfOpen(socket: net.Socket): void {
-  if (socket.destroyed) return;
-  const parent = socket instanceof tls.TLSSocket ? (socket as tls.TLSSocket & { _parent?: unknown })._parent : undefined;
-  if (parent instanceof net.Socket) {
-    if (!parent.destroyed) parent.resetAndDestroy();
-    socket.destroy();
-  } else if (socket.pending || socket.connecting) {
-    socket.destroy();
-  } else {
-    socket.resetAndDestroy();
-  }
 }

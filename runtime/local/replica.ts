@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import * as readline from "node:readline";
 import { AGENT_ENV } from "../agent/contract";
+import { stopWithGrace } from "../agent/processes";
 import type { TargetAddress } from "./target-group";
 import { LocalError } from "./errors";
 
@@ -182,11 +183,7 @@ export class Replica extends EventEmitter {
       return this.exited;
     }
     this.state = "stopping";
-    this.signal("SIGTERM", false);
-    const killTimer = setTimeout(() => this.kill(), this.options.stopTimeoutMs);
-    const exit = await this.exited;
-    clearTimeout(killTimer);
-    return exit;
+    return stopWithGrace(this.exited, () => this.signal("SIGTERM", false), () => this.kill(), this.options.stopTimeoutMs);
   }
 
   /** SIGKILL to the agent's whole process group. */
