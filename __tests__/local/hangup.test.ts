@@ -15,7 +15,7 @@ import { descendantsOf, freePort, isRunning, REPO, writeConfig } from "./helpers
 
 jest.setTimeout(120_000);
 
-const READY = /mqtt\.1 \| ready on/;
+const READY = /mqtt\.1#\d+ \| ready on/;
 const started: ChildProcess[] = [];
 const pids: number[] = [];
 
