@@ -106,6 +106,36 @@ describe("the packets-per-second limit on a real clock", () => {
     expect(bytes / packets).toBeLessThanOrEqual(1500);
   });
 
+  it("charges an app's stream to a client at 10000 pps for full packets: a turn that empties a full stream buffer (65536 bytes) does not pay 44 whole packets (66000)", async () => {
+    // given an app (a process of its own) that writes 64 KiB chunks as fast as the agent takes them
+    const next = await fixture("flooding-app.js", []);
+    const { port } = (await next()) as { port: number };
+    const { ready } = await resources.startAgent([
+      ...["--listen", "0", "--host", HOST, "--health-port", "0", "--pps", "10000"],
+      ...["--upstream", `${HOST}:${port}`],
+    ]);
+    const client = await resources.connect(ready.listen);
+    client.resume();
+
+    // when the agent holds it to the plan (its burst of one second's packets spent) for 2 s
+    const counts = async (): Promise<{ bytes: number; packets: number }> => {
+      const { body } = await httpGet(ready.healthPort!, "/metrics");
+      return { bytes: metric(body, 'tcp_addon_bytes_total{direction="out"}'), packets: metric(body, 'tcp_addon_packets_total{direction="out"}') };
+    };
+    await delay(1500);
+    const before = await counts();
+    await delay(2000);
+    const after = await counts();
+
+    // then every turn's last packet is full (the bytes behind it completed it): 1500 bytes per
+    // packet, where paying each turn whole gives 65536 / 44 = 1489.5
+    const packets = after.packets - before.packets;
+    const bytes = after.bytes - before.bytes;
+    expect(packets).toBeGreaterThan(10_000);
+    expect(bytes / packets).toBeGreaterThanOrEqual(1497);
+    expect(bytes / packets).toBeLessThanOrEqual(1500);
+  });
+
   it("charges a stream that never waits 1500 bytes per packet: the next read completes a full read's last packet", async () => {
     // given an agent whose bucket cannot run dry during the test (every read passes at once), in
     // front of an app that reads in spells (so bytes pile up and the agent's reads fill its buffer)

@@ -188,14 +188,18 @@ class Pump implements Waiter {
    * One turn: forwards up to `packets` packets' worth of the bytes waiting, whatever the
    * size of the reads they came in (so a connection that writes 100 bytes at a time gets as
    * many packets per turn as one that writes 64 kB). A piece ends in a partial packet only
-   * when nothing more is waiting (a throttled stream pays for full packets).
+   * when nothing more is waiting (a throttled stream pays for full packets), and a piece
+   * that empties a full stream buffer keeps its last packet's unfilled bytes as credit: Node
+   * stopped reading because the buffer was full, so the bytes behind it are the sender's next
+   * ones (paying a whole packet for 65536 bytes, 44 × 1500 = 66000, held a bulk stream at
+   * 10000 pps to 0.993 of the plan).
    */
   release(packets: number): number {
     const waiting = this.waitingBytes;
     if (waiting === 0) return 0;
     const n = Math.min(waiting, this.credit + packets * PACKET_BYTES);
     const spent = this.costOf(n);
-    this.count(n, spent, false);
+    this.count(n, spent, n < waiting || waiting >= SOCKET_BUFFER_BYTES);
     this.write(this.source.read(n) as Buffer);
     // Reading the last bytes exactly does not end the stream in Node: read(0) emits a pending 'end'.
     if (this.source.readableLength === 0) this.source.read(0);
@@ -225,8 +229,15 @@ class Pump implements Waiter {
       this.owner.broken();
       return;
     }
-    if (this.queued || this.blocked) return; // a turn (or the drain) takes them
+    if (this.blocked) return; // the drain takes them
     const limiter = this.limiter!;
+    if (this.queued) {
+      // Bytes arrived behind a turn that emptied the stream buffer: the queue is served now
+      // if the bucket allows, in its order. Waiting for the next tick instead held a lone
+      // bulk connection to about one stream buffer per tick (30 % of 100000 pps).
+      limiter.serve();
+      return;
+    }
     const cost = this.costOf(n);
     if (limiter.tryPass(cost)) {
       this.count(n, cost, n >= FULL_READ_BYTES);
