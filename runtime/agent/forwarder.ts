@@ -72,8 +72,6 @@ export class Forwarder {
   readonly upstreamErrors = new Map<string, number>();
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
-  /** Each connection's place among the limits, given back when it closes. */
-  private readonly slots = new Map<Connection, ConnectionSlot>();
   /** Accepted sockets still sending their PROXY v2 header. */
   private readonly awaitingHeader = new Set<net.Socket>();
   /** Connection limits at accept. */
@@ -112,8 +110,7 @@ export class Forwarder {
       upstreamResult: (ok, error) => this.upstreamResult(ok, error),
       closed: (connection) => {
         this.connections.delete(connection);
-        this.slots.get(connection)?.release();
-        this.slots.delete(connection);
+        connection.slot.release();
       },
     };
     this.limits = new ConnectionLimits({
@@ -263,9 +260,8 @@ export class Forwarder {
   }
 
   private open(socket: net.Socket, slot: ConnectionSlot, headerToApp?: Buffer): void {
-    const connection = new Connection(socket, this.context, headerToApp);
+    const connection = new Connection(socket, this.context, slot, headerToApp);
     this.connections.add(connection);
-    this.slots.set(connection, slot);
     if (this.draining) connection.drainWhenQuiet(this.options.drainQuietMs);
   }
 

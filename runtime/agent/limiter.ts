@@ -135,6 +135,12 @@ export class Limiter {
   private passes = 0;
   private throttledNs = 0;
   private throttledSince = -1;
+  /**
+   * The last serve pass ended with tokens to spare: every waiter left in the queue had had its
+   * turn and held less than a piece, not the bucket ran short. Bytes arriving for a waiter
+   * then need not wait for the next tick (see `arrived`).
+   */
+  private spare = false;
 
   constructor(
     rate: number,
@@ -179,6 +185,16 @@ export class Limiter {
     this.serve();
   }
 
+  /**
+   * Bytes arrived for a waiter in the queue. If the last pass had tokens to spare, the queue
+   * is served now, in its order; else the next tick serves it. (Waiting for the tick after a
+   * spare pass held a lone bulk connection to about one stream buffer per tick: 30 % of
+   * 100000 pps. Serving at every arrival instead cost a pass per socket read at tcp-20k.)
+   */
+  arrived(): void {
+    if (this.spare) this.serve();
+  }
+
   /** Drops every waiter (the limiter stays usable); the ticks stop if nothing else waits. */
   clear(): void {
     for (let i = this.head; i < this.queue.length; i++) this.queue[i].queued = false;
@@ -202,6 +218,7 @@ export class Limiter {
     this.serving = true;
     const pass = ++this.passes;
     let deferred = 0;
+    let short = false;
     try {
       while (this.waiting > deferred) {
         const waiter = this.queue[this.head];
@@ -217,7 +234,10 @@ export class Limiter {
           deferred += 1;
           continue;
         }
-        if (this.bucket.available() < piece) break;
+        if (this.bucket.available() < piece) {
+          short = true;
+          break;
+        }
         waiter.servedInPass = pass;
         this.dequeue();
         const spent = waiter.release(piece);
@@ -228,6 +248,7 @@ export class Limiter {
     } finally {
       this.serving = false;
     }
+    this.spare = !short;
     if (this.waiting > 0) this.ticker.start();
     else this.endThrottle();
   }
