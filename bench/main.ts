@@ -47,7 +47,7 @@ interface Settings {
 
 const FULL: Settings = {
   mode: "full",
-  throughput: { reps: 5, seconds: 2, warmupSeconds: 0.5, streams: [1, 8], iperf3Reps: 3, directionReps: 3 },
+  throughput: { reps: 5, seconds: 2, warmupSeconds: 0.5, streams: [1, 8], iperf3Reps: 3, directionReps: 5 },
   latency: { rounds: 30_000, reps: 5, size: 64 },
   rate: { warmupSeconds: 1, windows: 8, sampleMs: 100, connections: [1, 50], concurrency: 1, smallWriterRates: [1000, 5000] },
   plans: { connections: 8, warmupSeconds: 15, maxWarmupSeconds: 25, seconds: 10, reps: 3 },

@@ -142,9 +142,12 @@ export async function throughput(options: ThroughputOptions): Promise<Throughput
   return { cells, skipped, ratios, agentCpuSecondsPerGB, haproxyCpuSecondsPerGB, iperf3, directions };
 }
 
+/** Seconds of each one-stream iperf3 run of the direction comparison (at least). */
+const DIRECTION_RUN_SECONDS = 4;
+
 /**
  * One iperf3 stream with no limit through the agent, HAProxy (nbthread 1) and a plain Node
- * pipe, each direction, the forwarders in alternation: GB/s received and the forwarder's
+ * pipe, each direction, after a warm-up run each, the forwarders in alternation: GB/s received and the forwarder's
  * CPU-seconds per GB. The app side is where the agent reads into reused buffers (`onread`);
  * the client side, which `net.createServer` reads with Node's fresh buffer per read, is held
  * to the plain pipe's figures.
@@ -158,11 +161,17 @@ async function directionSession(options: ThroughputOptions): Promise<DirectionCe
     if (options.agentBundle) forwarders.push(await startAgent({ bundle: options.agentBundle, upstreamPort: serverPort, pps: 0 }));
     forwarders.push(await startHaproxy(serverPort, 1), await startReference("pipe", serverPort));
     const runs = new Map<string, { gbps: number[]; cpuPerGB: number[] }>();
+    const seconds = Math.max(DIRECTION_RUN_SECONDS, options.seconds);
+    // One run each way per forwarder first, not measured: a fresh Node process spends its first
+    // seconds optimising, which a plain pipe's little code finishes sooner than the agent's.
+    for (const direction of ["up", "down"] as const) {
+      for (const fw of forwarders) await iperfRun(fw.port, 1, seconds, direction === "down");
+    }
     for (let rep = 0; rep < options.directionReps; rep++) {
       for (const direction of ["up", "down"] as const) {
         for (const fw of forwarders) {
           const before = schedstat(fw.pid!).cpuSeconds;
-          const { gbps, bytes } = await iperfRun(fw.port, 1, Math.max(2, options.seconds), direction === "down");
+          const { gbps, bytes } = await iperfRun(fw.port, 1, seconds, direction === "down");
           const cpu = schedstat(fw.pid!).cpuSeconds - before;
           const key = `${fw.name}/${direction}`;
           const cell = runs.get(key) ?? { gbps: [], cpuPerGB: [] };
