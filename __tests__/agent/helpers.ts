@@ -274,12 +274,34 @@ export function readAll(socket: net.Socket): Promise<Buffer> {
   });
 }
 
-/** Resolves when the socket is closed, with whether it closed on an error (and which). */
+/**
+ * Whether a socket whose end of stream was just reported was in fact reset. libuv reports a
+ * reset that arrives behind bytes the reader has not read yet as an end of stream (its last read
+ * comes up short, the hang-up is then taken for an end, and the ECONNRESET is never read), so a
+ * reader that is behind (a busy machine) would take a cut for a clean end. The kernel tells them
+ * apart: after a FIN the socket still has a peer (CLOSE_WAIT), after a reset `getpeername` fails.
+ * Ask it from an 'end' listener (Node ends a socket without `allowHalfOpen` on the next tick after
+ * 'end'). Once the reader has ended its own side the two look alike (after both FINs the socket
+ * has no peer either), so the end then counts as a FIN, as Node reported it.
+ */
+export function resetBehindEnd(socket: net.Socket): boolean {
+  if (socket.writableEnded) return false;
+  const handle = (socket as unknown as { _handle: { getpeername(out: object): number } | null })._handle;
+  return handle !== null && handle.getpeername({}) !== 0;
+}
+
+/**
+ * Resolves when the socket is closed, with whether it closed on an error (and which). A reset
+ * that Node reports as an end of stream (see `resetBehindEnd`) counts as the ECONNRESET it is.
+ */
 export function closed(socket: net.Socket): Promise<{ error: NodeJS.ErrnoException | null }> {
   return new Promise((resolve) => {
     if (socket.destroyed && socket.closed) return resolve({ error: null });
     let error: NodeJS.ErrnoException | null = null;
     socket.on("error", (e: NodeJS.ErrnoException) => (error = e));
+    socket.once("end", () => {
+      if (resetBehindEnd(socket)) error = Object.assign(new Error("reset behind the last bytes (Node reported an end of stream)"), { code: "ECONNRESET" });
+    });
     socket.once("close", () => resolve({ error }));
   });
 }

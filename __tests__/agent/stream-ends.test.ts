@@ -1,6 +1,6 @@
 import * as net from "node:net";
 import * as path from "node:path";
-import { type AgentProcess, HOST, type ReadyLine, Resources } from "./helpers";
+import { type AgentProcess, HOST, type ReadyLine, Resources, resetBehindEnd } from "./helpers";
 
 const resources = new Resources();
 afterEach(() => resources.closeAll());
@@ -18,9 +18,7 @@ interface StreamEnd {
 
 /**
  * Reads a socket to its end. Node (libuv) reports a reset that arrives right behind the last
- * bytes as an end of stream, so an end is checked against the kernel's state: after a FIN the
- * socket still has a peer (CLOSE_WAIT), after a reset `getpeername` fails. The reader must not
- * end its own side first (the check tells nothing then).
+ * bytes as an end of stream, so an end is checked against the kernel's state (`resetBehindEnd`).
  */
 function streamEnd(socket: net.Socket): Promise<StreamEnd> {
   return new Promise((resolve) => {
@@ -35,8 +33,7 @@ function streamEnd(socket: net.Socket): Promise<StreamEnd> {
     socket.once("end", () => {
       if (done) return;
       done = true;
-      const handle = (socket as unknown as { _handle: { getpeername(out: object): number } })._handle;
-      const reset = handle.getpeername({}) !== 0;
+      const reset = resetBehindEnd(socket);
       resolve({ bytes, how: reset ? "reset" : "fin", code: reset ? "ECONNRESET" : null });
     });
   });

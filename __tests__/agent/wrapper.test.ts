@@ -162,6 +162,32 @@ describe("wrapper mode on SIGTERM", () => {
     expect(await agent.waitForEvent("drain-end")).toMatchObject({ closed: 1 });
   });
 
+  it("resets a connection whose client is behind on reading at the end of the drain", async () => {
+    // given a download under way whose client stops reading, so bytes wait for it in its socket.
+    // On a busy machine a test's client falls behind like this, and Node then reports the reset
+    // behind those bytes as an end of stream with no error: libuv's last read comes up short
+    // beside the hang-up, and "Delivery of POLLHUP _and_ observing a partial read makes libuv
+    // assume that the peer has terminated the stream" (https://github.com/libuv/libuv/issues/2319;
+    // Node 20.20 has libuv 1.46.0, older than https://github.com/libuv/libuv/pull/4997, which
+    // changed it in January 2026).
+    // `closed` asks the kernel which end it was (see `resetBehindEnd`).
+    const { agent, ready } = await wrapper(["--drain-seconds", "1", "--pps", "1000"]);
+    const client = await resources.connect(ready.listen);
+    const flowing = new Promise<void>((resolve) => client.once("data", () => resolve()));
+    client.write(`download ${100 * 1024 * 1024}\n`);
+    await flowing;
+    client.pause();
+    const end = closed(client);
+
+    // when the drain ends with the download still running, and only then the client reads
+    agent.signal("SIGTERM");
+    expect(await agent.waitForEvent("drain-end")).toMatchObject({ closed: 1 });
+    client.resume();
+
+    // then the client reads the bytes waiting for it, and the reset behind them
+    expect((await end).error?.code).toBe("ECONNRESET");
+  });
+
   it("on SIGHUP drains, then stops the app with SIGTERM and exits with its code, leaving no app behind", async () => {
     const { agent } = await wrapper(["--drain-seconds", "0.2"], [], agentEnv({ APP_SIGTERM_CODE: "5" }));
     const appPid = Number((await agent.waitForEvent("app-start")).pid);
