@@ -133,7 +133,10 @@ describe("the packets-per-second limit on a real clock", () => {
     const bytes = after.bytes - before.bytes;
     expect(packets).toBeGreaterThan(10_000);
     expect(bytes / packets).toBeGreaterThanOrEqual(1497);
-    expect(bytes / packets).toBeLessThanOrEqual(1500);
+    // At most one packet's unfilled bytes (1499) more: the window may open right after a turn
+    // whose last packet was paid before it and filled within it (1500.03 to 1500.07 seen beside
+    // stress-ng --cpu 2, where a bound of exactly 1500 failed 3 runs of 3).
+    expect(bytes).toBeLessThanOrEqual(packets * 1500 + 1499);
   });
 
   it("charges a stream that never waits 1500 bytes per packet: the next read completes a full read's last packet", async () => {
