@@ -133,7 +133,10 @@ describe("the packets-per-second limit on a real clock", () => {
     const bytes = after.bytes - before.bytes;
     expect(packets).toBeGreaterThan(10_000);
     expect(bytes / packets).toBeGreaterThanOrEqual(1497);
-    expect(bytes / packets).toBeLessThanOrEqual(1500);
+    // At most one packet's unfilled bytes (1499) more: the window may open right after a turn
+    // whose last packet was paid before it and filled within it (1500.03 to 1500.07 seen beside
+    // stress-ng --cpu 2, where a bound of exactly 1500 failed 3 runs of 3).
+    expect(bytes).toBeLessThanOrEqual(packets * 1500 + 1499);
   });
 
   it("charges a stream that never waits 1500 bytes per packet: the next read completes a full read's last packet", async () => {
@@ -170,6 +173,32 @@ describe("the packets-per-second limit on a real clock", () => {
   });
 });
 
+describe("the rate tests' clients (fixtures/writers.js)", () => {
+  it("top up every connection round robin: a connection whose kernel buffer takes every write does not hold the others up", async () => {
+    // given a server that reads two connections as fast as they come (their kernel buffers
+    // never fill, so a top-up that wrote until one refused a write never ended)
+    const received = [0, 0];
+    let accepted = 0;
+    let both: () => void = () => undefined;
+    const bothHaveOneMegabyte = new Promise<void>((resolve) => (both = resolve));
+    const { port } = await resources.server((socket) => {
+      const index = accepted++; // writers.js connects one after the other
+      socket.on("data", (chunk: Buffer) => {
+        received[index] += chunk.length;
+        if (received.every((bytes) => bytes >= 1 << 20)) both();
+      });
+    });
+
+    // when writers.js keeps 8 kB queued on each in 100-byte writes
+    const next = await fixture("writers.js", [String(port), JSON.stringify([{ write: 100, queued: 8192 }, { write: 100, queued: 8192 }])]);
+    await next(); // connected
+
+    // then both get their bytes (the second one got none while the first took them all)
+    await bothHaveOneMegabyte;
+    expect(Math.min(...received)).toBeGreaterThanOrEqual(1 << 20);
+  });
+});
+
 /** What the counting app saw by a moment of its own clock. */
 interface Counts {
   ms: number;
@@ -195,30 +224,31 @@ function jain(shares: number[]): number {
 
 /**
  * 50 clients first fill their kernel buffers (100-byte writes take a while on a loaded machine:
- * over 30 s with a busy loop beside the test run), then are measured for 2 s: the time to fill
- * is not what these tests are about, so they get room for it.
+ * over 30 s with a busy loop beside the test run), then are measured: the time to fill is not
+ * what these tests are about, so they get room for it.
  */
 const FILL_ROOM_MS = 120_000;
 
+/** Once every client has bytes waiting, the measured windows open after this warm-up... */
+const WARM_UP_MS = 1500;
+/** ...and each lasts this long. */
+const WINDOW_MS = 2000;
+
 /**
  * Clients that each keep about `queued` bytes waiting in writes of `write` bytes, through an
- * agent at `pps`; after a warm-up, the bytes per connection the app receives in each of
- * `windows` 2-s windows back to back. Four by default, for the 100-byte cases, whose three
- * processes (writers, agent, counting app) move 75,000 writes a second. Beside the provider tests on CI,
- * a window sometimes shows one connection far behind (Jain 0.68 once; 0.94 with one connection
- * at 0 for a whole window, the next window fair); alone or under busy loops every window is
- * 1.000. Not explained yet, so each skewed window is printed, and the agent passes if one of
- * the four is fair.
+ * agent at `pps`; after the warm-up, the bytes per connection the app receives in each of
+ * `windows` 2-s windows back to back. (Beside other work a window used to show a connection at
+ * 0: the clients' process had fallen behind, not the agent; see fixtures/writers.js.)
  */
-async function shareWindows(pps: number, spec: Array<{ write: number; queued: number }>, windows = 4): Promise<number[][]> {
+async function shareWindows(pps: number, spec: Array<{ write: number; queued: number }>, windows: number): Promise<number[][]> {
   const app = await countingApp();
   const { ready } = await resources.startAgent(["--listen", "0", "--host", HOST, "--pps", String(pps), "--upstream", `${HOST}:${app.port}`]);
   await writers(ready.listen, spec);
-  await delay(1500);
+  await delay(WARM_UP_MS);
   let before = await app.counts();
   const shares: number[][] = [];
   for (let i = 0; i < windows; i++) {
-    await delay(2000);
+    await delay(WINDOW_MS);
     const after = await app.counts();
     shares.push(between(before, after).bytes);
     before = after;
@@ -233,18 +263,16 @@ function fairness(shares: number[]): { jain: number; worst: number } {
 }
 
 describe("fairness whatever the write sizes", () => {
-  it.each([1000, 5000])("gives 50 clients writing 100 bytes at a time equal shares at %i pps in the fairest of four 2-s windows (does not cover every window on a loaded machine: a skewed one is printed, not failed)", async (pps) => {
-    const windows = (await shareWindows(pps, Array.from({ length: 50 }, () => ({ write: 100, queued: 8192 })))).map((shares) => {
-      expect(shares).toHaveLength(50);
-      return fairness(shares);
-    });
-    const fairest = windows.reduce((a, b) => (b.worst > a.worst ? b : a));
-    for (const w of windows.filter((w) => w.jain < 0.98 || w.worst < 0.7)) {
-      console.log(`fairness at ${pps} pps: a 2-s window was skewed (Jain ${w.jain.toFixed(3)}, worst share ${(w.worst * 100).toFixed(0)} %)`);
-    }
-    expect(fairest.jain).toBeGreaterThanOrEqual(0.98);
-    expect(fairest.worst).toBeGreaterThanOrEqual(0.7);
-  }, FILL_ROOM_MS);
+  it.each([1000, 5000])(
+    "gives 50 clients writing 100 bytes at a time equal shares at %i pps in every one of four 2-s windows after a 1.5-s warm-up: Jain >= 0.98, no connection under 70 % of the mean",
+    async (pps) => {
+      const windows = await shareWindows(pps, Array.from({ length: 50 }, () => ({ write: 100, queued: 8192 })), 4);
+      const measured = windows.map((shares, i) => ({ window: i + 1, connections: shares.length, ...fairness(shares) }));
+      // every window, each with its numbers when it fails
+      expect(measured.filter((w) => w.connections !== 50 || w.jain < 0.98 || w.worst < 0.7)).toEqual([]);
+    },
+    FILL_ROOM_MS,
+  );
 
   it("gives a 1 MB writer no more than 49 writers of 1 kB each at 2000 pps", async () => {
     const [shares] = await shareWindows(2000, [{ write: 1 << 20, queued: 1 << 20 }, ...Array.from({ length: 49 }, () => ({ write: 1000, queued: 8192 }))], 1);
