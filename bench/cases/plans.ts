@@ -118,14 +118,20 @@ export async function plans(options: PlansOptions): Promise<PlansResult> {
         const pps = plan.packetsPerSecond;
         const agentRuns: PlanRun[] = [];
         const referenceRuns: PlanRun[] = [];
-        for (let rep = 0; rep < options.reps; rep++) {
+        const agentRun = async (rep: number): Promise<void> => {
           const a = await planRun((port) => startAgent({ bundle, upstreamPort: port, pps, name: `agent ${plan.name}` }), pps, options);
           agentRuns.push(a);
           options.log(`  plans ${plan.name} agent run ${rep + 1}: ${runText(a)}`);
-          if (!REFERENCE_PLANS.includes(plan.name)) continue;
+        };
+        const referenceRun = async (rep: number): Promise<void> => {
           const r = await planRun((port) => startReference("one-timer", port, pps), pps, options);
           referenceRuns.push(r);
           options.log(`  plans ${plan.name} one-timer reference run ${rep + 1}: ${runText(r)}`);
+        };
+        for (let rep = 0; rep < options.reps; rep++) {
+          // Which of the pair runs first alternates, so that neither always meets the machine first.
+          const runs = !REFERENCE_PLANS.includes(plan.name) ? [agentRun] : rep % 2 === 0 ? [agentRun, referenceRun] : [referenceRun, agentRun];
+          for (const run of runs) await run(rep);
         }
         const c = planCase(plan.name, pps, options.connections, agentRuns, referenceRuns);
         options.log(`  plans ${plan.name}: agent ${spreadText(c.agentCores)} cores${c.referenceCores ? `, reference ${spreadText(c.referenceCores)}` : ""}`);
