@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   log(`tcp-addon bench (${settings.mode}): ${[...only].join(", ")}`);
 
   const tools: ToolReport = ensureTools(log);
-  log(`peers: haproxy ${tools.haproxy}, socat ${tools.socat}, iperf3 ${tools.iperf3 ?? "absent (optional)"}`);
+  log(`peers: haproxy ${tools.haproxy}, socat ${tools.socat}, iperf3 ${tools.iperf3 ?? "absent (optional)"}, perf ${tools.perf ?? "absent (optional: no syscalls/s)"}`);
 
   let agentBundle: string | undefined;
   let agentProblem: string | undefined;

@@ -2,7 +2,7 @@ import { BUILT_IN_PLANS, PLAN_SIZES, SIZING, taskSizeFor, type TaskSize } from "
 import { PACKET_BYTES } from "../../runtime/agent/contract";
 import { duplexClients, duplexServer, Meter } from "../lib/load";
 import { Forwarder, startAgent, startHaproxy, startReference } from "../lib/peers";
-import { delay, now, rssBytes, schedstat } from "../lib/proc";
+import { countSyscalls, delay, now, rssBytes, schedstat, type SyscallRates } from "../lib/proc";
 import { fmt, Row } from "../lib/report";
 import { median, round } from "../lib/stats";
 
@@ -45,6 +45,8 @@ export interface PlanRun {
   readonly cpuSecondsPerGB: number;
   /** Times per second its event loop was put on a CPU (wake-ups). */
   readonly wakesPerSecond: number;
+  /** System calls per second, and of them epoll_ctl, over the measured span (perf; undefined without it). */
+  readonly syscalls?: SyscallRates;
   readonly rssBytes: number;
 }
 
@@ -70,6 +72,9 @@ export interface PlanCase {
   readonly cpuSecondsPerGB: number;
   readonly wakesPerSecond: number;
   readonly referenceWakesPerSecond?: number;
+  /** Medians over the runs; undefined when perf could not count. */
+  readonly syscalls?: SyscallRates;
+  readonly referenceSyscalls?: SyscallRates;
   readonly agentRssBytes: number;
   /** The task size this run's median asks for (see SIZING in config/plans.ts). */
   readonly measuredSize?: TaskSize;
@@ -118,20 +123,22 @@ export async function plans(options: PlansOptions): Promise<PlansResult> {
         const pps = plan.packetsPerSecond;
         const agentRuns: PlanRun[] = [];
         const referenceRuns: PlanRun[] = [];
-        const agentRun = async (rep: number): Promise<void> => {
-          const a = await planRun((port) => startAgent({ bundle, upstreamPort: port, pps, name: `agent ${plan.name}` }), pps, options);
-          agentRuns.push(a);
-          options.log(`  plans ${plan.name} agent run ${rep + 1}: ${runText(a)}`);
-        };
-        const referenceRun = async (rep: number): Promise<void> => {
-          const r = await planRun((port) => startReference("one-timer", port, pps), pps, options);
-          referenceRuns.push(r);
-          options.log(`  plans ${plan.name} one-timer reference run ${rep + 1}: ${runText(r)}`);
-        };
+        const agent: Starter = (port) => startAgent({ bundle, upstreamPort: port, pps, name: `agent ${plan.name}` });
+        const oneTimer: Starter = (port) => startReference("one-timer", port, pps);
         for (let rep = 0; rep < options.reps; rep++) {
-          // Which of the pair runs first alternates, so that neither always meets the machine first.
-          const runs = !REFERENCE_PLANS.includes(plan.name) ? [agentRun] : rep % 2 === 0 ? [agentRun, referenceRun] : [referenceRun, agentRun];
-          for (const run of runs) await run(rep);
+          if (!REFERENCE_PLANS.includes(plan.name)) {
+            const [a] = await planRuns([agent], pps, options);
+            agentRuns.push(a);
+          } else {
+            // Both under the same load at the same time, measured over the same span: the
+            // machine's speed, which swings by half within a day, moves both alike. Which
+            // starts first alternates.
+            const [a, r] = rep % 2 === 0 ? await planRuns([agent, oneTimer], pps, options) : (await planRuns([oneTimer, agent], pps, options)).reverse();
+            agentRuns.push(a);
+            referenceRuns.push(r);
+            options.log(`  plans ${plan.name} one-timer reference run ${rep + 1}: ${runText(r)}`);
+          }
+          options.log(`  plans ${plan.name} agent run ${rep + 1}: ${runText(agentRuns[rep])}`);
         }
         const c = planCase(plan.name, pps, options.connections, agentRuns, referenceRuns);
         options.log(`  plans ${plan.name}: agent ${spreadText(c.agentCores)} cores${c.referenceCores ? `, reference ${spreadText(c.referenceCores)}` : ""}`);
@@ -163,7 +170,7 @@ function runText(r: PlanRun): string {
   return (
     `warm-up ${r.warmup.seconds.toFixed(0)} s at ${r.warmup.cores.toFixed(3)} cores (first 5 s ${r.warmup.firstSecondsCores.toFixed(3)}); ` +
     `then up ${r.upRatio.toFixed(3)} down ${r.downRatio.toFixed(3)} of target, ${r.cores.toFixed(4)} cores, ` +
-    `${r.wakesPerSecond.toFixed(0)} wakes/s, ${r.cpuSecondsPerGB.toFixed(2)} CPU-s/GB`
+    `${r.wakesPerSecond.toFixed(0)} wakes/s, ${syscallsText(r.syscalls)}, ${r.cpuSecondsPerGB.toFixed(2)} CPU-s/GB`
   );
 }
 
@@ -173,6 +180,17 @@ function spreadOf(values: readonly number[]): Spread {
 
 function spreadText(s: Spread): string {
   return `${s.median.toFixed(4)} (${s.min.toFixed(4)}-${s.max.toFixed(4)})`;
+}
+
+/** Medians of the runs' system call rates; undefined unless perf counted every run. */
+function syscallsOf(runs: readonly PlanRun[]): SyscallRates | undefined {
+  const counted = runs.map((r) => r.syscalls).filter((c): c is SyscallRates => c !== undefined);
+  if (counted.length === 0 || counted.length < runs.length) return undefined;
+  return { syscalls: Math.round(median(counted.map((c) => c.syscalls))), epollCtl: Math.round(median(counted.map((c) => c.epollCtl))) };
+}
+
+function syscallsText(rates: SyscallRates | undefined): string {
+  return rates ? `${rates.syscalls.toFixed(0)} syscalls/s (epoll_ctl ${rates.epollCtl.toFixed(0)}/s)` : "syscalls/s unavailable (perf not found or not permitted)";
 }
 
 function planCase(plan: string, pps: number, connections: number, agentRuns: PlanRun[], referenceRuns: PlanRun[]): PlanCase {
@@ -191,98 +209,121 @@ function planCase(plan: string, pps: number, connections: number, agentRuns: Pla
     cpuSecondsPerGB: of(agentRuns, (r) => r.cpuSecondsPerGB),
     wakesPerSecond: of(agentRuns, (r) => r.wakesPerSecond),
     referenceWakesPerSecond: referenceRuns.length > 0 ? of(referenceRuns, (r) => r.wakesPerSecond) : undefined,
+    syscalls: syscallsOf(agentRuns),
+    referenceSyscalls: syscallsOf(referenceRuns),
     agentRssBytes: Math.max(...agentRuns.map((r) => r.rssBytes)),
     measuredSize: taskSizeFor(agentCores.median),
     recordedSize: PLAN_SIZES[plan],
   };
 }
 
-/**
- * One forwarder (a fresh process) at `pps` both ways: connects the load, warms up (see
- * `warmUp`), then measures one span.
- */
-async function planRun(start: (upstreamPort: number) => Promise<Forwarder>, pps: number, options: PlansOptions): Promise<PlanRun> {
+type Starter = (upstreamPort: number) => Promise<Forwarder>;
+
+/** A forwarder under its own duplex load: an upstream that pumps and sinks, clients that do the same. */
+interface Loaded {
+  readonly forwarder: Forwarder;
+  readonly pid: number;
+  readonly up: Meter;
+  readonly down: Meter;
+  close(): Promise<void>;
+}
+
+async function loaded(start: Starter, connections: number): Promise<Loaded> {
   const up = new Meter();
   const down = new Meter();
   const upstream = duplexServer(up);
   const upstreamPort = await upstream.listen();
   let forwarder: Forwarder | undefined;
   let load: { stop(): void } | undefined;
+  const close = async () => {
+    load?.stop();
+    await forwarder?.stop();
+    await upstream.close();
+  };
   try {
     forwarder = await start(upstreamPort);
-    load = await duplexClients(forwarder.port, options.connections, down);
-    await upstream.waitConnections(options.connections);
-    const warmup = await warmUp(forwarder.pid!, options);
-    const span = await measureSpan(forwarder.pid!, up, down, options.seconds);
+    load = await duplexClients(forwarder.port, connections, down);
+    await upstream.waitConnections(connections);
+    return { forwarder, pid: forwarder.pid!, up, down, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
+ * Forwarders (each a fresh process, each under its own load) at `pps` both ways, at the same
+ * time: they warm up together (see `warmUp`), then are measured over one span.
+ */
+async function planRuns(starters: readonly Starter[], pps: number, options: PlansOptions): Promise<PlanRun[]> {
+  const all: Loaded[] = [];
+  try {
+    for (const start of starters) all.push(await loaded(start, options.connections));
+    const warmups = await warmUp(
+      all.map((l) => l.pid),
+      options,
+    );
+    const spans = await measureSpans(all, options.seconds);
     const target = pps * PACKET_BYTES;
-    return {
-      warmup,
+    return spans.map((span, i) => ({
+      warmup: warmups[i],
       seconds: round(span.seconds, 4),
       upRatio: round(span.up / span.seconds / target, 5),
       downRatio: round(span.down / span.seconds / target, 5),
       cores: round(span.cpu / span.seconds, 5),
       cpuSecondsPerGB: round(span.cpu / ((span.up + span.down) / 1e9), 4),
       wakesPerSecond: round(span.wakes / span.seconds, 4),
-      rssBytes: rssBytes(forwarder.pid!),
-    };
+      syscalls: span.syscalls,
+      rssBytes: rssBytes(all[i].pid),
+    }));
   } finally {
-    load?.stop();
-    await forwarder?.stop();
-    await upstream.close();
+    for (const l of all) await l.close();
   }
 }
 
 /**
- * Waits while the forwarder warms up under the load: at least `warmupSeconds` (the burst is
- * spent in the first second or two, and V8 optimises the hot path over the first 10 s or
+ * Waits while the forwarders warm up under their loads: at least `warmupSeconds` (the burst
+ * is spent in the first second or two, and V8 optimises the hot path over the first 10 s or
  * so: at tcp-1k the same process used 0.031-0.059 cores in its first 5 s and 0.015-0.030
- * after 10 s), then until its CPU per second settles (each of the last three 1-s samples
- * within 15 % of their mean), at most `maxWarmupSeconds`.
+ * after 10 s), then until the CPU per second of each has settled (each of its last three 1-s
+ * samples within 15 % of their mean), at most `maxWarmupSeconds`.
  */
-async function warmUp(pid: number, options: PlansOptions): Promise<WarmUp> {
+async function warmUp(pids: readonly number[], options: PlansOptions): Promise<WarmUp[]> {
   const t0 = now();
-  const cpu0 = schedstat(pid).cpuSeconds;
-  const perSecond: number[] = [];
-  let firstSecondsCores = Number.NaN;
+  const cpu0 = pids.map((pid) => schedstat(pid).cpuSeconds);
+  const perSecond: number[][] = pids.map(() => []);
+  const firstSecondsCores = pids.map(() => Number.NaN);
   let last = { t: t0, cpu: cpu0 };
-  let settled = false;
   for (;;) {
     await delay(1000);
-    const sample = { t: now(), cpu: schedstat(pid).cpuSeconds };
-    perSecond.push((sample.cpu - last.cpu) / (sample.t - last.t));
-    last = sample;
+    const sample = { t: now(), cpu: pids.map((pid) => schedstat(pid).cpuSeconds) };
     const elapsed = sample.t - t0;
-    if (Number.isNaN(firstSecondsCores) && elapsed >= 5) firstSecondsCores = (sample.cpu - cpu0) / elapsed;
-    if (elapsed >= options.warmupSeconds && perSecond.length >= 3) {
-      const recent = perSecond.slice(-3);
+    pids.forEach((_, i) => {
+      perSecond[i].push((sample.cpu[i] - last.cpu[i]) / (sample.t - last.t));
+      if (Number.isNaN(firstSecondsCores[i]) && elapsed >= 5) firstSecondsCores[i] = (sample.cpu[i] - cpu0[i]) / elapsed;
+    });
+    last = sample;
+    const settled = perSecond.map((samples) => {
+      if (elapsed < options.warmupSeconds || samples.length < 3) return false;
+      const recent = samples.slice(-3);
       const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
-      settled = recent.every((v) => Math.abs(v - mean) <= 0.15 * mean);
-    }
-    if ((settled && elapsed >= options.warmupSeconds) || elapsed >= options.maxWarmupSeconds) {
-      const seconds = elapsed;
-      const cores = (sample.cpu - cpu0) / seconds;
-      return { seconds: round(seconds, 2), cores: round(cores, 4), firstSecondsCores: round(Number.isNaN(firstSecondsCores) ? cores : firstSecondsCores, 4), settled };
+      return recent.every((v) => Math.abs(v - mean) <= 0.15 * mean);
+    });
+    if (settled.every(Boolean) || elapsed >= options.maxWarmupSeconds) {
+      return pids.map((_, i) => {
+        const cores = (sample.cpu[i] - cpu0[i]) / elapsed;
+        const first = Number.isNaN(firstSecondsCores[i]) ? cores : firstSecondsCores[i];
+        return { seconds: round(elapsed, 2), cores: round(cores, 4), firstSecondsCores: round(first, 4), settled: settled[i] };
+      });
     }
   }
 }
 
-async function referenceCase(
-  name: string,
-  start: (upstreamPort: number) => Promise<Forwarder>,
-  options: PlansOptions,
-): Promise<ReferenceCase> {
-  const up = new Meter();
-  const down = new Meter();
-  const upstream = duplexServer(up);
-  const upstreamPort = await upstream.listen();
-  let forwarder: Forwarder | undefined;
-  let load: { stop(): void } | undefined;
+async function referenceCase(name: string, start: Starter, options: PlansOptions): Promise<ReferenceCase> {
+  const l = await loaded(start, options.connections);
   try {
-    forwarder = await start(upstreamPort);
-    load = await duplexClients(forwarder.port, options.connections, down);
-    await upstream.waitConnections(options.connections);
     await delay(Math.min(options.warmupSeconds, 5) * 1000);
-    const span = await measureSpan(forwarder.pid!, up, down, Math.min(options.seconds, 5));
+    const [span] = await measureSpans([l], Math.min(options.seconds, 5));
     const bytes = span.up + span.down;
     return {
       forwarder: name,
@@ -293,27 +334,39 @@ async function referenceCase(
       cpuSecondsPerGB: round(span.cpu / (bytes / 1e9), 4),
     };
   } finally {
-    load?.stop();
-    await forwarder?.stop();
-    await upstream.close();
+    await l.close();
   }
 }
 
-/** Bytes each way, CPU-seconds (schedstat, all threads), wake-ups and real seconds over `seconds`. */
-async function measureSpan(
-  pid: number,
-  up: Meter,
-  down: Meter,
-  seconds: number,
-): Promise<{ up: number; down: number; cpu: number; wakes: number; seconds: number }> {
-  const up0 = up.total;
-  const down0 = down.total;
-  const s0 = schedstat(pid);
+interface Span {
+  readonly up: number;
+  readonly down: number;
+  readonly cpu: number;
+  readonly wakes: number;
+  readonly seconds: number;
+  readonly syscalls?: SyscallRates;
+}
+
+/**
+ * Over one span of `seconds`, for each forwarder: bytes each way, CPU-seconds (schedstat, all
+ * threads), wake-ups, system calls (perf, when it runs here) and real seconds.
+ */
+async function measureSpans(all: readonly Loaded[], seconds: number): Promise<Span[]> {
+  const up0 = all.map((l) => l.up.total);
+  const down0 = all.map((l) => l.down.total);
+  const s0 = all.map((l) => schedstat(l.pid));
   const t0 = now();
-  await delay(seconds * 1000);
-  const s1 = schedstat(pid);
+  const [syscalls] = await Promise.all([Promise.all(all.map((l) => countSyscalls(l.pid, seconds))), delay(seconds * 1000)]);
+  const s1 = all.map((l) => schedstat(l.pid));
   const t1 = now();
-  return { up: up.total - up0, down: down.total - down0, cpu: s1.cpuSeconds - s0.cpuSeconds, wakes: s1.mainThreadWakes - s0.mainThreadWakes, seconds: t1 - t0 };
+  return all.map((l, i) => ({
+    up: l.up.total - up0[i],
+    down: l.down.total - down0[i],
+    cpu: s1[i].cpuSeconds - s0[i].cpuSeconds,
+    wakes: s1[i].mainThreadWakes - s0[i].mainThreadWakes,
+    seconds: t1 - t0,
+    syscalls: syscalls[i],
+  }));
 }
 
 /** Each way within 1 % of the plan's rate over the measured span. */
@@ -347,7 +400,7 @@ export function plansRows(result: PlansResult): Row[] {
       measure: `${c.plan} (${c.pps} pps) both ways, ${c.connections} conn, steady state (median of ${c.agentRuns.length})`,
       value:
         `up ${c.upRatio.toFixed(3)}, down ${c.downRatio.toFixed(3)} of target; agent ${spreadText(c.agentCores)} cores, ` +
-        `${c.wakesPerSecond.toFixed(0)} wakes/s, ${c.cpuSecondsPerGB.toFixed(2)} CPU-s per GB, RSS ${fmt.mb(c.agentRssBytes)}`,
+        `${c.wakesPerSecond.toFixed(0)} wakes/s, ${syscallsText(c.syscalls)}, ${c.cpuSecondsPerGB.toFixed(2)} CPU-s per GB, RSS ${fmt.mb(c.agentRssBytes)}`,
       goal: "each way ±1%",
       met: planRateMet(c),
     });
@@ -357,7 +410,7 @@ export function plansRows(result: PlansResult): Row[] {
         measure: `${c.plan}: agent / one-timer reference forwarder, steady-state CPU (medians)`,
         value:
           `${fmt.ratio(c.agentCores.median / c.referenceCores.median)} (reference ${spreadText(c.referenceCores)} cores, ` +
-          `${(c.referenceWakesPerSecond ?? Number.NaN).toFixed(0)} wakes/s)`,
+          `${(c.referenceWakesPerSecond ?? Number.NaN).toFixed(0)} wakes/s, ${syscallsText(c.referenceSyscalls)}; measured side by side)`,
         goal: `<= ${(1 + REFERENCE_CPU_MARGIN).toFixed(2)}`,
         met: referenceCpuMet(c),
       });

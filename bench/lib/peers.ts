@@ -18,24 +18,30 @@ export interface ToolReport {
   readonly haproxy?: string;
   readonly socat?: string;
   readonly iperf3?: string;
+  /** perf, which counts system calls in the plans case. */
+  readonly perf?: string;
   /** What the bench installed itself. */
   readonly installed: readonly string[];
 }
 
+/** The tools the bench uses, and the Debian package of each. */
+const TOOL_PACKAGES: Readonly<Record<string, string>> = { haproxy: "haproxy", socat: "socat", iperf3: "iperf3", perf: "linux-perf" };
+const OPTIONAL_TOOLS = new Set(["iperf3", "perf"]);
+
 /**
- * Finds HAProxy and socat (iperf3 optional), installing the Debian packages that are
- * missing when running as root. A peer that stays missing is reported, and its rows say
+ * Finds HAProxy and socat (iperf3 and perf optional), installing the Debian packages that
+ * are missing when running as root. A peer that stays missing is reported, and its rows say
  * so; the other cases still run.
  */
 export function ensureTools(log: (line: string) => void): ToolReport {
-  const wanted = ["haproxy", "socat", "iperf3"];
   const installed: string[] = [];
-  const missing = wanted.filter((bin) => !which(bin));
+  const missing = Object.keys(TOOL_PACKAGES).filter((bin) => !which(bin));
   if (missing.length > 0) {
     if (process.getuid?.() === 0 && which("apt-get")) {
-      log(`installing ${missing.join(", ")} with apt-get (Debian packages)`);
+      const packages = missing.map((bin) => TOOL_PACKAGES[bin]);
+      log(`installing ${packages.join(", ")} with apt-get (Debian packages)`);
       const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-      const install = () => run("apt-get", ["install", "-y", "--no-install-recommends", ...missing], { env });
+      const install = () => run("apt-get", ["install", "-y", "--no-install-recommends", ...packages], { env });
       try {
         try {
           install();
@@ -49,7 +55,7 @@ export function ensureTools(log: (line: string) => void): ToolReport {
       }
     }
     for (const bin of missing.filter((b) => !which(b))) {
-      log(`${bin} not found${bin === "iperf3" ? " (optional)" : ""}; install it with: apt-get install -y ${bin}`);
+      log(`${bin} not found${OPTIONAL_TOOLS.has(bin) ? " (optional)" : ""}; install it with: apt-get install -y ${TOOL_PACKAGES[bin]}`);
     }
   }
   const version = (bin: string, args: string[], pattern: RegExp): string | undefined => {
@@ -66,6 +72,7 @@ export function ensureTools(log: (line: string) => void): ToolReport {
     haproxy: version("haproxy", ["-v"], /version (\S+)/),
     socat: version("socat", ["-V"], /socat version (\S+)/),
     iperf3: version("iperf3", ["--version"], /iperf (\S+)/),
+    perf: version("perf", ["--version"], /perf version (\S+)/),
     installed,
   };
 }

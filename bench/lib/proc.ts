@@ -291,3 +291,39 @@ export function hardNofile(): number {
  * command that follows (so the pid stays the command's own).
  */
 export const RAISE_NOFILE = ["-c", 'ulimit -n "$(ulimit -Hn)"; exec "$@"', "sh"];
+
+/** System calls per second of a process over a span, all threads. */
+export interface SyscallRates {
+  readonly syscalls: number;
+  /** epoll_ctl: how often the event loop changed what it watches (a socket paused or resumed). */
+  readonly epollCtl: number;
+}
+
+/**
+ * Counts a process's system calls for `seconds` with `perf stat` on the kernel's syscall
+ * tracepoints (counted in the kernel, no tracing: unlike strace it does not stop the process
+ * on each call). Resolves undefined when perf is missing or may not read the tracepoints
+ * (not root, or perf_event_paranoid), so the rows say "unavailable" instead.
+ */
+export function countSyscalls(pid: number, seconds: number): Promise<SyscallRates | undefined> {
+  if (!which("perf")) return Promise.resolve(undefined);
+  const events = ["raw_syscalls:sys_enter", "syscalls:sys_enter_epoll_ctl"];
+  return new Promise((resolve) => {
+    const child = spawn("perf", ["stat", "-x", ",", "-e", events.join(","), "-p", String(pid), "--", "sleep", String(seconds)], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let out = "";
+    child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+    child.once("error", () => resolve(undefined));
+    child.once("close", (code) => {
+      // CSV lines: count,unit,event,...; "<not counted>" when the process made no call at all.
+      // (perf's "running time" column is the time the task was on a CPU, not the span.)
+      const rate = (event: string): number => {
+        const count = out.split("\n").find((line) => line.split(",")[2] === event)?.split(",")[0];
+        return count === "<not counted>" ? 0 : Number(count ?? Number.NaN) / seconds;
+      };
+      const syscalls = rate(events[0]);
+      resolve(code === 0 && Number.isFinite(syscalls) ? { syscalls, epollCtl: rate(events[1]) } : undefined);
+    });
+  });
+}
