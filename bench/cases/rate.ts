@@ -1,10 +1,11 @@
-import { Meter, receivers, Server, sinkServer, smallSources, sourceServer, sources } from "../lib/load";
+import { Meter, receivers, Server, sinkServer } from "../lib/load";
 import { AgentProcess, metric, startAgent } from "../lib/peers";
-import { cpuSeconds, delay, now } from "../lib/proc";
+import { cpuSeconds, delay, jsonEvents, now, Peer } from "../lib/proc";
 import { measureRate, RateMeasurement } from "../lib/rate";
 import { Row } from "../lib/report";
 import { measureShaper, shaperAvailability, ShaperSettings } from "../lib/shaper";
 import { round } from "../lib/stats";
+import { workerScript } from "../lib/workers";
 
 /** up: client -> agent -> app; down: app -> agent -> client. */
 export type Direction = "up" | "down";
@@ -159,21 +160,29 @@ async function agentCase(
   options: RateOptions,
   writeBytes?: number,
 ): Promise<AgentRateCase> {
+  // The senders run in a worker process and this one only reads and counts (see load-worker.ts).
   const meter = new Meter();
-  const upstream: Server = direction === "up" ? sinkServer(meter) : sourceServer();
-  const upstreamPort = await upstream.listen();
+  const sink: Server | undefined = direction === "up" ? sinkServer(meter) : undefined;
+  let senders: LoadWorker | undefined;
   let agent: AgentProcess | undefined;
   let load: { stop(): void } | undefined;
   try {
+    let upstreamPort: number;
+    if (sink) {
+      upstreamPort = await sink.listen();
+    } else {
+      senders = await loadWorker({ mode: "source-server", connections });
+      upstreamPort = senders.ready.port as number;
+    }
     agent = await startAgent({ bundle, upstreamPort, pps, name: `agent ${pps} pps` });
     const running = agent;
-    load =
-      direction === "down"
-        ? await receivers(running.port, connections, meter)
-        : writeBytes
-          ? await smallSources(running.port, connections, writeBytes)
-          : await sources(running.port, connections);
-    await upstream.waitConnections(connections);
+    if (sink) {
+      senders = await loadWorker({ mode: "sources", port: running.port, connections, writeBytes });
+      await sink.waitConnections(connections);
+    } else {
+      load = await receivers(running.port, connections, meter);
+      await senders!.next("reached", 30_000);
+    }
     const marks: Record<string, { packets: number; at: number; cpu: number; bytes: number }> = {};
     const measured = await measureRate(meter, {
       pps,
@@ -210,8 +219,29 @@ async function agentCase(
     };
   } finally {
     load?.stop();
+    await senders?.peer.stop();
     await agent?.stop();
-    await upstream.close();
+    await sink?.close();
+  }
+}
+
+/** A rate case's senders in their own process (bench/lib/load-worker.ts). */
+interface LoadWorker {
+  readonly peer: Peer;
+  /** Its ready line. */
+  readonly ready: Record<string, unknown>;
+  /** Waits for its next line of this event. */
+  readonly next: (event: string, timeoutMs?: number) => Promise<Record<string, unknown>>;
+}
+
+async function loadWorker(job: Record<string, unknown>): Promise<LoadWorker> {
+  const peer = new Peer("senders", process.execPath, [await workerScript("load-worker"), JSON.stringify(job)]);
+  const next = jsonEvents(peer);
+  try {
+    return { peer, ready: await next("ready", 30_000), next };
+  } catch (err) {
+    await peer.stop();
+    throw err;
   }
 }
 

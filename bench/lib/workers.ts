@@ -5,12 +5,12 @@ import * as path from "node:path";
 
 /**
  * The bench's helper processes (the tbf reference's sink and source, the idle upstream, the
- * reference forwarders),
- * bundled once with esbuild so that each starts as plain `node file.js` in tens of
- * milliseconds rather than through the TypeScript loader.
+ * reference forwarders, the rate cases' senders), bundled once with esbuild so that each
+ * starts as plain `node file.js` in tens of milliseconds rather than through the TypeScript
+ * loader.
  */
 
-export type WorkerName = "shaper-worker" | "idle-worker" | "reference-worker";
+export type WorkerName = "shaper-worker" | "idle-worker" | "reference-worker" | "load-worker";
 
 let built: Promise<string> | undefined;
 
@@ -19,7 +19,7 @@ export async function workerScript(name: WorkerName): Promise<string> {
   built ??= (async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tcp-addon-bench-workers-"));
     await build({
-      entryPoints: ["shaper-worker", "idle-worker", "reference-worker"].map((n) => path.join(__dirname, `${n}.ts`)),
+      entryPoints: ["shaper-worker", "idle-worker", "reference-worker", "load-worker"].map((n) => path.join(__dirname, `${n}.ts`)),
       outdir: dir,
       bundle: true,
       platform: "node",
