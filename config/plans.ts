@@ -60,17 +60,18 @@ export function taskSizeFor(agentCores: number): TaskSize | undefined {
 
 /**
  * The agent's CPU (cores: CPU-seconds per second, all threads) at each built-in plan's full
- * rate in both directions with 8 connections, in steady state: the median of three
- * `npm run bench -- --only=plans` runs (each a fresh agent, warmed up until its CPU per second
- * settled, then measured), recorded on 2026-12-07 at commit 437a6bd. These are inputs of the
- * sizing, not a claim about today's agent: the bench's plans case prints a fresh run's figures
- * and sizes beside them, and docs/performance.md holds the latest measurement.
+ * rate in both directions with 8 connections, in steady state: the median of three runs in
+ * the full `npm run bench` of 2026-12-07 at 16:15 (commit 67b7089; each run a fresh agent,
+ * warmed up until its CPU per second settled, then measured for 10 s; at tcp-1k, 5k and 20k
+ * with the one-timer reference running beside it). These are inputs of the sizing, not a
+ * claim about today's agent: the bench's plans case prints a fresh run's figures and sizes
+ * beside them, and docs/performance.md holds the latest measurement.
  */
 export const PLAN_AGENT_CORES: Readonly<Record<string, number>> = Object.freeze({
-  "tcp-1k": 0.0247,
-  "tcp-5k": 0.0318,
-  "tcp-20k": 0.0743,
-  "tcp-100k": 0.234,
+  "tcp-1k": 0.0187,
+  "tcp-5k": 0.0337,
+  "tcp-20k": 0.0653,
+  "tcp-100k": 0.2469,
 });
 
 /**
