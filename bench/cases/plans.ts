@@ -259,10 +259,7 @@ async function planRuns(starters: readonly Starter[], pps: number, options: Plan
   const all: Loaded[] = [];
   try {
     for (const start of starters) all.push(await loaded(start, options.connections));
-    const warmups = await warmUp(
-      all.map((l) => l.pid),
-      options,
-    );
+    const warmups = await warmUp(all.map((l) => l.pid), options);
     const spans = await measureSpans(all, options.seconds);
     const target = pps * PACKET_BYTES;
     return spans.map((span, i) => ({
