@@ -5,6 +5,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { AGENT_BUNDLE } from "../../runtime/agent/contract";
+import { resetBehindEnd } from "../../runtime/agent/sockets";
 
 /** The bundle jest's globalSetup builds: the tests run the agent exactly as it ships. */
 export const BUNDLE = path.resolve(__dirname, "../..", AGENT_BUNDLE);
@@ -275,24 +276,9 @@ export function readAll(socket: net.Socket): Promise<Buffer> {
 }
 
 /**
- * Whether a socket whose end of stream was just reported was in fact reset. libuv reports a
- * reset that arrives behind bytes the reader has not read yet as an end of stream (its last read
- * comes up short, the hang-up is then taken for an end, and the ECONNRESET is never read), so a
- * reader that is behind (a busy machine) would take a cut for a clean end. The kernel tells them
- * apart: after a FIN the socket still has a peer (CLOSE_WAIT), after a reset `getpeername` fails.
- * Ask it from an 'end' listener (Node ends a socket without `allowHalfOpen` on the next tick after
- * 'end'). Once the reader has ended its own side the two look alike (after both FINs the socket
- * has no peer either), so the end then counts as a FIN, as Node reported it.
- */
-export function resetBehindEnd(socket: net.Socket): boolean {
-  if (socket.writableEnded) return false;
-  const handle = (socket as unknown as { _handle: { getpeername(out: object): number } | null })._handle;
-  return handle !== null && handle.getpeername({}) !== 0;
-}
-
-/**
  * Resolves when the socket is closed, with whether it closed on an error (and which). A reset
- * that Node reports as an end of stream (see `resetBehindEnd`) counts as the ECONNRESET it is.
+ * that Node reports as an end of stream (libuv/libuv#2319; see `resetBehindEnd` in
+ * runtime/agent/sockets.ts) counts as the ECONNRESET it is.
  */
 export function closed(socket: net.Socket): Promise<{ error: NodeJS.ErrnoException | null }> {
   return new Promise((resolve) => {

@@ -1,6 +1,7 @@
 import * as net from "node:net";
 import * as path from "node:path";
-import { type AgentProcess, HOST, type ReadyLine, Resources, resetBehindEnd } from "./helpers";
+import { resetBehindEnd } from "../../runtime/agent/sockets";
+import { type AgentProcess, HOST, type ReadyLine, Resources } from "./helpers";
 
 const resources = new Resources();
 afterEach(() => resources.closeAll());

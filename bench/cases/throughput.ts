@@ -147,8 +147,8 @@ const DIRECTION_RUN_SECONDS = 4;
 
 /**
  * One iperf3 stream with no limit through the agent, HAProxy (nbthread 1) and a plain Node
- * pipe, each direction, after a warm-up run each, the forwarders in alternation: GB/s received and the forwarder's
- * CPU-seconds per GB. The app side is where the agent reads into reused buffers (`onread`);
+ * pipe, each direction, after a warm-up run each, the forwarders in alternation: GB/s
+ * received and the forwarder's CPU-seconds per GB. The app side is where the agent reads into reused buffers (`onread`);
  * the client side, which `net.createServer` reads with Node's fresh buffer per read, is held
  * to the plain pipe's figures.
  */

@@ -1,6 +1,6 @@
 import * as net from "node:net";
 import { PACKET_BYTES } from "./contract";
-import { abortSocket } from "./sockets";
+import { abortSocket, resetBehindEnd } from "./sockets";
 import type { Limiter, Waiter } from "./limiter";
 import type { DirectionCounters } from "./metrics";
 import { packetsFor } from "./token-bucket";
@@ -61,22 +61,6 @@ export interface ConnectionContext {
   upstreamResult(ok: boolean, error?: NodeJS.ErrnoException): void;
   /** Called once, when both sockets are closed. */
   closed(connection: Connection): void;
-}
-
-/**
- * Whether a socket whose end of stream was just reported actually received a reset. libuv
- * reports a reset that arrives right behind the last bytes as an end of stream (a short read,
- * then the hang-up). While the agent has not ended its own side, the kernel's state tells
- * them apart: after a FIN the socket is still connected (CLOSE_WAIT) and has a peer; after
- * a reset it is closed and `getpeername` fails. Node keeps no public call for this, so the
- * handle's own `getpeername` (the one behind `remoteAddress`) is used, and without it the
- * end counts as a FIN.
- */
-function resetBehindEnd(socket: net.Socket): boolean {
-  if (socket.writableEnded) return false;
-  const handle = (socket as unknown as { _handle?: { getpeername?: (out: object) => number } | null })._handle;
-  if (handle === null || handle === undefined || typeof handle.getpeername !== "function") return false;
-  return handle.getpeername({}) !== 0;
 }
 
 /** What a pump tells its connection, and asks it (the connection itself: no object per pump). */

@@ -21,6 +21,23 @@ export function abortSocket(socket: net.Socket): void {
 }
 
 /**
+ * Whether a socket whose end of stream was just reported actually received a reset. libuv
+ * reports a reset that arrives right behind the last bytes as an end of stream (a short read,
+ * then the hang-up). While the agent has not ended its own side, the kernel's state tells
+ * them apart: after a FIN the socket is still connected (CLOSE_WAIT) and has a peer; after
+ * a reset it is closed and `getpeername` fails. Node keeps no public call for this, so the
+ * handle's own `getpeername` (the one behind `remoteAddress`) is used, and without it the
+ * end counts as a FIN. Ask from an 'end' listener: Node ends a socket without `allowHalfOpen`
+ * on the next tick, and once the reader has ended its own side the two look alike.
+ */
+export function resetBehindEnd(socket: net.Socket): boolean {
+  if (socket.writableEnded) return false;
+  const handle = (socket as unknown as { _handle?: { getpeername?: (out: object) => number } | null })._handle;
+  if (handle === null || handle === undefined || typeof handle.getpeername !== "function") return false;
+  return handle.getpeername({}) !== 0;
+}
+
+/**
  * Binds `server` to host:port; resolves with the port it got (the kernel's pick for 0). A
  * failure to bind rejects with `fail(error)`; the error listener used for it is removed once
  * bound, so the caller attaches its own for what comes later.
